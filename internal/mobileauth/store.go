@@ -1,0 +1,133 @@
+package mobileauth
+
+import (
+	"context"
+	"time"
+)
+
+// The interfaces below are what the use cases need from storage. They are
+// small on purpose; internal/sqlstore implements all of them for SQLite and
+// PostgreSQL, and internal/sqlstore/storetest holds the suite both pass.
+
+// OTTStore keeps one-time tokens.
+type OTTStore interface {
+	CreateOTT(ctx context.Context, t OneTimeToken) error
+	// ConsumeOTT marks the token consumed and returns it, atomically: among
+	// concurrent callers (on any replica) exactly one gets it; the others,
+	// and callers after expiry, get ErrNotFound.
+	ConsumeOTT(ctx context.Context, hash Hash, now time.Time) (OneTimeToken, error)
+}
+
+// SessionStore keeps browser sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s WebSession) error
+	// GetSession returns the session whatever its state; ErrNotFound if absent.
+	GetSession(ctx context.Context, idHash Hash) (WebSession, error)
+	RevokeSession(ctx context.Context, idHash Hash, now time.Time) error
+}
+
+// RotateOutcome tells the use case what happened to a presented refresh token.
+type RotateOutcome int
+
+// Rotate outcomes.
+const (
+	// Rotated: the presented token was current and now has the successor.
+	Rotated RotateOutcome = iota + 1
+	// AlreadyRotated: the presented token had been rotated before; Current
+	// describes it (RotatedAt, ReplacedBy) and SuccessorUsed says whether
+	// its successor has itself been rotated or revoked since.
+	AlreadyRotated
+)
+
+// RotateResult is what RotateRefreshToken reports.
+type RotateResult struct {
+	Outcome       RotateOutcome
+	Current       RefreshToken // the presented token as stored
+	SuccessorUsed bool
+}
+
+// RefreshStore keeps token families and their refresh tokens.
+type RefreshStore interface {
+	// CreateFamily stores a new family and its first refresh token together.
+	CreateFamily(ctx context.Context, f TokenFamily, first RefreshToken) error
+	// RotateRefreshToken replaces the token with hash old by successor in one
+	// transaction, by a conditional update that succeeds for exactly one
+	// caller. ErrNotFound when old is unknown; revoked or expired tokens and
+	// families are reported as found so the caller can decide.
+	RotateRefreshToken(ctx context.Context, old Hash, successor RefreshToken, now time.Time) (RotateResult, error)
+	GetRefreshToken(ctx context.Context, hash Hash) (RefreshToken, error)
+	GetFamily(ctx context.Context, id string) (TokenFamily, error)
+	// RevokeFamily revokes the family and every token in it (idempotent).
+	RevokeFamily(ctx context.Context, familyID string, now time.Time) error
+	// RevokeSessionFamilies revokes every family born of a web session.
+	RevokeSessionFamilies(ctx context.Context, sessionHash Hash, now time.Time) error
+	// RevokedFamiliesSince lists families revoked at or after since, so the
+	// verifier can refresh its revocation view cheaply.
+	RevokedFamiliesSince(ctx context.Context, since time.Time) ([]string, error)
+}
+
+// KeyStore keeps access-token signing keys so replicas and restarts agree.
+type KeyStore interface {
+	// ListSigningKeys returns every key, newest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey stores k and retires every other active key at k.CreatedAt.
+	AddSigningKey(ctx context.Context, k SigningKey) error
+	// ServerSecret returns the named random secret, creating it with gen on
+	// first use (first writer wins on every replica).
+	ServerSecret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+}
+
+// DirectoryStore keeps the users and tenants who may sign in.
+type DirectoryStore interface {
+	// AddUser inserts a user (and its tenant if new); ErrConflict if the
+	// e-mail or id already exists in that tenant.
+	AddUser(ctx context.Context, u User) error
+	// ImportUsers inserts all users in one transaction, or none.
+	ImportUsers(ctx context.Context, users []User) error
+	ListUsers(ctx context.Context) ([]User, error)
+	// FindUsersByEmail matches case-insensitively across tenants.
+	FindUsersByEmail(ctx context.Context, email string) ([]User, error)
+	GetUser(ctx context.Context, tenantID, userID string) (User, error)
+	// DisableUser sets active=false; ErrNotFound if absent.
+	DisableUser(ctx context.Context, tenantID, email string) error
+	GetTenant(ctx context.Context, tenantID string) (Tenant, error)
+	SetTenantPlan(ctx context.Context, tenantID string, plan Tier) error
+}
+
+// AuditFilter selects audit events; empty fields match everything.
+type AuditFilter struct {
+	TenantID string
+	UserID   string
+	Limit    int
+}
+
+// AuditStore keeps the audit trail.
+type AuditStore interface {
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// RateDecision is a rate limiter's answer.
+type RateDecision struct {
+	Allowed    bool
+	RetryAfter time.Duration // > 0 when not allowed
+}
+
+// RateLimit describes one limit: at most Limit hits per Window; exceeding
+// it blocks the key for Block.
+type RateLimit struct {
+	Limit  int
+	Window time.Duration
+	Block  time.Duration
+}
+
+// RateLimiter counts hits per key. Implementations: in-process, PostgreSQL
+// (shared by replicas), Redis (shared by replicas).
+type RateLimiter interface {
+	Hit(ctx context.Context, key string, l RateLimit, now time.Time) (RateDecision, error)
+}
+
+// Pinger reports whether the store is reachable (for /readyz).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}

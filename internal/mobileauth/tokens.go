@@ -1,0 +1,109 @@
+package mobileauth
+
+import "time"
+
+// Hash is the SHA-256 of an opaque token (OTT, refresh token, session id).
+// Only hashes are stored: a database dump yields no usable token.
+type Hash [32]byte
+
+// Device is what the app tells us about itself; all fields optional.
+type Device struct {
+	Platform     string `json:"platform,omitempty"`
+	AppVersion   string `json:"appVersion,omitempty"`
+	BuildVersion string `json:"buildVersion,omitempty"`
+	DeviceID     string `json:"deviceId,omitempty"`
+}
+
+// WebSession is a browser sign-in. The cookie carries the clear id; the
+// store keeps its hash.
+type WebSession struct {
+	IDHash    Hash
+	TenantID  string
+	UserID    string
+	Provider  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// Valid reports whether the session may still be used at now.
+func (s WebSession) Valid(now time.Time) bool {
+	return s.RevokedAt == nil && now.Before(s.ExpiresAt)
+}
+
+// OneTimeToken is the short-lived handoff token the browser passes to the
+// app through the deep link.
+type OneTimeToken struct {
+	Hash          Hash
+	TenantID      string
+	UserID        string
+	SessionHash   Hash // web session that issued it
+	State         string
+	CodeChallenge string // S256 challenge, empty when the app sent none
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	ConsumedAt    *time.Time
+}
+
+// TokenFamily groups every refresh token descended from one exchange, so
+// that reuse of any member can revoke all of them (RFC 9700 §4.14).
+type TokenFamily struct {
+	ID          string
+	TenantID    string
+	UserID      string
+	SessionHash Hash
+	Device      Device
+	CreatedAt   time.Time
+	RevokedAt   *time.Time
+}
+
+// RefreshToken is one member of a family. ReplacedBy is the hash of its
+// successor once rotated.
+type RefreshToken struct {
+	Hash       Hash
+	FamilyID   string
+	TenantID   string
+	UserID     string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	RotatedAt  *time.Time
+	ReplacedBy *Hash
+	RevokedAt  *time.Time
+}
+
+// SigningKey is an access-token signing key. Private is nil for keys loaded
+// only to verify.
+type SigningKey struct {
+	KID        string
+	Algorithm  string // "EdDSA"
+	PrivateDER []byte // PKCS#8
+	PublicDER  []byte // PKIX
+	CreatedAt  time.Time
+	// RetiredAt is set when a newer key became active; the key stays in the
+	// JWKS until RetiredAt + the access-token lifetime.
+	RetiredAt *time.Time
+}
+
+// AuditEvent is one row of the audit trail (SPEC §6).
+type AuditEvent struct {
+	ID            int64
+	Time          time.Time
+	TenantID      string
+	UserID        string
+	Operation     string
+	RecordID      string
+	ClientIP      string
+	CorrelationID string
+	Details       map[string]string
+}
+
+// Audit operations.
+const (
+	AuditOTTIssued     = "MOBILE_AUTH_OTT_ISSUED"
+	AuditExchange      = "MOBILE_AUTH_EXCHANGE"
+	AuditRefresh       = "MOBILE_AUTH_REFRESH"
+	AuditRefreshReuse  = "MOBILE_AUTH_REFRESH_REUSE"
+	AuditRevoke        = "MOBILE_AUTH_REVOKE"
+	AuditSignIn        = "MOBILE_AUTH_SIGNIN"
+	AuditSignInRefused = "MOBILE_AUTH_SIGNIN_REFUSED"
+)
