@@ -50,7 +50,7 @@ func ParseTrialStart(s string) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return nil, fmt.Errorf("ALGA_TRIAL_STARTED_AT %q: want an RFC 3339 time such as 2025-01-31T09:00:00Z: %w", s, err)
+		return nil, fmt.Errorf("ALGA_TRIAL_STARTED_AT: want an RFC 3339 time such as 2025-01-31T09:00:00Z: %w", err)
 	}
 	return &t, nil
 }

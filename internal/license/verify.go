@@ -117,10 +117,10 @@ var (
 func Verify(token string, keys Keys, now time.Time) (Claims, Reason, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return Claims{}, ReasonMalformed, errors.New("license: empty")
+		return Claims{}, ReasonMalformed, fmt.Errorf("license %s: empty", ReasonMalformed)
 	}
 	if len(token) > maxTokenLen {
-		return Claims{}, ReasonMalformed, fmt.Errorf("license: longer than %d bytes", maxTokenLen)
+		return Claims{}, ReasonMalformed, fmt.Errorf("license %s: longer than %d bytes", ReasonMalformed, maxTokenLen)
 	}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
