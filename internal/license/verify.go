@@ -41,9 +41,9 @@ const (
 	ReasonBadSignature Reason = "bad_signature"
 	// ReasonUnknownKID: the kid is not among the configured keys.
 	ReasonUnknownKID Reason = "unknown_kid"
-	// ReasonMalformed: not a compact JWS, no kid or alg in the header, or the
-	// signed claims are not a license (wrong iss, a required claim missing,
-	// an unknown tier, more than one aud, negative seats).
+	// ReasonMalformed: not a compact JWS; no kid or alg, or a "crit", in the
+	// header; or signed claims that are not a license (wrong iss, a required
+	// claim missing, an unknown tier, more than one aud, negative seats).
 	ReasonMalformed Reason = "malformed"
 	// ReasonNoKeys: a license is set but no public key is configured.
 	ReasonNoKeys Reason = "no_keys"
@@ -102,6 +102,7 @@ var (
 	errNoKeys     = errors.New("no license public keys configured")
 	errMissingKID = errors.New(`no "kid" in the header`)
 	errUnknownKID = errors.New("kid not among the configured keys")
+	errCrit       = errors.New(`"crit" header extensions are not supported`)
 )
 
 // Verify checks token, a compact JWS license, against keys at now. Only
@@ -163,6 +164,11 @@ func keyFunc(keys Keys) jwt.Keyfunc {
 		if len(keys) == 0 {
 			return nil, errNoKeys
 		}
+		// RFC 7515 §4.1.11: a recipient must reject extensions it does
+		// not understand, and this one understands none.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errCrit
+		}
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
 			return nil, errMissingKID
@@ -188,7 +194,7 @@ func signatureReason(tok *jwt.Token, err error) Reason {
 		return ReasonNoKeys
 	case errors.Is(err, errUnknownKID):
 		return ReasonUnknownKID
-	case errors.Is(err, errMissingKID), errors.Is(err, jwt.ErrTokenMalformed):
+	case errors.Is(err, errMissingKID), errors.Is(err, errCrit), errors.Is(err, jwt.ErrTokenMalformed):
 		return ReasonMalformed
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return ReasonBadSignature

@@ -77,6 +77,7 @@ func TestVerify(t *testing.T) {
 		{name: "refuses a missing kid", token: signToken(t, jwt.SigningMethodES256, vendor.key, map[string]any{"kid": nil}, base), want: ReasonMalformed},
 		{name: "refuses an empty kid", token: signToken(t, jwt.SigningMethodES256, vendor.key, map[string]any{"kid": ""}, base), want: ReasonMalformed},
 		{name: "refuses a numeric kid", token: signToken(t, jwt.SigningMethodES256, vendor.key, map[string]any{"kid": 1}, base), want: ReasonMalformed},
+		{name: "refuses critical header extensions", token: signToken(t, jwt.SigningMethodES256, vendor.key, map[string]any{"kid": "v1", "crit": []string{"b64"}, "b64": false}, base), want: ReasonMalformed},
 		{name: "refuses a license when no keys are configured", token: valid, keys: Keys{}, want: ReasonNoKeys},
 		{name: "treats a non-P-256 entry in Keys as an unknown kid", token: valid, keys: Keys{"v1": &p384.PublicKey}, want: ReasonUnknownKID},
 		{name: "treats a nil entry in Keys as an unknown kid", token: valid, keys: Keys{"v1": nil}, want: ReasonUnknownKID},
