@@ -177,7 +177,8 @@ func keyFunc(keys Keys) jwt.Keyfunc {
 		// A nil or non-P-256 entry can only come from a hand-built Keys;
 		// treat it as absent rather than let the library meet it.
 		if !ok || key == nil || key.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("%w: %q", errUnknownKID, kid)
+			// The kid is untrusted input bound for the logs: keep it short.
+			return nil, fmt.Errorf("%w: %.64q", errUnknownKID, kid)
 		}
 		return key, nil
 	}
