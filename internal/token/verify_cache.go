@@ -1,6 +1,7 @@
 package token
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 
@@ -54,7 +55,7 @@ func NewVerifiedCache(size int) *VerifiedCache {
 
 // Get returns the claims of token if it is cached and unexpired at now.
 func (c *VerifiedCache) Get(token string, now time.Time) (AccessClaims, bool) {
-	h := HashOf(token)
+	h := cacheKey(token)
 	s := c.shard(h)
 	s.mu.RLock()
 	claims, ok := s.m[h]
@@ -68,7 +69,7 @@ func (c *VerifiedCache) Get(token string, now time.Time) (AccessClaims, bool) {
 // Put caches the claims of a token that has just verified; now is used to
 // evict expired entries when the shard is full.
 func (c *VerifiedCache) Put(token string, claims AccessClaims, now time.Time) {
-	h := HashOf(token)
+	h := cacheKey(token)
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -88,6 +89,18 @@ func (c *VerifiedCache) Len() int {
 		s.mu.RUnlock()
 	}
 	return n
+}
+
+// cacheKey is HashOf without its heap allocation: converting a string
+// longer than 32 bytes to []byte allocates, copying into a stack buffer
+// does not. This is the hot path of every cached verification.
+func cacheKey(token string) mobileauth.Hash {
+	if len(token) > MaxTokenLen {
+		return HashOf(token)
+	}
+	var buf [MaxTokenLen]byte
+	n := copy(buf[:], token)
+	return sha256.Sum256(buf[:n])
 }
 
 func (c *VerifiedCache) shard(h mobileauth.Hash) *cacheShard {

@@ -1,0 +1,97 @@
+package token
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// memKeys is an in-memory KeySource with the store's contract: newest
+// first, and adding a key retires every other active key.
+type memKeys struct {
+	mu      sync.Mutex
+	keys    []mobileauth.SigningKey
+	listErr error
+	listed  chan struct{} // if set, receives (without blocking) on each list
+}
+
+func (m *memKeys) ListSigningKeys(ctx context.Context) ([]mobileauth.SigningKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.listed != nil {
+		select {
+		case m.listed <- struct{}{}:
+		default:
+		}
+	}
+	if m.listErr != nil {
+		return nil, m.listErr
+	}
+	out := slices.Clone(m.keys)
+	slices.SortStableFunc(out, func(a, b mobileauth.SigningKey) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
+}
+
+func (m *memKeys) AddSigningKey(ctx context.Context, k mobileauth.SigningKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.keys {
+		if m.keys[i].KID == k.KID {
+			return mobileauth.ErrConflict
+		}
+		if m.keys[i].RetiredAt == nil {
+			at := k.CreatedAt
+			m.keys[i].RetiredAt = &at
+		}
+	}
+	m.keys = append(m.keys, k)
+	return nil
+}
+
+func (m *memKeys) setListErr(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.listErr = err
+}
+
+// clock is a settable clock, safe for concurrent use.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// seeded returns a deterministic random reader.
+func seeded(seed byte) *rand.ChaCha8 {
+	var s [32]byte
+	s[0] = seed
+	return rand.NewChaCha8(s)
+}
+
+// errReader fails every read.
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errBoom }
+
+var errBoom = errorString("boom")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
