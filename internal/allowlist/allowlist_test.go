@@ -1,0 +1,176 @@
+package allowlist
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string
+		wantErr  string
+	}{
+		{"empty", "", nil, ""},
+		{"only commas and spaces", " , ,", nil, ""},
+		{"trims and lower-cases", " PSA.Example.COM ,other.example.com", []string{"psa.example.com", "other.example.com"}, ""},
+		{"drops duplicates", "a.example,A.example", []string{"a.example"}, ""},
+		{"trailing dot", "a.example.", []string{"a.example"}, ""},
+		{"ip address", "10.0.0.5", []string{"10.0.0.5"}, ""},
+		{"refuses url", "https://psa.example.com", nil, "is a URL"},
+		{"refuses port", "psa.example.com:443", nil, "has a port"},
+		{"refuses path", "psa.example.com/app", nil, "path"},
+		{"refuses user info", "me@psa.example.com", nil, "user info"},
+		{"refuses bad label", "-bad.example", nil, "not a valid host name"},
+		{"refuses spaces inside", "psa example.com", nil, "not a valid host name"},
+		{"keeps good entries beside bad", "good.example,https://bad.example", []string{"good.example"}, "is a URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse(tt.in)
+			assert.Equal(t, tt.want, got)
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+			}
+		})
+	}
+	t.Run("reports every bad entry", func(t *testing.T) {
+		_, err := Parse("https://a.example,b.example:80")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "a.example")
+		assert.Contains(t, err.Error(), "b.example:80")
+	})
+}
+
+func TestAllowed(t *testing.T) {
+	tests := []struct {
+		name        string
+		list        []string
+		own, reqHst string
+		want        bool
+	}{
+		{"empty list allows own host", nil, "psa.example.com", "psa.example.com", true},
+		{"empty list allows own host with port", nil, "psa.example.com", "PSA.example.com:443", true},
+		{"empty list refuses another host", nil, "psa.example.com", "evil.example", false},
+		{"listed host", []string{"psa.example.com", "alt.example.com"}, "psa.example.com", "alt.example.com", true},
+		{"listed list excludes own host", []string{"alt.example.com"}, "psa.example.com", "psa.example.com", false},
+		{"empty request host", nil, "psa.example.com", "", false},
+		{"ipv6 with port", []string{"::1"}, "x", "[::1]:8080", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Allowed(tt.list, tt.own, tt.reqHst))
+		})
+	}
+}
+
+func TestMobileRedirect(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"alga://auth/callback", true},
+		{"ALGA://auth/callback", true},
+		{"exp://192.168.1.5:8081/--/auth/callback", true},
+		{"https://app.example.com/auth/callback", true},
+		{"alga://auth/callback?foo=bar", true},
+		{"alga://auth/other", false},
+		{"alga://evil/callback", false},
+		{"http://app.example.com/auth/callback", false},
+		{"javascript://auth/callback", false},
+		{"https://app.example.com/auth/callback/x", false},
+		{"https://user@app.example.com/auth/callback", false},
+		{"alga://auth/callback#frag", false},
+		{"alga:auth/callback", false},
+		{"", false},
+		{"https:///auth/callback", false},
+		{"alga://auth/callback\r\nx", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			_, ok := MobileRedirect(tt.in)
+			assert.Equal(t, tt.ok, ok)
+		})
+	}
+}
+
+func TestWithParamsKeepsExistingQuery(t *testing.T) {
+	u, ok := MobileRedirect("alga://auth/callback?keep=1")
+	require.True(t, ok)
+	got := WithParams(u, url.Values{"ott": {"abc"}, "state": {"s t"}})
+	parsed, err := url.Parse(got)
+	require.NoError(t, err)
+	assert.Equal(t, "alga", parsed.Scheme)
+	assert.Equal(t, "1", parsed.Query().Get("keep"))
+	assert.Equal(t, "abc", parsed.Query().Get("ott"))
+	assert.Equal(t, "s t", parsed.Query().Get("state"))
+}
+
+func TestSameOrigin(t *testing.T) {
+	const origin = "https://psa.example.com"
+	tests := []struct{ in, want string }{
+		{"/auth/mobile/handoff?redirect=alga://auth/callback&state=x", "/auth/mobile/handoff?redirect=alga://auth/callback&state=x"},
+		{"https://psa.example.com/auth/mobile/handoff?state=x", "/auth/mobile/handoff?state=x"},
+		{"HTTPS://PSA.example.com/a", "/a"},
+		{"https://evil.example/a", ""},
+		{"http://psa.example.com/a", ""},
+		{"https://psa.example.com:8443/a", ""},
+		{"//evil.example/a", ""},
+		{"/\\evil.example", ""},
+		{"\\\\evil.example", ""},
+		{"/%2F%2Fevil.example", ""},
+		{"/%5Cevil.example", ""},
+		{"%2F%2Fevil.example", ""},
+		{"https:evil.example", ""},
+		{"javascript:alert(1)", ""},
+		{"https://psa.example.com@evil.example/", ""},
+		{"relative/path", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			assert.Equal(t, tt.want, SameOrigin(origin, tt.in))
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"", "a.example,b.example", "https://x", "x:1", "[::1]", "a..b", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		hosts, _ := Parse(s)
+		for _, h := range hosts {
+			// Every accepted entry is already normalised and re-parses to itself.
+			again, err := Parse(h)
+			if err != nil || len(again) != 1 || again[0] != h {
+				t.Fatalf("accepted %q does not re-parse to itself: %v %v", h, again, err)
+			}
+		}
+	})
+}
+
+func FuzzSameOrigin(f *testing.F) {
+	for _, s := range []string{"/a", "//evil", "/\\evil", "https://psa.example.com/x", "%2F%2Fe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := SameOrigin("https://psa.example.com", s)
+		if got == "" {
+			return
+		}
+		u, err := url.Parse("https://psa.example.com" + got)
+		if err != nil || u.Host != "psa.example.com" {
+			t.Fatalf("SameOrigin(%q) = %q escapes the origin", s, got)
+		}
+		if len(got) > 1 && (got[1] == '/' || got[1] == '\\') {
+			t.Fatalf("SameOrigin(%q) = %q is network-path-like", s, got)
+		}
+	})
+}

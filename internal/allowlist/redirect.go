@@ -1,0 +1,86 @@
+package allowlist
+
+import (
+	"net/url"
+	"strings"
+)
+
+// MobileRedirect parses the handoff's redirect parameter and reports
+// whether SPEC §3.3 allows it: scheme alga, exp or https, and either host
+// "auth" with path "/callback", or a path ending in "/auth/callback".
+// User info and fragments are refused: neither belongs in a deep link and
+// both are classic smuggling vectors.
+func MobileRedirect(raw string) (*url.URL, bool) {
+	if raw == "" || len(raw) > 2048 || strings.ContainsAny(raw, "\\\x00\r\n\t ") {
+		return nil, false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || u.User != nil || u.Fragment != "" {
+		return nil, false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "alga", "exp", "https":
+	default:
+		return nil, false
+	}
+	if strings.EqualFold(u.Host, "auth") && u.Path == "/callback" {
+		return u, true
+	}
+	if u.Host != "" && strings.HasSuffix(u.Path, "/auth/callback") {
+		return u, true
+	}
+	return nil, false
+}
+
+// WithParams returns redirect with params added, keeping its existing
+// query parameters (SPEC §3.3 step 7).
+func WithParams(redirect *url.URL, params url.Values) string {
+	u := *redirect
+	q := u.Query()
+	for k, vs := range params {
+		q.Del(k)
+		for _, v := range vs {
+			q.Add(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// SameOrigin returns callbackURL as a safe path-absolute reference when it
+// points at origin (or is already a path on it), and "" otherwise. Only the
+// path, query and fragment survive, so the browser can never be sent to
+// another host: "//evil", "/\evil", "https://evil" and encoded variants are
+// all dropped.
+func SameOrigin(origin, callbackURL string) string {
+	if callbackURL == "" || len(callbackURL) > 4096 || strings.ContainsAny(callbackURL, "\\\x00\r\n\t") {
+		return ""
+	}
+	o, err := url.Parse(origin)
+	if err != nil {
+		return ""
+	}
+	u, err := url.Parse(callbackURL)
+	if err != nil || u.Opaque != "" || u.User != nil {
+		return ""
+	}
+	if u.Scheme != "" || u.Host != "" {
+		if !strings.EqualFold(u.Scheme, o.Scheme) || !strings.EqualFold(u.Host, o.Host) {
+			return ""
+		}
+	}
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return ""
+	}
+	// A decoded path starting with "//" or "/\" would be a network-path
+	// reference to some browsers once unescaped.
+	if dp, err := url.PathUnescape(p); err != nil || strings.HasPrefix(dp, "//") || strings.HasPrefix(dp, "/\\") {
+		return ""
+	}
+	out := p
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
+}
