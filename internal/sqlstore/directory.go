@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+const userColumns = "tenant_id, id, email, first_name, last_name, type, active, created_at"
+
+// normEmail is the stored form of an e-mail address: matching is
+// case-insensitive because it is always done on this form.
+func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// AddUser inserts a user, and its tenant (with no plan) if new. The e-mail
+// is stored lower-case; a zero CreatedAt becomes now. ErrConflict if the
+// e-mail or the id already exists in that tenant.
+func (s *Store) AddUser(ctx context.Context, u mobileauth.User) error {
+	defer s.track("AddUser", time.Now())
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertUser(ctx, tx, u) })
+}
+
+// ImportUsers inserts all users in one transaction, or none. On a duplicate
+// (in the store or within users) the error wraps ErrConflict and names the
+// offending e-mail.
+func (s *Store) ImportUsers(ctx context.Context, users []mobileauth.User) error {
+	defer s.track("ImportUsers", time.Now())
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, u := range users {
+			if err := s.insertUser(ctx, tx, u); err != nil {
+				return fmt.Errorf("import %s: %w", normEmail(u.Email), err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u mobileauth.User) error {
+	created := u.CreatedAt
+	if created.IsZero() {
+		created = s.now()
+	}
+	if _, err := tx.ExecContext(ctx, s.q("INSERT INTO tenants (id, plan, created_at) VALUES ($1, NULL, $2)"+
+		" ON CONFLICT (id) DO NOTHING"), u.TenantID, s.ts(created)); err != nil {
+		return fmt.Errorf("add tenant %s: %w", u.TenantID, err)
+	}
+	_, err := tx.ExecContext(ctx, s.q("INSERT INTO users ("+userColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+		u.TenantID, u.ID, normEmail(u.Email), u.FirstName, u.LastName, string(u.Type), u.Active, s.ts(created))
+	if err != nil {
+		return conflict(fmt.Sprintf("add user %s to tenant %s", normEmail(u.Email), u.TenantID), err)
+	}
+	return nil
+}
+
+// ListUsers returns every user, by tenant then e-mail.
+func (s *Store) ListUsers(ctx context.Context) ([]mobileauth.User, error) {
+	defer s.track("ListUsers", time.Now())
+	return s.queryUsers(ctx, "SELECT "+userColumns+" FROM users ORDER BY tenant_id, email")
+}
+
+// FindUsersByEmail returns the users with that e-mail in any tenant,
+// case-insensitively, by tenant.
+func (s *Store) FindUsersByEmail(ctx context.Context, email string) ([]mobileauth.User, error) {
+	defer s.track("FindUsersByEmail", time.Now())
+	return s.queryUsers(ctx, "SELECT "+userColumns+" FROM users WHERE email = $1 ORDER BY tenant_id", normEmail(email))
+}
+
+// GetUser returns one user; ErrNotFound if absent.
+func (s *Store) GetUser(ctx context.Context, tenantID, userID string) (mobileauth.User, error) {
+	defer s.track("GetUser", time.Now())
+	u, err := scanUser(s.queryRow(ctx, "SELECT "+userColumns+" FROM users WHERE tenant_id = $1 AND id = $2", tenantID, userID))
+	if err != nil {
+		return mobileauth.User{}, notFound("get user", err)
+	}
+	return u, nil
+}
+
+// DisableUser sets active=false (idempotent); ErrNotFound if absent.
+func (s *Store) DisableUser(ctx context.Context, tenantID, email string) error {
+	defer s.track("DisableUser", time.Now())
+	res, err := s.exec(ctx, "UPDATE users SET active = $3 WHERE tenant_id = $1 AND email = $2",
+		tenantID, normEmail(email), false)
+	if err != nil {
+		return fmt.Errorf("disable user: %w", err)
+	}
+	return rowsAffectedErr("disable user", res)
+}
+
+// GetTenant returns a tenant; ErrNotFound if absent.
+func (s *Store) GetTenant(ctx context.Context, tenantID string) (mobileauth.Tenant, error) {
+	defer s.track("GetTenant", time.Now())
+	var (
+		t    = mobileauth.Tenant{ID: tenantID}
+		plan sql.NullString
+	)
+	if err := s.queryRow(ctx, "SELECT plan FROM tenants WHERE id = $1", tenantID).Scan(&plan); err != nil {
+		return mobileauth.Tenant{}, notFound("get tenant", err)
+	}
+	if plan.Valid {
+		p := mobileauth.Tier(plan.String)
+		t.Plan = &p
+	}
+	return t, nil
+}
+
+// SetTenantPlan sets an existing tenant's plan; the empty tier clears it
+// (NULL, read as pro by the hosted gate). ErrNotFound if the tenant does
+// not exist: tenants come into being with their first user, so a typo in
+// an id is reported rather than silently creating a tenant.
+func (s *Store) SetTenantPlan(ctx context.Context, tenantID string, plan mobileauth.Tier) error {
+	defer s.track("SetTenantPlan", time.Now())
+	var p any
+	if plan != "" {
+		p = string(plan)
+	}
+	res, err := s.exec(ctx, "UPDATE tenants SET plan = $2 WHERE id = $1", tenantID, p)
+	if err != nil {
+		return fmt.Errorf("set tenant plan: %w", err)
+	}
+	return rowsAffectedErr("set tenant plan", res)
+}
+
+func (s *Store) queryUsers(ctx context.Context, query string, args ...any) ([]mobileauth.User, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var users []mobileauth.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+func scanUser(row rowScanner) (mobileauth.User, error) {
+	var (
+		u        mobileauth.User
+		userType string
+		created  dbTime
+	)
+	if err := row.Scan(&u.TenantID, &u.ID, &u.Email, &u.FirstName, &u.LastName, &userType, &u.Active, &created); err != nil {
+		return u, err
+	}
+	u.Type, u.CreatedAt = mobileauth.UserType(userType), created.t
+	return u, nil
+}

@@ -1,0 +1,175 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	// Registers the pure-Go "sqlite" database/sql driver.
+	_ "modernc.org/sqlite"
+)
+
+// defaultPostgresConns is the per-process PostgreSQL pool size.
+const defaultPostgresConns = 16
+
+// sqlitePragmas configure every SQLite connection: a busy timeout for the
+// admin CLI writing next to a server, WAL so readers never block the writer,
+// synchronous=NORMAL (durable at checkpoints, never corrupt; the usual WAL
+// choice), foreign keys on, and IMMEDIATE transactions (see Store.inTx).
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+
+// target is a parsed database URL.
+type target struct {
+	dialect string
+	path    string          // SQLite file
+	pg      *url.URL        // PostgreSQL URL, for its redacted form
+	pgCfg   *pgx.ConnConfig // PostgreSQL connection settings
+}
+
+// parseURL recognises the database URL forms; its errors quote at most the
+// scheme, never the rest, since the rest may hold a password.
+func parseURL(raw string) (target, error) {
+	raw = strings.TrimSpace(raw)
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if raw == "" {
+		return target{}, errors.New("database URL is empty: want sqlite:<path> or postgres://…")
+	}
+	if !ok {
+		return target{}, errors.New("database URL has no scheme: want sqlite:<path> or postgres://…")
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3", "file":
+		return parseSQLite(rest)
+	case "postgres", "postgresql":
+		return parsePostgres(raw)
+	}
+	if !isSchemeName(scheme) {
+		return target{}, errors.New("database URL has no recognisable scheme: want sqlite:<path> or postgres://…")
+	}
+	return target{}, fmt.Errorf("database URL scheme %q is not supported: want sqlite:<path> or postgres://…", scheme)
+}
+
+// isSchemeName reports whether s looks like a URL scheme, so that quoting it
+// cannot leak anything else (such as a password before an '@').
+func isSchemeName(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseSQLite(rest string) (target, error) {
+	// "sqlite:///abs/path" and "sqlite://rel/path" both name a path after "//".
+	path := strings.TrimPrefix(rest, "//")
+	if path == "" {
+		return target{}, errors.New("sqlite database URL names no file: want sqlite:<path>, e.g. sqlite:./data/mobile-auth.db")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return target{}, errors.New("sqlite database path must not contain '?' or '#' (options are set by the service)")
+	}
+	return target{dialect: DialectSQLite, path: path}, nil
+}
+
+func parsePostgres(raw string) (target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error quotes the whole URL, password included: drop it.
+		return target{}, errors.New("malformed PostgreSQL URL: want postgres://user:password@host:port/database")
+	}
+	cfg, err := pgx.ParseConfig(raw)
+	if err != nil {
+		// pgx redacts on a best-effort basis only; say where, not what.
+		return target{}, fmt.Errorf("invalid PostgreSQL URL %s: check host, port and parameters", u.Redacted())
+	}
+	return target{dialect: DialectPostgres, pg: u, pgCfg: cfg}, nil
+}
+
+func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("create directory for sqlite database %s: %w", path, err)
+		}
+	}
+	if exclusive {
+		f, err := lockFile(path + ".lock")
+		if err != nil {
+			return err
+		}
+		s.lock = f
+	}
+	db, err := sql.Open("sqlite", path+"?"+sqlitePragmas)
+	if err != nil {
+		return errors.Join(fmt.Errorf("open sqlite database %s: %w", path, err), s.unlock())
+	}
+	// One connection: SQLite has one writer at a time, and waiting in the
+	// database/sql pool beats SQLITE_BUSY retries with sleeps. The
+	// connection is kept forever so its pragmas hold.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		return errors.Join(fmt.Errorf("open sqlite database %s: %w", path, err), db.Close(), s.unlock())
+	}
+	s.db = db
+	return nil
+}
+
+func (s *Store) unlock() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
+}
+
+func (s *Store) openPostgres(ctx context.Context, t target, maxConns int) error {
+	if maxConns <= 0 {
+		maxConns = defaultPostgresConns
+	}
+	db := stdlib.OpenDB(*t.pgCfg)
+	db.SetMaxOpenConns(maxConns)
+	// As many idle as open: a smaller idle pool would close and reopen
+	// connections under steady load.
+	db.SetMaxIdleConns(maxConns)
+	if err := db.PingContext(ctx); err != nil {
+		password, _ := t.pg.User.Password()
+		return errors.Join(redact(fmt.Errorf("connect to PostgreSQL %s: %w", t.pg.Redacted(), err), password), db.Close())
+	}
+	s.db = db
+	return nil
+}
+
+// redactedError hides a secret in the message of the error it wraps while
+// keeping the chain for errors.Is/As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact removes secret from err's message. Drivers do not normally echo
+// passwords, but a connection error is logged, so make sure.
+func redact(err error, secret string) error {
+	if secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), secret, "xxxxx"), err: err}
+}
