@@ -79,7 +79,7 @@ type Issuer struct {
 // valid for ttl (the keyring's AccessTTL when 0). now and rand default to
 // time.Now and crypto/rand.Reader. ttl may not exceed the keyring's
 // AccessTTL, or tokens would outlive the publication of their key.
-func NewIssuer(k *Keyring, issuer, audience string, ttl time.Duration, now func() time.Time, rand io.Reader) (*Issuer, error) {
+func NewIssuer(k *Keyring, issuer, audience string, ttl time.Duration, now func() time.Time, random io.Reader) (*Issuer, error) {
 	if k == nil {
 		return nil, errors.New("issuer: nil keyring")
 	}
@@ -98,18 +98,17 @@ func NewIssuer(k *Keyring, issuer, audience string, ttl time.Duration, now func(
 	if now == nil {
 		now = time.Now
 	}
-	if rand == nil {
-		rand = cryptoRand
+	if random == nil {
+		random = rand.Reader
 	}
-	return &Issuer{keys: k, issuer: issuer, audience: audience, ttl: ttl, now: now, rand: rand}, nil
+	return &Issuer{keys: k, issuer: issuer, audience: audience, ttl: ttl, now: now, rand: random}, nil
 }
-
-var cryptoRand = rand.Reader
 
 // Issue signs an access token for c. Subject, TenantID and FamilyID are
 // required; ID, IssuedAt and ExpiresAt are filled in when zero (IssuedAt
-// now, ExpiresAt IssuedAt + ttl). It returns the token and its lifetime
-// from now, for the response's expiresInSec.
+// now, ExpiresAt IssuedAt + ttl). An ExpiresAt later than now + ttl is
+// refused: the token would outlive its key's publication. It returns the
+// token and its lifetime from now, for the response's expiresInSec.
 func (i *Issuer) Issue(c AccessClaims) (string, time.Duration, error) {
 	if c.Subject == "" || c.TenantID == "" || c.FamilyID == "" {
 		return "", 0, errors.New("issue access token: subject, tenant and family are required")
@@ -127,6 +126,9 @@ func (i *Issuer) Issue(c AccessClaims) (string, time.Duration, error) {
 	}
 	if c.ExpiresAt.IsZero() {
 		c.ExpiresAt = c.IssuedAt.Add(i.ttl)
+	}
+	if !c.ExpiresAt.After(c.IssuedAt) || c.ExpiresAt.After(now.Add(i.ttl)) {
+		return "", 0, errors.New("issue access token: expiry outside (iat, now + ttl]")
 	}
 	key, err := i.keys.signer(now)
 	if err != nil {

@@ -102,14 +102,34 @@ func TestIssueGivesEveryTokenItsOwnJTI(t *testing.T) {
 func TestIssueRefusesIncompleteClaims(t *testing.T) {
 	src, clk := &memKeys{}, newClock()
 	i := newTestIssuer(t, newTestKeyring(t, src, clk, 1), clk)
+	now := clk.Now()
 	for _, c := range []AccessClaims{
 		{TenantID: "t", FamilyID: "f"},
 		{Subject: "u", FamilyID: "f"},
 		{Subject: "u", TenantID: "t"},
+		{Subject: "u", TenantID: "t", FamilyID: "f", ExpiresAt: now.Add(testTTL + time.Second)},
+		{Subject: "u", TenantID: "t", FamilyID: "f", IssuedAt: now, ExpiresAt: now},
 	} {
 		_, _, err := i.Issue(c)
 		assert.Error(t, err)
 	}
+}
+
+func TestIssueKeepsGivenTimesAndID(t *testing.T) {
+	src, clk := &memKeys{}, newClock()
+	k := newTestKeyring(t, src, clk, 1)
+	c := testClaims
+	c.ID = "jti-1"
+	c.IssuedAt = clk.Now().Add(-time.Minute)
+	c.ExpiresAt = clk.Now().Add(time.Minute)
+	tok, expiresIn, err := newTestIssuer(t, k, clk).Issue(c)
+	require.NoError(t, err)
+	assert.Equal(t, time.Minute, expiresIn)
+	got, err := newTestVerifier(t, k, clk, nil).Verify(tok)
+	require.NoError(t, err)
+	assert.Equal(t, "jti-1", got.ID)
+	assert.True(t, c.IssuedAt.Equal(got.IssuedAt))
+	assert.True(t, c.ExpiresAt.Equal(got.ExpiresAt))
 }
 
 func TestIssueReportsRandomnessFailure(t *testing.T) {

@@ -26,7 +26,9 @@ type Verifier struct {
 // issuer and "aud" containing audience (DefaultAudience when empty). now
 // defaults to time.Now. cache may be nil; when set, tokens already verified
 // are answered from it until they expire. Revocation is the caller's check
-// in either case, so a cache never keeps a revoked session alive.
+// in either case, so a cache never keeps a revoked session alive. A cache
+// must serve one Verifier only: it remembers that a token passed this
+// Verifier's iss and aud checks, not another's.
 func NewVerifier(k *Keyring, issuer, audience string, now func() time.Time, cache *VerifiedCache) (*Verifier, error) {
 	if k == nil {
 		return nil, errors.New("verifier: nil keyring")
