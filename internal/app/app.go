@@ -1,0 +1,197 @@
+// Package app wires the service together: configuration in, a ready
+// http.Handler and its servers out. `serve` and the end-to-end tests share
+// it, so what is tested is what runs.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/clientip"
+	"github.com/nineminds/alga-mobile-auth/internal/config"
+	"github.com/nineminds/alga-mobile-auth/internal/httpapi"
+	"github.com/nineminds/alga-mobile-auth/internal/license"
+	"github.com/nineminds/alga-mobile-auth/internal/logging"
+	"github.com/nineminds/alga-mobile-auth/internal/metrics"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+)
+
+// Options are the parts of the wiring that tests replace.
+type Options struct {
+	Version   string
+	LogWriter io.Writer        // default: discard
+	Now       func() time.Time // default: time.Now
+	Rand      io.Reader        // default: crypto/rand
+	// Exclusive takes the SQLite single-instance lock (serve does; the
+	// end-to-end tests that start two instances on PostgreSQL need not).
+	Exclusive bool
+}
+
+// App is the running service's object graph.
+type App struct {
+	Config  *config.Config
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	Store   *sqlstore.Store
+	Gate    *license.Gate
+
+	handler  http.Handler
+	draining atomic.Bool
+	now      func() time.Time
+}
+
+// Open builds the App: logger, metrics, store (migrated), license gate and
+// the HTTP handler. Close releases what Open acquired.
+func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
+	if err := cfg.RequirePublicURL(); err != nil {
+		return nil, err
+	}
+	if o.LogWriter == nil {
+		o.LogWriter = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	a := &App{Config: cfg, now: o.Now}
+	a.Log = logging.New(o.LogWriter, cfg.LogFormat, cfg.LogLevel)
+	a.Metrics = metrics.New(o.Version)
+
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL.Value(), sqlstore.Options{
+		Exclusive: o.Exclusive, Now: o.Now, Observe: a.Metrics.ObserveStore})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	a.Store = st
+	if err := st.Migrate(ctx); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("migrate store: %w", err)
+	}
+
+	var keysErr error
+	a.Gate, keysErr = NewGate(cfg, o.Now)
+	a.logStartup(ctx, keysErr)
+
+	ips := clientip.NewResolver(cfg.TrustedProxies)
+	caps := authflow.NewCapabilitiesService(a.Gate, providersOf(cfg), cfg.HostAllowlist,
+		cfg.AccessTTL, cfg.RefreshTTL, cfg.OTTTTL)
+	srv, err := httpapi.New(httpapi.Options{
+		Logger:        a.Log,
+		Metrics:       a.Metrics,
+		Capabilities:  caps,
+		Ready:         st.Ping,
+		Draining:      a.draining.Load,
+		ClientIP:      func(r *http.Request) string { return ips.ClientIP(r).String() },
+		MetricsOnMain: cfg.MetricsAddr == "",
+		Now:           o.Now,
+	})
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	a.handler = srv.Handler()
+	return a, nil
+}
+
+// Handler is the public HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close releases the store (and with it the SQLite lock).
+func (a *App) Close() error {
+	if a.Store == nil {
+		return nil
+	}
+	return a.Store.Close()
+}
+
+func providersOf(cfg *config.Config) map[string]bool {
+	return map[string]bool{"google": cfg.Google.Configured(), "microsoft": cfg.Microsoft.Configured()}
+}
+
+// logStartup tells the operator, once, what the gate decided and what
+// looks wrong, without any secret.
+func (a *App) logStartup(ctx context.Context, keysErr error) {
+	cfg := a.Config
+	st := a.Gate.Status()
+	attrs := []any{"origin", cfg.Origin(), "edition", st.Edition, "licensing", st.Mode,
+		"mobile_enabled", st.Capabilities.Enabled, "store", a.Store.Dialect(),
+		"google", cfg.Google.Configured(), "microsoft", cfg.Microsoft.Configured()}
+	if st.Mode == license.ModeSelfHost {
+		attrs = append(attrs, "tier", st.Tier, "license_present", st.LicensePresent,
+			"license_valid", st.LicenseValid, "trial_active", st.Trial.Active)
+		if st.Reason != license.ReasonNone {
+			attrs = append(attrs, "license_reason", st.Reason)
+		}
+	}
+	a.Log.InfoContext(ctx, "alga-mobile-auth starting", attrs...)
+	if keysErr != nil {
+		a.Log.WarnContext(ctx, "license public keys could not be loaded", "error", keysErr)
+	}
+	if st.LicensePresent && !st.LicenseValid {
+		a.Log.WarnContext(ctx, "the configured license is not valid and is ignored", "reason", st.Reason, "hint", st.Reason.Hint())
+	}
+	if len(cfg.HostAllowlist) > 0 && !allowlist.Contains(cfg.HostAllowlist, cfg.OwnHost()) {
+		a.Log.WarnContext(ctx, "ALGA_MOBILE_HOST_ALLOWLIST does not include the host of NEXTAUTH_URL: every phone will be blocked",
+			"host", cfg.OwnHost(), "allowlist", cfg.HostAllowlist)
+	}
+	if !cfg.Google.Configured() && !cfg.Microsoft.Configured() && !cfg.DevIDP {
+		a.Log.WarnContext(ctx, "no SSO provider is configured: set GOOGLE_OAUTH_CLIENT_ID/SECRET or MICROSOFT_OAUTH_CLIENT_ID/SECRET")
+	}
+}
+
+// Serve runs the public server (and the metrics server when it has its
+// own address) until ctx ends, then shuts down gracefully: /readyz turns
+// 503 at once, requests keep being served for the drain time so the proxy
+// notices, then in-flight requests get ShutdownTimeout to finish.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	cfg := a.Config
+	servers := []*http.Server{newServer(cfg.ListenAddr, a.handler)}
+	if cfg.MetricsAddr != "" {
+		servers = append(servers, newServer(cfg.MetricsAddr, a.Metrics.Handler()))
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		ln, err := listen(s.Addr)
+		if err != nil {
+			for _, started := range servers[:i] {
+				_ = started.Close()
+			}
+			return err
+		}
+		if ready != nil {
+			ready(ln.Addr().String())
+		}
+		go func(s *http.Server) {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(s)
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.draining.Store(true)
+	a.Log.Info("shutting down: draining", "drain", cfg.Drain.String(), "timeout", cfg.ShutdownTimeout.String())
+	time.Sleep(cfg.Drain)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		errs = append(errs, s.Shutdown(sctx))
+	}
+	a.Log.Info("shutdown complete")
+	return errors.Join(errs...)
+}

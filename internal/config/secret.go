@@ -1,0 +1,98 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Secret is a configuration value that must never be printed. Its String
+// and GoString redact it, so a stray %v or a logged struct leaks nothing.
+type Secret string
+
+// String redacts the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString redacts the value for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// Value returns the clear value; call it only where the secret is used.
+func (s Secret) Value() string { return string(s) }
+
+// Set reports whether the secret resolved to a non-empty value.
+func (s Secret) Set() bool { return s != "" }
+
+// SecretSource says where a secret came from, for `check`; never the value.
+type SecretSource string
+
+// Secret sources in resolution order.
+const (
+	FromSecretsDir SecretSource = "secrets directory"
+	FromFileVar    SecretSource = "_FILE variable"
+	FromEnv        SecretSource = "environment"
+	FromNowhere    SecretSource = "unset"
+)
+
+// secretResolver implements AlgaPSA's secret-provider order (SPEC §2): a
+// file named exactly like the variable in the secrets directory wins, then
+// <VAR>_FILE, then the variable itself. Values are trimmed.
+type secretResolver struct {
+	lookup func(string) (string, bool)
+	dir    string
+}
+
+func newSecretResolver(lookup func(string) (string, bool)) secretResolver {
+	dir, ok := lookup("SECRET_FS_BASE_PATH")
+	dir = strings.TrimSpace(dir)
+	if !ok || dir == "" {
+		dir = ""
+		if st, err := os.Stat("/run/secrets"); err == nil && st.IsDir() {
+			dir = "/run/secrets"
+		}
+	}
+	return secretResolver{lookup: lookup, dir: dir}
+}
+
+// resolve returns the secret and where it came from. An unreadable
+// <VAR>_FILE is an error naming the variable and path, never the content.
+func (r secretResolver) resolve(name string) (Secret, SecretSource, error) {
+	if r.dir != "" {
+		b, err := os.ReadFile(filepath.Join(r.dir, name))
+		switch {
+		case err == nil:
+			return Secret(strings.TrimSpace(string(b))), FromSecretsDir, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return "", FromSecretsDir, fmt.Errorf("cannot read %s from the secrets directory %s: %w", name, r.dir, unwrapPathError(err))
+		}
+	}
+	if path, ok := r.lookup(name + "_FILE"); ok && strings.TrimSpace(path) != "" {
+		path = strings.TrimSpace(path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", FromFileVar, fmt.Errorf("%s_FILE points at %s, which cannot be read: %w", name, path, unwrapPathError(err))
+		}
+		return Secret(strings.TrimSpace(string(b))), FromFileVar, nil
+	}
+	if v, ok := r.lookup(name); ok && strings.TrimSpace(v) != "" {
+		return Secret(strings.TrimSpace(v)), FromEnv, nil
+	}
+	return "", FromNowhere, nil
+}
+
+// unwrapPathError keeps the OS reason ("permission denied") without
+// repeating the path.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

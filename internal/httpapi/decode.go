@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// MaxBodyBytes is the contract's request body limit (SPEC §3).
+const MaxBodyBytes = 64 << 10
+
+// decodeJSON reads one JSON value into v. Malformed JSON, wrong types and
+// trailing data are VALIDATION_ERROR; an oversized body is
+// PAYLOAD_TOO_LARGE. Unknown fields are ignored on purpose: the published
+// app may add fields, and refusing them would break sign-in.
+func decodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "text/plain") {
+			return mobileauth.Errorf(mobileauth.CodeValidation, "Request body must be JSON (Content-Type: application/json)")
+		}
+	}
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if tooLarge(err) {
+			return decodeError(err)
+		}
+		return mobileauth.Errorf(mobileauth.CodeValidation, "Request body must contain a single JSON object")
+	}
+	return nil
+}
+
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case tooLarge(err):
+		return &mobileauth.Error{Code: mobileauth.CodePayloadTooLarge, Message: fmt.Sprintf("Request body must be at most %d bytes", MaxBodyBytes)}
+	case errors.Is(err, io.EOF):
+		return mobileauth.Errorf(mobileauth.CodeValidation, "Request body is empty; a JSON object is required")
+	case errors.As(err, &typeErr):
+		if typeErr.Field != "" {
+			return &mobileauth.Error{Code: mobileauth.CodeValidation, Message: fmt.Sprintf("Field %q has the wrong type", typeErr.Field),
+				Details: map[string]string{"field": typeErr.Field}}
+		}
+		return mobileauth.Errorf(mobileauth.CodeValidation, "Request body must be a JSON object")
+	}
+	return mobileauth.Errorf(mobileauth.CodeValidation, "Request body is not valid JSON")
+}

@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// Handler returns the whole route table. Every route the service serves
+// is listed here, and api/openapi.yaml must list the same (a test checks).
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(correlate, s.observe, recoverer(s.log), limitBody(s.log))
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	if s.opts.MetricsOnMain {
+		r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
+	}
+
+	r.Get("/api/v1/mobile/auth/capabilities", s.capabilities)
+	r.Post("/api/v1/mobile/auth/apple", s.apple)
+	return r
+}
+
+// notFound answers in the contract shape under /api/ (the app parses it)
+// and with plain text elsewhere.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if isAPI(r) {
+		writeError(w, r, s.log, mobileauth.Errorf(mobileauth.CodeNotFound, "No such endpoint"))
+		return
+	}
+	http.Error(w, "404 page not found", http.StatusNotFound)
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	if isAPI(r) {
+		writeError(w, r, s.log, mobileauth.Errorf(mobileauth.CodeMethodNotAllowed, "Method %s is not allowed here", r.Method))
+		return
+	}
+	http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+}
+
+func isAPI(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/.well-known/")
+}
