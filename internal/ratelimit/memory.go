@@ -19,7 +19,7 @@ const minPruneSize = 1024
 // amortised O(1) per hit however many distinct keys arrive.
 //
 // Time is the now passed to Hit, so tests drive it with a fake clock.
-// The zero value is not usable; call NewMemory.
+// The zero value is ready to use; NewMemory exists for symmetry with NewRedis.
 type Memory struct {
 	mu        sync.Mutex
 	entries   map[string]memEntry
@@ -45,6 +45,9 @@ func (m *Memory) Hit(_ context.Context, key string, l mobileauth.RateLimit, now 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.entries == nil {
+		m.entries = make(map[string]memEntry)
+	}
 	m.maybePrune(now)
 
 	e := m.entries[key]
@@ -74,7 +77,7 @@ func (m *Memory) Hit(_ context.Context, key string, l mobileauth.RateLimit, now 
 // maybePrune drops keys whose window and block have both ended, once the map
 // has grown to nextPrune. Callers hold m.mu.
 func (m *Memory) maybePrune(now time.Time) {
-	if len(m.entries) < m.nextPrune {
+	if len(m.entries) < max(m.nextPrune, minPruneSize) {
 		return
 	}
 	for k, e := range m.entries {

@@ -65,3 +65,10 @@ func TestMemorySweepKeepsBlockedKeys(t *testing.T) {
 	assert.False(t, d.Allowed)
 	assert.Equal(t, 30*time.Minute, d.RetryAfter)
 }
+
+func TestMemoryZeroValueWorks(t *testing.T) {
+	var m Memory
+	d, err := m.Hit(context.Background(), "k", mobileauth.RateLimit{Limit: 1, Window: time.Second}, time.Now())
+	require.NoError(t, err)
+	assert.True(t, d.Allowed)
+}
