@@ -44,9 +44,13 @@ type App struct {
 	Store   *sqlstore.Store
 	Gate    *license.Gate
 
+	Auth    *authflow.Service
+
 	handler  http.Handler
 	draining atomic.Bool
 	now      func() time.Time
+	cancel   context.CancelFunc
+	closers  []func() error
 }
 
 // Open builds the App: logger, metrics, store (migrated), license gate and
@@ -83,6 +87,16 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.Gate, keysErr = NewGate(cfg, o.Now)
 	a.logStartup(ctx, keysErr)
 
+	bg, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	svc, ring, err := a.newAuthflow(ctx, o)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	a.Auth = svc
+	go ring.Run(bg)
+
 	ips := clientip.NewResolver(cfg.TrustedProxies)
 	caps := authflow.NewCapabilitiesService(a.Gate, providersOf(cfg), cfg.HostAllowlist,
 		cfg.AccessTTL, cfg.RefreshTTL, cfg.OTTTTL)
@@ -95,9 +109,11 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		ClientIP:      func(r *http.Request) string { return ips.ClientIP(r).String() },
 		MetricsOnMain: cfg.MetricsAddr == "",
 		Now:           o.Now,
+		Tokens:        svc,
+		JWKS:          func() []byte { return ring.JWKS(o.Now()) },
 	})
 	if err != nil {
-		_ = st.Close()
+		_ = a.Close()
 		return nil, err
 	}
 	a.handler = srv.Handler()
@@ -107,12 +123,20 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 // Handler is the public HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close releases the store (and with it the SQLite lock).
+// Close stops background work and releases the store (and with it the
+// SQLite lock) and any Redis client.
 func (a *App) Close() error {
-	if a.Store == nil {
-		return nil
+	if a.cancel != nil {
+		a.cancel()
 	}
-	return a.Store.Close()
+	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c())
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func providersOf(cfg *config.Config) map[string]bool {

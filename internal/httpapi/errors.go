@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
 
@@ -45,6 +46,10 @@ type RateLimitDetails struct {
 // without a contract code are internal: the client sees a generic sentence
 // and the cause goes to the log with the correlation id.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var rl *authflow.RateLimitedError
+	if errors.As(err, &rl) {
+		err = RateLimited(rl.RetryAfter)
+	}
 	var e *mobileauth.Error
 	if !errors.As(err, &e) {
 		e = &mobileauth.Error{Code: mobileauth.CodeInternal, Cause: err}

@@ -37,6 +37,9 @@ type Options struct {
 	// metrics address is configured).
 	MetricsOnMain bool
 	Now           func() time.Time
+	// Tokens serves exchange, refresh, revoke and verify; JWKS the public keys.
+	Tokens TokenService
+	JWKS   func() []byte
 }
 
 // Server holds the handlers' dependencies.
@@ -48,6 +51,8 @@ type Server struct {
 	draining func() bool
 	clientIP func(*http.Request) string
 	clock    func() time.Time
+	tokens   TokenService
+	jwksFn   func() []byte
 	opts     Options
 }
 
@@ -62,9 +67,11 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("httpapi: Ready is required")
 	case o.MetricsOnMain && o.Metrics == nil:
 		return nil, errors.New("httpapi: MetricsOnMain needs Metrics")
+	case (o.Tokens == nil) != (o.JWKS == nil):
+		return nil, errors.New("httpapi: Tokens and JWKS go together")
 	}
 	s := &Server{log: o.Logger, metrics: o.Metrics, caps: o.Capabilities, ready: o.Ready,
-		draining: o.Draining, clientIP: o.ClientIP, clock: o.Now, opts: o}
+		draining: o.Draining, clientIP: o.ClientIP, clock: o.Now, tokens: o.Tokens, jwksFn: o.JWKS, opts: o}
 	if s.draining == nil {
 		s.draining = func() bool { return false }
 	}

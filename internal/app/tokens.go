@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/ratelimit"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
+)
+
+// successorSecretName names the server secret behind refresh successors.
+const successorSecretName = "refresh-successor"
+
+// newAuthflow builds the token machinery and the use-case service.
+func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *token.Keyring, error) {
+	cfg := a.Config
+	ring, err := token.NewKeyring(ctx, a.Store, token.KeyringOptions{Now: o.Now, Rand: o.Rand, AccessTTL: cfg.AccessTTL, Logger: a.Log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing keys: %w", err)
+	}
+	issuer, err := token.NewIssuer(ring, cfg.Origin(), cfg.Audience, cfg.AccessTTL, o.Now, o.Rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	verifier, err := token.NewVerifier(ring, cfg.Origin(), cfg.Audience, o.Now, token.NewVerifiedCache(token.DefaultCacheSize))
+	if err != nil {
+		return nil, nil, err
+	}
+	secret, err := a.Store.ServerSecret(ctx, successorSecretName, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := io.ReadFull(o.Rand, b)
+		return b, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("refresh successor secret: %w", err)
+	}
+	deriver, err := token.NewDeriver(secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	limiter, err := a.newLimiter()
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := authflow.New(authflow.Deps{
+		Stores: authflow.Stores{OTTs: a.Store, Sessions: a.Store, Refresh: a.Store, Directory: a.Store, Audit: a.Store},
+		Limiter: limiter, Gate: a.Gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
+		Events: a.Metrics, Log: a.Log, Now: o.Now, Rand: o.Rand,
+		Settings: authflow.Settings{OTTTTL: cfg.OTTTTL, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
+			RefreshGrace: cfg.RefreshGrace, SessionTTL: cfg.SessionTTL, HostAllowlist: cfg.HostAllowlist, OwnHost: cfg.OwnHost()},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, ring, nil
+}
+
+// newLimiter picks where rate-limit state lives: Redis when configured,
+// else PostgreSQL (shared by replicas), else this process (SQLite means a
+// single instance anyway).
+func (a *App) newLimiter() (mobileauth.RateLimiter, error) {
+	if a.Config.RedisURL.Set() {
+		opts, err := ratelimit.ParseRedisURL(a.Config.RedisURL.Value())
+		if err != nil {
+			return nil, fmt.Errorf("ALGA_MOBILE_REDIS_URL: %w", err)
+		}
+		client := redis.NewClient(opts)
+		a.closers = append(a.closers, client.Close)
+		return ratelimit.NewRedis(client, "alga-mobile:rl:"), nil
+	}
+	if a.Store.Dialect() == "postgres" {
+		return a.Store, nil
+	}
+	return ratelimit.NewMemory(), nil
+}

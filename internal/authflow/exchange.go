@@ -1,0 +1,169 @@
+package authflow
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
+)
+
+// ExchangeRequest is SPEC §3.4's body plus the caller's address.
+type ExchangeRequest struct {
+	OTT          string
+	State        string
+	CodeVerifier string
+	Device       mobileauth.Device
+	ClientIP     string
+}
+
+// UserInfo is the exchange response's user object.
+type UserInfo struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+// ExchangeResult is SPEC §3.4's response, field for field.
+type ExchangeResult struct {
+	AccessToken  string   `json:"accessToken"`
+	RefreshToken string   `json:"refreshToken"`
+	ExpiresInSec int      `json:"expiresInSec"`
+	TenantID     string   `json:"tenantId"`
+	User         UserInfo `json:"user"`
+}
+
+// Exchange trades a one-time token for access and refresh tokens.
+// Order matters: the edition check and the per-IP limit come before the
+// lookup (no store work for refused callers); the OTT is consumed before
+// any other check, so a wrong state or verifier burns it and cannot be
+// retried; the per-user limit and the plan come after the lookup.
+func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeResult, error) {
+	if req.OTT == "" || req.State == "" {
+		return ExchangeResult{}, mobileauth.Errorf(mobileauth.CodeValidation, "ott and state are required")
+	}
+	if d := s.gate.Capabilities(); !d.Enabled && d.Reason == "edition" {
+		return ExchangeResult{}, gateError(d)
+	}
+	if err := s.limit(ctx, "exchange-ip:"+req.ClientIP, exchangeLimit); err != nil {
+		return ExchangeResult{}, err
+	}
+	now := s.now()
+	ott, err := s.st.OTTs.ConsumeOTT(ctx, token.HashOf(req.OTT), now)
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		s.events.AuthEvent("ott_rejected", "unknown_or_used")
+		return ExchangeResult{}, unauthorized(err)
+	}
+	if err != nil {
+		return ExchangeResult{}, fmt.Errorf("consume OTT: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(ott.State), []byte(req.State)) != 1 {
+		s.events.AuthEvent("ott_rejected", "state_mismatch")
+		return ExchangeResult{}, unauthorized(errors.New("state mismatch"))
+	}
+	if ott.CodeChallenge != "" {
+		if req.CodeVerifier == "" {
+			s.events.AuthEvent("ott_rejected", "pkce_missing")
+			return ExchangeResult{}, mobileauth.Errorf(mobileauth.CodeValidation, "code_verifier is required for this token")
+		}
+		if !token.VerifyPKCE(ott.CodeChallenge, req.CodeVerifier) {
+			s.events.AuthEvent("ott_rejected", "pkce_mismatch")
+			return ExchangeResult{}, unauthorized(errors.New("PKCE verifier mismatch"))
+		}
+	}
+	sess, err := s.st.Sessions.GetSession(ctx, ott.SessionHash)
+	if err != nil && !errors.Is(err, mobileauth.ErrNotFound) {
+		return ExchangeResult{}, fmt.Errorf("load web session: %w", err)
+	}
+	if err != nil || !sess.Valid(now) {
+		s.events.AuthEvent("ott_rejected", "session_ended")
+		return ExchangeResult{}, unauthorized(errors.New("issuing web session ended"))
+	}
+	if err := s.limit(ctx, "exchange-user:"+ott.TenantID+":"+ott.UserID, exchangeLimit); err != nil {
+		return ExchangeResult{}, err
+	}
+	user, err := s.activeInternalUser(ctx, ott.TenantID, ott.UserID)
+	if err != nil {
+		s.events.AuthEvent("ott_rejected", "user")
+		return ExchangeResult{}, err
+	}
+	d, err := s.tenantDecision(ctx, user.TenantID)
+	if err != nil {
+		return ExchangeResult{}, err
+	}
+	if !d.Enabled {
+		s.events.AuthEvent("ott_rejected", "gate_"+d.Reason)
+		return ExchangeResult{}, gateError(d)
+	}
+	res, familyID, err := s.startFamily(ctx, user, ott.SessionHash, req.Device)
+	if err != nil {
+		return ExchangeResult{}, err
+	}
+	s.events.AuthEvent("ott_exchanged", "")
+	s.audit(ctx, mobileauth.AuditEvent{TenantID: user.TenantID, UserID: user.ID, Operation: mobileauth.AuditExchange,
+		RecordID: familyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
+	return res, nil
+}
+
+// activeInternalUser loads the user and refuses inactive or client users.
+func (s *Service) activeInternalUser(ctx context.Context, tenantID, userID string) (mobileauth.User, error) {
+	u, err := s.st.Directory.GetUser(ctx, tenantID, userID)
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		return u, unauthorized(err)
+	}
+	if err != nil {
+		return u, fmt.Errorf("load user: %w", err)
+	}
+	if !u.Active {
+		return u, unauthorized(errors.New("user is inactive"))
+	}
+	if u.Type != mobileauth.UserInternal {
+		return u, mobileauth.Errorf(mobileauth.CodeForbidden, "Client portal users cannot use the mobile app")
+	}
+	return u, nil
+}
+
+// startFamily creates a token family with its first refresh token and
+// issues the first access token.
+func (s *Service) startFamily(ctx context.Context, u mobileauth.User, sessionHash mobileauth.Hash, dev mobileauth.Device) (ExchangeResult, string, error) {
+	now := s.now()
+	familyID, err := token.NewOpaque(s.rand)
+	if err != nil {
+		return ExchangeResult{}, "", err
+	}
+	refresh, err := token.NewOpaque(s.rand)
+	if err != nil {
+		return ExchangeResult{}, "", err
+	}
+	fam := mobileauth.TokenFamily{ID: familyID[:22], TenantID: u.TenantID, UserID: u.ID, SessionHash: sessionHash, Device: dev, CreatedAt: now}
+	first := mobileauth.RefreshToken{Hash: token.HashOf(refresh), FamilyID: fam.ID, TenantID: u.TenantID, UserID: u.ID,
+		CreatedAt: now, ExpiresAt: now.Add(s.set.RefreshTTL)}
+	if err := s.st.Refresh.CreateFamily(ctx, fam, first); err != nil {
+		return ExchangeResult{}, "", fmt.Errorf("create token family: %w", err)
+	}
+	access, ttl, err := s.issuer.Issue(token.AccessClaims{Subject: u.ID, TenantID: u.TenantID, FamilyID: fam.ID, Email: u.Email})
+	if err != nil {
+		return ExchangeResult{}, "", fmt.Errorf("issue access token: %w", err)
+	}
+	return ExchangeResult{AccessToken: access, RefreshToken: refresh, ExpiresInSec: int(ttl.Seconds()),
+		TenantID: u.TenantID, User: UserInfo{ID: u.ID, Email: u.Email, Name: u.Name()}}, fam.ID, nil
+}
+
+func deviceDetails(d mobileauth.Device) map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{"platform": d.Platform, "appVersion": d.AppVersion, "buildVersion": d.BuildVersion, "deviceId": d.DeviceID} {
+		if v != "" {
+			m[k] = clip(v, 128)
+		}
+	}
+	return m
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

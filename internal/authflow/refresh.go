@@ -1,0 +1,158 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
+)
+
+// RefreshRequest is SPEC §3.5's body plus the caller's address.
+type RefreshRequest struct {
+	RefreshToken string
+	Device       mobileauth.Device
+	ClientIP     string
+}
+
+// RefreshResult is SPEC §3.5's response, field for field.
+type RefreshResult struct {
+	AccessToken  string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken"`
+	ExpiresInSec int    `json:"expiresInSec"`
+}
+
+// Refresh rotates a refresh token (SPEC §3.5). The successor is derived
+// from the presented token (HMAC under a server key), so every concurrent
+// or retried refresh of one token computes the same successor without it
+// ever being stored in clear; the store's conditional update lets exactly
+// one caller create it. A replay inside the grace period, while the
+// successor is unused, gets that same successor back; any other replay of
+// a rotated token is theft (RFC 9700 §4.14) and revokes the family.
+func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResult, error) {
+	if req.RefreshToken == "" {
+		return RefreshResult{}, mobileauth.Errorf(mobileauth.CodeValidation, "refreshToken is required")
+	}
+	if len(req.RefreshToken) > 512 {
+		return RefreshResult{}, unauthorized(errors.New("refresh token too long"))
+	}
+	if err := s.limit(ctx, "refresh-ip:"+req.ClientIP, refreshLimit); err != nil {
+		return RefreshResult{}, err
+	}
+	now := s.now()
+	successor := s.deriver.Successor(req.RefreshToken)
+	succHash := token.HashOf(successor)
+	res, err := s.st.Refresh.RotateRefreshToken(ctx, token.HashOf(req.RefreshToken),
+		mobileauth.RefreshToken{Hash: succHash, CreatedAt: now, ExpiresAt: now.Add(s.set.RefreshTTL)}, now)
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		s.events.AuthEvent("refresh_rejected", "unknown")
+		return RefreshResult{}, unauthorized(err)
+	}
+	if err != nil {
+		return RefreshResult{}, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	cur := res.Current
+	if err := s.limit(ctx, "refresh-user:"+cur.TenantID+":"+cur.UserID, refreshLimit); err != nil {
+		return RefreshResult{}, err
+	}
+	event := "refresh_rotated"
+	if res.Outcome == mobileauth.AlreadyRotated {
+		if err := s.judgeReplay(ctx, res, succHash, req.ClientIP); err != nil {
+			return RefreshResult{}, err
+		}
+		event = "refresh_grace_replay"
+	}
+	user, err := s.activeInternalUser(ctx, cur.TenantID, cur.UserID)
+	if err != nil {
+		// The user was disabled since sign-in: end the whole family.
+		_ = s.revokeFamily(ctx, cur.FamilyID)
+		s.events.AuthEvent("refresh_rejected", "user")
+		return RefreshResult{}, err
+	}
+	if d, err := s.tenantDecision(ctx, cur.TenantID); err != nil {
+		return RefreshResult{}, err
+	} else if !d.Enabled {
+		s.events.AuthEvent("refresh_rejected", "gate_"+d.Reason)
+		return RefreshResult{}, gateError(d)
+	}
+	access, ttl, err := s.issuer.Issue(token.AccessClaims{Subject: user.ID, TenantID: user.TenantID, FamilyID: cur.FamilyID, Email: user.Email})
+	if err != nil {
+		return RefreshResult{}, fmt.Errorf("issue access token: %w", err)
+	}
+	s.events.AuthEvent(event, "")
+	if res.Outcome == mobileauth.Rotated {
+		s.audit(ctx, mobileauth.AuditEvent{TenantID: cur.TenantID, UserID: cur.UserID, Operation: mobileauth.AuditRefresh,
+			RecordID: cur.FamilyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
+	}
+	return RefreshResult{AccessToken: access, RefreshToken: successor, ExpiresInSec: int(ttl.Seconds())}, nil
+}
+
+// judgeReplay decides about a token that was not rotated now: nil for a
+// retry inside the grace period, an error otherwise (after revoking the
+// family when the replay is theft).
+func (s *Service) judgeReplay(ctx context.Context, res mobileauth.RotateResult, succHash mobileauth.Hash, ip string) error {
+	cur := res.Current
+	if cur.RotatedAt == nil {
+		// Never rotated: revoked or expired.
+		s.events.AuthEvent("refresh_rejected", "revoked_or_expired")
+		return unauthorized(errors.New("refresh token revoked or expired"))
+	}
+	if cur.RevokedAt != nil {
+		s.events.AuthEvent("refresh_rejected", "revoked")
+		return unauthorized(errors.New("refresh token family revoked"))
+	}
+	sameSuccessor := cur.ReplacedBy != nil && token.Equal(*cur.ReplacedBy, succHash)
+	inGrace := s.now().Sub(*cur.RotatedAt) <= s.set.RefreshGrace
+	if sameSuccessor && inGrace && !res.SuccessorUsed {
+		return nil
+	}
+	reason := "after_grace"
+	if res.SuccessorUsed {
+		reason = "successor_used"
+	}
+	if err := s.revokeFamily(ctx, cur.FamilyID); err != nil {
+		return err
+	}
+	s.events.AuthEvent("refresh_reuse_detected", reason)
+	s.audit(ctx, mobileauth.AuditEvent{TenantID: cur.TenantID, UserID: cur.UserID, Operation: mobileauth.AuditRefreshReuse,
+		RecordID: cur.FamilyID, ClientIP: ip, Details: map[string]string{"reason": reason}})
+	return unauthorized(errors.New("rotated refresh token reused: family revoked"))
+}
+
+// revokeFamily revokes in the store and in this replica's view at once.
+func (s *Service) revokeFamily(ctx context.Context, familyID string) error {
+	if err := s.st.Refresh.RevokeFamily(ctx, familyID, s.now()); err != nil {
+		return fmt.Errorf("revoke family: %w", err)
+	}
+	s.revoked.add(familyID)
+	return nil
+}
+
+// RevokeRequest is SPEC §3.6's body plus the caller's address.
+type RevokeRequest struct {
+	RefreshToken string
+	ClientIP     string
+}
+
+// Revoke ends the family of a refresh token. It answers the same whether
+// or not the token existed, so it cannot be used to probe tokens.
+func (s *Service) Revoke(ctx context.Context, req RevokeRequest) error {
+	if req.RefreshToken == "" || len(req.RefreshToken) > 512 {
+		return nil
+	}
+	rt, err := s.st.Refresh.GetRefreshToken(ctx, token.HashOf(req.RefreshToken))
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up refresh token: %w", err)
+	}
+	if err := s.revokeFamily(ctx, rt.FamilyID); err != nil {
+		return err
+	}
+	s.events.AuthEvent("revoked", "")
+	s.audit(ctx, mobileauth.AuditEvent{TenantID: rt.TenantID, UserID: rt.UserID, Operation: mobileauth.AuditRevoke,
+		RecordID: rt.FamilyID, ClientIP: req.ClientIP})
+	return nil
+}

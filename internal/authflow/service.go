@@ -1,0 +1,188 @@
+package authflow
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/license"
+	"github.com/nineminds/alga-mobile-auth/internal/logging"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
+)
+
+// TenantGate is the part of the license gate the use cases need.
+type TenantGate interface {
+	Capabilities() license.Decision
+	ForTenant(tenantID string, tenantPlan *mobileauth.Tier) license.Decision
+}
+
+// Events counts token-lifecycle events (metrics.Metrics implements it).
+type Events interface {
+	AuthEvent(event, reason string)
+}
+
+// Stores are the storage interfaces the use cases need; one SQL store
+// implements all of them.
+type Stores struct {
+	OTTs      mobileauth.OTTStore
+	Sessions  mobileauth.SessionStore
+	Refresh   mobileauth.RefreshStore
+	Directory mobileauth.DirectoryStore
+	Audit     mobileauth.AuditStore
+}
+
+// Settings are the lifetimes and host rules from the configuration.
+type Settings struct {
+	OTTTTL, AccessTTL, RefreshTTL time.Duration
+	RefreshGrace, SessionTTL      time.Duration
+	HostAllowlist                 []string
+	OwnHost                       string
+	// RevocationFreshness bounds how stale this replica's view of revoked
+	// families may be (default 1 s).
+	RevocationFreshness time.Duration
+}
+
+// Deps are everything a Service needs; New checks them.
+type Deps struct {
+	Stores   Stores
+	Limiter  mobileauth.RateLimiter
+	Gate     TenantGate
+	Issuer   *token.Issuer
+	Verifier *token.Verifier
+	Deriver  *token.Deriver
+	Events   Events
+	Log      *slog.Logger
+	Now      func() time.Time
+	Rand     io.Reader
+	Settings Settings
+}
+
+// Service runs the use cases.
+type Service struct {
+	st       Stores
+	limiter  mobileauth.RateLimiter
+	gate     TenantGate
+	issuer   *token.Issuer
+	verifier *token.Verifier
+	deriver  *token.Deriver
+	events   Events
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+	set      Settings
+	revoked  *revocationView
+}
+
+// New checks d and builds the Service.
+func New(d Deps) (*Service, error) {
+	st := d.Stores
+	if st.OTTs == nil || st.Sessions == nil || st.Refresh == nil || st.Directory == nil || st.Audit == nil {
+		return nil, errors.New("authflow: every store is required")
+	}
+	if d.Limiter == nil || d.Gate == nil || d.Issuer == nil || d.Verifier == nil || d.Deriver == nil || d.Log == nil {
+		return nil, errors.New("authflow: Limiter, Gate, Issuer, Verifier, Deriver and Log are required")
+	}
+	set := d.Settings
+	if set.OTTTTL <= 0 || set.AccessTTL <= 0 || set.RefreshTTL <= 0 || set.SessionTTL <= 0 || set.RefreshGrace < 0 {
+		return nil, errors.New("authflow: lifetimes must be positive")
+	}
+	if set.RevocationFreshness <= 0 {
+		set.RevocationFreshness = time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Reader
+	}
+	if d.Events == nil {
+		d.Events = nopEvents{}
+	}
+	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate, issuer: d.Issuer, verifier: d.Verifier,
+		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set}
+	s.revoked = newRevocationView(st.Refresh, set.RevocationFreshness, set.AccessTTL, d.Now)
+	return s, nil
+}
+
+type nopEvents struct{}
+
+func (nopEvents) AuthEvent(string, string) {}
+
+// Rate limits of SPEC §3.3–§3.5.
+var (
+	handoffLimit  = mobileauth.RateLimit{Limit: 10, Window: time.Minute, Block: 5 * time.Minute}
+	exchangeLimit = mobileauth.RateLimit{Limit: 10, Window: time.Minute, Block: 5 * time.Minute}
+	refreshLimit  = mobileauth.RateLimit{Limit: 30, Window: time.Minute, Block: 5 * time.Minute}
+)
+
+// RateLimitedError carries how long the client must wait; the HTTP layer
+// turns it into 429 with Retry-After and details.msBeforeNext.
+type RateLimitedError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitedError) Error() string { return "rate limited" }
+
+// limit applies one limit to key. A limiter failure is an internal error:
+// failing open would let an outage disable brute-force protection.
+func (s *Service) limit(ctx context.Context, key string, l mobileauth.RateLimit) error {
+	d, err := s.limiter.Hit(ctx, key, l, s.now())
+	if err != nil {
+		return mobileauth.WrapError(mobileauth.CodeInternal, "", err)
+	}
+	if !d.Allowed {
+		s.events.AuthEvent("rate_limited", key[:indexOrLen(key, ':')])
+		return &RateLimitedError{RetryAfter: d.RetryAfter}
+	}
+	return nil
+}
+
+func indexOrLen(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// audit writes an audit event to the store and the log. A store failure
+// is logged, not returned: the user's operation has already happened.
+func (s *Service) audit(ctx context.Context, e mobileauth.AuditEvent) {
+	e.Time = s.now()
+	e.CorrelationID = logging.CorrelationID(ctx)
+	attrs := []any{"operation", e.Operation, "tenant_id", e.TenantID, "user_id", e.UserID,
+		"record_id", e.RecordID, "client_ip", e.ClientIP}
+	for k, v := range e.Details {
+		attrs = append(attrs, k, v)
+	}
+	s.log.InfoContext(ctx, "audit", attrs...)
+	if err := s.st.Audit.AppendAudit(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "audit event not stored", "operation", e.Operation, "error", err)
+	}
+}
+
+// unauthorized is the one sentence every token failure shares, so that a
+// caller learns nothing about which check failed.
+func unauthorized(cause error) error {
+	return mobileauth.WrapError(mobileauth.CodeUnauthorized, "Invalid or expired token", cause)
+}
+
+// gateError maps a refused gate decision to the contract's 403 texts.
+func gateError(d license.Decision) error {
+	if d.Reason == license.DecisionEdition {
+		return mobileauth.Errorf(mobileauth.CodeForbidden, "Mobile app access is not available on this edition")
+	}
+	return mobileauth.Errorf(mobileauth.CodeForbidden, "Mobile app access is not available on your plan")
+}
+
+// tenantDecision asks the gate about the user's tenant.
+func (s *Service) tenantDecision(ctx context.Context, tenantID string) (license.Decision, error) {
+	t, err := s.st.Directory.GetTenant(ctx, tenantID)
+	if err != nil && !errors.Is(err, mobileauth.ErrNotFound) {
+		return license.Decision{}, err
+	}
+	return s.gate.ForTenant(tenantID, t.Plan), nil
+}

@@ -1,0 +1,41 @@
+package authflow
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// Principal is who a valid access token speaks for.
+type Principal struct {
+	UserID, TenantID, Email, SessionID string
+}
+
+// ErrNoToken: the request presented no access token at all (RFC 6750
+// §3.1 then wants a bare "Bearer" challenge, without error=).
+var ErrNoToken = errors.New("no access token presented")
+
+// Verify checks an access token: signature, type, issuer, audience and
+// expiry (token.Verifier), then that its family has not been revoked. The
+// revocation view is at most RevocationFreshness (1 s) stale across
+// replicas and immediate on the replica that revoked.
+func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return Principal{}, mobileauth.WrapError(mobileauth.CodeUnauthorized, "Authentication required", ErrNoToken)
+	}
+	c, err := s.verifier.Verify(raw)
+	if err != nil {
+		return Principal{}, unauthorized(err)
+	}
+	revoked, err := s.revoked.isRevoked(ctx, c.FamilyID)
+	if err != nil {
+		return Principal{}, mobileauth.WrapError(mobileauth.CodeServiceUnavailable, "Token verification is temporarily unavailable", err)
+	}
+	if revoked {
+		return Principal{}, unauthorized(errors.New("token family revoked"))
+	}
+	return Principal{UserID: c.Subject, TenantID: c.TenantID, Email: c.Email, SessionID: c.FamilyID}, nil
+}
