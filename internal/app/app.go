@@ -44,7 +44,7 @@ type App struct {
 	Store   *sqlstore.Store
 	Gate    *license.Gate
 
-	Auth    *authflow.Service
+	Auth *authflow.Service
 
 	handler  http.Handler
 	draining atomic.Bool

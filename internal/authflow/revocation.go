@@ -15,7 +15,7 @@ import (
 type revocationView struct {
 	src       mobileauth.RefreshStore
 	freshness time.Duration
-	horizon   time.Duration // access-token lifetime: older revocations no longer matter
+	horizon   time.Duration    // access-token lifetime: older revocations no longer matter
 	now       func() time.Time // the use cases' clock: revocation times are stored in it
 
 	mu       sync.Mutex

@@ -50,7 +50,8 @@ func parseURL(raw string) (target, error) {
 	case "sqlite", "sqlite3", "file":
 		return parseSQLite(rest)
 	case "postgres", "postgresql":
-		return parsePostgres(raw)
+		// pgx wants the scheme in lower case.
+		return parsePostgres(strings.ToLower(scheme) + ":" + rest)
 	}
 	if !isSchemeName(scheme) {
 		return target{}, errors.New("database URL has no recognisable scheme: want sqlite:<path> or postgres://…")
