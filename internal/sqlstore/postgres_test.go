@@ -1,0 +1,151 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
+)
+
+// postgresSchema creates a schema of its own for the test on the database
+// of ALGA_TEST_POSTGRES_URL, drops it when the test ends, and returns a URL
+// whose search_path points at it, so runs and tests never collide.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
+	base := testenv.PostgresURL(t)
+	admin, err := sqlstore.Open(t.Context(), base, sqlstore.Options{})
+	require.NoError(t, err)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema := "storetest_" + hex.EncodeToString(b)
+	_, err = admin.DB().ExecContext(t.Context(), "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		assert.NoError(t, err)
+		assert.NoError(t, admin.Close())
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// openPostgres opens and migrates a store on a fresh schema.
+func openPostgres(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	return openPostgresAt(t, postgresSchema(t))
+}
+
+func openPostgresAt(t *testing.T, url string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(t.Context(), url, sqlstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(t.Context()))
+	return s
+}
+
+func TestPostgresStoreSuite(t *testing.T) {
+	storetest.Run(t, openPostgres)
+}
+
+func TestPostgresMigrateIsIdempotent(t *testing.T) {
+	s := openPostgres(t)
+	require.NoError(t, s.Migrate(t.Context()), "second run")
+	var n int
+	require.NoError(t, s.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
+	assert.Equal(t, 1, n)
+	assert.Equal(t, sqlstore.DialectPostgres, s.Dialect())
+}
+
+func TestPostgresReplicasMigrateAtOnce(t *testing.T) {
+	url := postgresSchema(t)
+	const replicas = 4
+	stores := make([]*sqlstore.Store, replicas)
+	for i := range stores {
+		s, err := sqlstore.Open(t.Context(), url, sqlstore.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, s.Close()) })
+		stores[i] = s
+	}
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() { errs[i] = s.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "replica %d", i)
+	}
+	var n int
+	require.NoError(t, stores[0].DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
+	assert.Equal(t, 1, n, "each migration applied once")
+}
+
+// TestPostgresReplicasShareState spreads racers over two stores (two
+// replicas' pools) on one database: still exactly one winner.
+func TestPostgresReplicasShareState(t *testing.T) {
+	ctx := t.Context()
+	url := postgresSchema(t)
+	a, b := openPostgresAt(t, url), openPostgresAt(t, url)
+	replicas := []*sqlstore.Store{a, b}
+	now := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+
+	require.NoError(t, a.CreateOTT(ctx, mobileauth.OneTimeToken{Hash: mobileauth.Hash{1}, TenantID: "t", UserID: "u",
+		State: "s", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}))
+	require.NoError(t, a.CreateFamily(ctx, mobileauth.TokenFamily{ID: "f", TenantID: "t", UserID: "u", CreatedAt: now},
+		mobileauth.RefreshToken{Hash: mobileauth.Hash{2}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
+
+	var (
+		mu                        sync.Mutex
+		consumed, rotated, hitsOK int
+		wg                        sync.WaitGroup
+	)
+	l := mobileauth.RateLimit{Limit: 10, Window: time.Minute, Block: time.Minute}
+	for i := range storetest.Racers {
+		s := replicas[i%2]
+		wg.Go(func() {
+			_, errC := s.ConsumeOTT(ctx, mobileauth.Hash{1}, now)
+			res, errR := s.RotateRefreshToken(ctx, mobileauth.Hash{2},
+				mobileauth.RefreshToken{Hash: mobileauth.Hash{3, byte(i), byte(i >> 8)}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, now)
+			d, errH := s.Hit(ctx, "shared", l, now)
+			assert.NoError(t, errR)
+			assert.NoError(t, errH)
+			mu.Lock()
+			defer mu.Unlock()
+			if errC == nil {
+				consumed++
+			} else {
+				assert.ErrorIs(t, errC, mobileauth.ErrNotFound)
+			}
+			if res.Outcome == mobileauth.Rotated {
+				rotated++
+			}
+			if d.Allowed {
+				hitsOK++
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, consumed, "OTT consumptions")
+	assert.Equal(t, 1, rotated, "rotations")
+	assert.Equal(t, 10, hitsOK, "rate-limited hits admitted")
+	var n int
+	require.NoError(t, a.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM refresh_tokens").Scan(&n))
+	assert.Equal(t, 2, n, "one successor row")
+	t.Logf("%d racers over 2 replicas: %d consumption, %d rotation, %d of 10 hits", storetest.Racers, consumed, rotated, hitsOK)
+}

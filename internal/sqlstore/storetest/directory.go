@@ -1,0 +1,160 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+func user(tenant, id, email string) mobileauth.User {
+	return mobileauth.User{
+		TenantID: tenant, ID: id, Email: email, FirstName: "Ada", LastName: "Lovelace",
+		Type: mobileauth.UserInternal, Active: true, CreatedAt: t0,
+	}
+}
+
+func testDirectory(t *testing.T, open Opener) {
+	ctx := t.Context()
+	s := open(t)
+	require.NoError(t, s.AddUser(ctx, user("t1", "u1", "Ada@Example.COM")))
+	require.NoError(t, s.AddUser(ctx, user("t2", "u9", "ada@example.com")), "same e-mail, other tenant")
+	client := user("t1", "u2", "bob@example.com")
+	client.Type, client.FirstName, client.LastName = mobileauth.UserClient, "", ""
+	client.CreatedAt = time.Time{}
+	require.NoError(t, s.AddUser(ctx, client))
+
+	t.Run("stores the e-mail lower-case and creates the tenant", func(t *testing.T) {
+		u, err := s.GetUser(ctx, "t1", "u1")
+		require.NoError(t, err)
+		assert.Equal(t, "ada@example.com", u.Email)
+		assert.Equal(t, "Ada Lovelace", u.Name())
+		assert.Equal(t, mobileauth.UserInternal, u.Type)
+		assert.True(t, u.Active)
+		assertTime(t, t0, u.CreatedAt, "CreatedAt")
+		tenant, err := s.GetTenant(ctx, "t1")
+		require.NoError(t, err)
+		assert.Equal(t, "t1", tenant.ID)
+		assert.Nil(t, tenant.Plan, "a new tenant has no plan")
+	})
+	t.Run("stamps a user without a creation time", func(t *testing.T) {
+		u, err := s.GetUser(ctx, "t1", "u2")
+		require.NoError(t, err)
+		assert.False(t, u.CreatedAt.IsZero())
+		assert.Equal(t, mobileauth.UserClient, u.Type)
+	})
+	t.Run("refuses duplicates within a tenant", func(t *testing.T) {
+		assert.ErrorIs(t, s.AddUser(ctx, user("t1", "u3", " ADA@example.com ")), mobileauth.ErrConflict, "same e-mail")
+		assert.ErrorIs(t, s.AddUser(ctx, user("t1", "u1", "other@example.com")), mobileauth.ErrConflict, "same id")
+	})
+	t.Run("finds by e-mail case-insensitively across tenants", func(t *testing.T) {
+		found, err := s.FindUsersByEmail(ctx, "  aDa@EXAMPLE.com")
+		require.NoError(t, err)
+		require.Len(t, found, 2)
+		assert.Equal(t, []string{"t1", "t2"}, []string{found[0].TenantID, found[1].TenantID})
+		none, err := s.FindUsersByEmail(ctx, "nobody@example.com")
+		require.NoError(t, err)
+		assert.Empty(t, none)
+	})
+	t.Run("lists by tenant then e-mail", func(t *testing.T) {
+		all, err := s.ListUsers(ctx)
+		require.NoError(t, err)
+		var got []string
+		for _, u := range all {
+			got = append(got, u.TenantID+"/"+u.Email)
+		}
+		assert.Equal(t, []string{"t1/ada@example.com", "t1/bob@example.com", "t2/ada@example.com"}, got)
+	})
+	t.Run("disables by tenant and e-mail", func(t *testing.T) {
+		require.NoError(t, s.DisableUser(ctx, "t1", "ADA@example.com"))
+		require.NoError(t, s.DisableUser(ctx, "t1", "ada@example.com"), "idempotent")
+		u, err := s.GetUser(ctx, "t1", "u1")
+		require.NoError(t, err)
+		assert.False(t, u.Active)
+		other, err := s.GetUser(ctx, "t2", "u9")
+		require.NoError(t, err)
+		assert.True(t, other.Active, "the other tenant's user stays active")
+		assert.ErrorIs(t, s.DisableUser(ctx, "t1", "nobody@example.com"), mobileauth.ErrNotFound)
+	})
+	t.Run("unknown is not found", func(t *testing.T) {
+		_, err := s.GetUser(ctx, "t1", "nope")
+		assert.ErrorIs(t, err, mobileauth.ErrNotFound)
+		_, err = s.GetTenant(ctx, "nope")
+		assert.ErrorIs(t, err, mobileauth.ErrNotFound)
+	})
+}
+
+func testImport(t *testing.T, open Opener) {
+	ctx := t.Context()
+
+	t.Run("imports all", func(t *testing.T) {
+		s := open(t)
+		require.NoError(t, s.ImportUsers(ctx, []mobileauth.User{
+			user("t1", "u1", "a@example.com"), user("t1", "u2", "b@example.com"), user("t2", "u1", "a@example.com"),
+		}))
+		all, err := s.ListUsers(ctx)
+		require.NoError(t, err)
+		assert.Len(t, all, 3)
+	})
+	t.Run("imports none when one conflicts with the store", func(t *testing.T) {
+		s := open(t)
+		require.NoError(t, s.AddUser(ctx, user("t1", "u1", "taken@example.com")))
+		err := s.ImportUsers(ctx, []mobileauth.User{
+			user("t9", "u1", "new@example.com"), user("t1", "u2", "Taken@Example.com"), user("t1", "u3", "later@example.com"),
+		})
+		require.ErrorIs(t, err, mobileauth.ErrConflict)
+		assert.Contains(t, err.Error(), "taken@example.com", "names the e-mail")
+		all, err := s.ListUsers(ctx)
+		require.NoError(t, err)
+		assert.Len(t, all, 1, "nothing imported")
+		_, err = s.GetTenant(ctx, "t9")
+		assert.ErrorIs(t, err, mobileauth.ErrNotFound, "no tenant created either")
+	})
+	t.Run("imports none when the batch repeats an e-mail", func(t *testing.T) {
+		s := open(t)
+		err := s.ImportUsers(ctx, []mobileauth.User{user("t1", "u1", "a@example.com"), user("t1", "u2", "A@example.com")})
+		require.ErrorIs(t, err, mobileauth.ErrConflict)
+		assert.Contains(t, err.Error(), "a@example.com")
+		all, err := s.ListUsers(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, all)
+	})
+	t.Run("an empty import is a no-op", func(t *testing.T) {
+		s := open(t)
+		require.NoError(t, s.ImportUsers(ctx, nil))
+	})
+}
+
+func testTenants(t *testing.T, open Opener) {
+	ctx := t.Context()
+	s := open(t)
+	require.NoError(t, s.AddUser(ctx, user("t1", "u1", "a@example.com")))
+
+	for _, tier := range []mobileauth.Tier{mobileauth.TierEssentials, mobileauth.TierSolo, mobileauth.TierPro} {
+		require.NoError(t, s.SetTenantPlan(ctx, "t1", tier))
+		got, err := s.GetTenant(ctx, "t1")
+		require.NoError(t, err)
+		require.NotNil(t, got.Plan)
+		assert.Equal(t, tier, *got.Plan)
+	}
+	t.Run("the empty tier clears the plan", func(t *testing.T) {
+		require.NoError(t, s.SetTenantPlan(ctx, "t1", ""))
+		got, err := s.GetTenant(ctx, "t1")
+		require.NoError(t, err)
+		assert.Nil(t, got.Plan)
+	})
+	t.Run("an unknown tenant is not found", func(t *testing.T) {
+		assert.ErrorIs(t, s.SetTenantPlan(ctx, "nope", mobileauth.TierPro), mobileauth.ErrNotFound)
+	})
+	t.Run("adding a user keeps the tenant's plan", func(t *testing.T) {
+		require.NoError(t, s.SetTenantPlan(ctx, "t1", mobileauth.TierSolo))
+		require.NoError(t, s.AddUser(ctx, user("t1", "u2", "b@example.com")))
+		got, err := s.GetTenant(ctx, "t1")
+		require.NoError(t, err)
+		require.NotNil(t, got.Plan)
+		assert.Equal(t, mobileauth.TierSolo, *got.Plan)
+	})
+}
