@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,6 +202,26 @@ func TestConcurrentSignInsGetTheirOwnIdentity(t *testing.T) {
 	wg.Wait()
 }
 
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(t time.Time) *clock { return &clock{t: t} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // freeLoopbackAddr reserves a port and releases it for the provider that
 // will come up later.
 func freeLoopbackAddr(t *testing.T) string {
@@ -213,15 +234,19 @@ func freeLoopbackAddr(t *testing.T) string {
 }
 
 // The service starts while the provider is down; the first sign-in fails
-// with ErrDiscovery; once the provider is up the next one succeeds, and the
-// discovery is then cached.
+// with ErrDiscovery and the failure is remembered for the retry delay; once
+// that has passed and the provider is up, the next one succeeds, and the
+// discovery is then cached for good.
 func TestLazyDiscoveryRetriesUntilTheProviderIsUp(t *testing.T) {
 	addr := freeLoopbackAddr(t)
 	const id, secret = "lazy-client", "lazy-secret"
+	clock := newClock(time.Now())
 	ps := sso.NewProviders(sso.Settings{
-		PublicOrigin:     origin,
-		Dev:              &sso.ClientSettings{ClientID: id, ClientSecret: secret, Issuer: "http://" + addr + "/oidc"},
-		DiscoveryTimeout: 2 * time.Second,
+		PublicOrigin:        origin,
+		Dev:                 &sso.ClientSettings{ClientID: id, ClientSecret: secret, Issuer: "http://" + addr + "/oidc"},
+		DiscoveryTimeout:    2 * time.Second,
+		DiscoveryRetryDelay: 5 * time.Second,
+		Now:                 clock.Now,
 	})
 	require.Len(t, ps, 1, "building providers does no I/O")
 	p := ps[0]
@@ -231,12 +256,14 @@ func TestLazyDiscoveryRetriesUntilTheProviderIsUp(t *testing.T) {
 
 	_, err = p.AuthCodeURL(ctx, fl)
 	require.ErrorIs(t, err, sso.ErrDiscovery)
-	require.ErrorIs(t, p.Discover(ctx), sso.ErrDiscovery, "failure is not cached")
 
 	idp, err := devidp.Start(devidp.Options{Addr: addr, ClientID: id, ClientSecret: secret})
 	require.NoError(t, err)
+	clock.Advance(4 * time.Second)
+	require.ErrorIs(t, p.Discover(ctx), sso.ErrDiscovery, "within the retry delay the failure answers from memory")
+	clock.Advance(time.Second)
 	authURL, err := p.AuthCodeURL(ctx, fl)
-	require.NoError(t, err)
+	require.NoError(t, err, "after the retry delay discovery is tried again")
 	back := signInAtProvider(t, browser(t), authURL, "late@example.com")
 	got, err := p.Finish(ctx, fl, back.Query().Get("code"))
 	require.NoError(t, err)
@@ -247,11 +274,14 @@ func TestLazyDiscoveryRetriesUntilTheProviderIsUp(t *testing.T) {
 	assert.NoError(t, err, "a successful discovery is cached")
 }
 
+// A hung provider costs one timeout, not one per waiting sign-in.
 func TestDiscoveryIsBoundedByItsTimeout(t *testing.T) {
 	release := make(chan struct{})
+	var hits atomic.Int32
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -267,7 +297,15 @@ func TestDiscoveryIsBoundedByItsTimeout(t *testing.T) {
 	})
 	require.Len(t, ps, 1)
 	begin := time.Now()
-	err = ps[0].Discover(context.Background())
-	assert.ErrorIs(t, err, sso.ErrDiscovery)
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.ErrorIs(t, ps[0].Discover(context.Background()), sso.ErrDiscovery)
+		}()
+	}
+	wg.Wait()
 	assert.Less(t, time.Since(begin), 5*time.Second)
+	assert.Equal(t, int32(1), hits.Load(), "one attempt served every waiter")
 }

@@ -18,7 +18,7 @@ import (
 // concurrent use. Discovery is lazy: nothing is fetched until the first
 // sign-in (or [Provider.Discover]), so the service starts while Google is
 // unreachable; a successful discovery is cached for the life of the
-// process, a failed one is retried on the next use.
+// process, a failed one is retried by the first use after the retry delay.
 type Provider struct {
 	id          ID
 	clientID    string
@@ -30,10 +30,16 @@ type Provider struct {
 	multiTenant bool
 	httpClient  *http.Client
 	timeout     time.Duration
+	retryDelay  time.Duration
 	now         func() time.Time
 
-	mu   sync.Mutex // guards disc; held during discovery so only one runs
+	mu   sync.Mutex // guards the fields below; held during discovery so only one runs
 	disc *discovered
+	// lastErr and failedAt remember a failed discovery for retryDelay, so
+	// sign-ins queued behind a hung provider fail fast instead of each
+	// waiting out its own timeout in turn.
+	lastErr  error
+	failedAt time.Time
 }
 
 // discovered is what a successful discovery yields.
@@ -64,6 +70,10 @@ func NewProviders(s Settings) []*Provider {
 	if timeout <= 0 {
 		timeout = DefaultDiscoveryTimeout
 	}
+	retry := s.DiscoveryRetryDelay
+	if retry <= 0 {
+		retry = DefaultDiscoveryRetryDelay
+	}
 	now := s.Now
 	if now == nil {
 		now = time.Now
@@ -83,6 +93,7 @@ func NewProviders(s Settings) []*Provider {
 			multiTenant: multi,
 			httpClient:  client,
 			timeout:     timeout,
+			retryDelay:  retry,
 			now:         now,
 		})
 	}
@@ -157,14 +168,28 @@ func (p *Provider) AuthCodeURL(ctx context.Context, f Flow) (string, error) {
 }
 
 // discovery returns the cached discovery or performs one attempt, bounded
-// by the configured timeout. Failures are not cached, so the next sign-in
-// retries; the mutex makes concurrent first sign-ins share one attempt.
+// by the configured timeout. A success is kept for good; a failure only for
+// the retry delay, after which the next sign-in tries again.
 func (p *Provider) discovery(ctx context.Context) (*discovered, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.disc != nil {
 		return p.disc, nil
 	}
+	if p.lastErr != nil && p.now().Sub(p.failedAt) < p.retryDelay {
+		return nil, p.lastErr
+	}
+	d, err := p.discover(ctx)
+	if err != nil {
+		p.lastErr, p.failedAt = err, p.now()
+		return nil, err
+	}
+	p.disc, p.lastErr = d, nil
+	return d, nil
+}
+
+// discover performs one discovery attempt.
+func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, p.httpClient), p.timeout)
 	defer cancel()
 	if p.multiTenant {
@@ -196,7 +221,6 @@ func (p *Provider) discovery(ctx context.Context) (*discovered, error) {
 			return nil, err
 		}
 	}
-	p.disc = d
 	return d, nil
 }
 

@@ -31,6 +31,15 @@ const DefaultMicrosoftTenant = "common"
 // it zero.
 const DefaultDiscoveryTimeout = 10 * time.Second
 
+// DefaultDiscoveryRetryDelay is how long a failed discovery is remembered
+// before the next sign-in tries again, when Settings leaves it zero.
+const DefaultDiscoveryRetryDelay = 5 * time.Second
+
+// DefaultFlowTTL is a sensible lifetime for a sign-in flow (and its
+// cookie): long enough to pick an account and type a password and a second
+// factor, short enough that a stolen cookie soon goes stale.
+const DefaultFlowTTL = 10 * time.Minute
+
 // ClientSettings is one provider's OAuth client, already resolved from the
 // environment (secret files included) by the config package.
 type ClientSettings struct {
@@ -64,7 +73,11 @@ type Settings struct {
 	HTTPClient *http.Client
 	// DiscoveryTimeout bounds one discovery attempt; zero means 10 s.
 	DiscoveryTimeout time.Duration
-	// Now is the clock for ID-token expiry checks; nil means time.Now.
+	// DiscoveryRetryDelay is how long a failed discovery answers from
+	// memory before it is retried; zero means 5 s.
+	DiscoveryRetryDelay time.Duration
+	// Now is the clock for ID-token expiry checks and the retry delay; nil
+	// means time.Now.
 	Now func() time.Time
 }
 
