@@ -95,6 +95,7 @@ func runTokenCases(t *testing.T, newSetup func(t *testing.T) fakeSetup, cases []
 			form := s.idp.form()
 			assert.Equal(t, []string{s.flow.Verifier}, form["code_verifier"], "PKCE verifier sent with the code")
 			assert.Equal(t, []string{s.p.CallbackURL()}, form["redirect_uri"])
+			assert.Equal(t, []string{testClientSecret}, form["client_secret"], "client_secret_post")
 		})
 	}
 }

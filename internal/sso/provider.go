@@ -190,7 +190,10 @@ func (p *Provider) discovery(ctx context.Context) (*discovered, error) {
 
 // discover performs one discovery attempt.
 func (p *Provider) discover(ctx context.Context) (*discovered, error) {
-	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, p.httpClient), p.timeout)
+	// The attempt's outcome is shared with every sign-in waiting on the
+	// mutex, so one browser giving up must not fail it for the others: keep
+	// the context's values, drop its cancellation, bound it by the timeout.
+	dctx, cancel := context.WithTimeout(oidc.ClientContext(context.WithoutCancel(ctx), p.httpClient), p.timeout)
 	defer cancel()
 	if p.multiTenant {
 		// Entra's multi-tenant discovery document names the issuer
@@ -203,11 +206,16 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrDiscovery, p.issuer, err)
 	}
+	ep := op.Endpoint()
+	// Google and Microsoft both document client_secret_post; fixing it
+	// avoids x/oauth2's auto-detection, which on failure sends the code a
+	// second time.
+	ep.AuthStyle = oauth2.AuthStyleInParams
 	d := &discovered{
 		oauth: oauth2.Config{
 			ClientID:     p.clientID,
 			ClientSecret: p.secret,
-			Endpoint:     op.Endpoint(),
+			Endpoint:     ep,
 			RedirectURL:  p.redirectURL,
 			Scopes:       []string{oidc.ScopeOpenID, "email", "profile"},
 		},
