@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"crypto/rand"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
+)
+
+func keysCommands() []*command {
+	return []*command{
+		{name: "rotate", summary: "generate a new access-token signing key and make it active", run: runKeysRotate},
+		{name: "list", summary: "list the signing keys", run: runKeysList},
+	}
+}
+
+func runKeysRotate(e Env) int {
+	const cmd = "keys rotate"
+	fs := flags(cmd)
+	usage := cmd + "\n\n" +
+		"Generates a new Ed25519 signing key and makes it the active one. Running servers start\n" +
+		"signing with it once every replica has loaded it (within a minute); older keys stay in\n" +
+		"/.well-known/jwks.json until every access token they signed has expired."
+	if code, ok := parse(e, fs, usage, 0); !ok {
+		return code
+	}
+	return withStore(e, cmd, func(st *sqlstore.Store) int {
+		k, err := token.Rotate(e.Ctx, st, time.Now(), rand.Reader)
+		if err != nil {
+			return fail(e, cmd, err)
+		}
+		fmt.Fprintf(e.Stdout, "new signing key %s is active; older keys stay published until their tokens expire\n", k.KID)
+		return ExitOK
+	})
+}
+
+func runKeysList(e Env) int {
+	const cmd = "keys list"
+	fs := flags(cmd)
+	if code, ok := parse(e, fs, cmd+"\n\nLists the access-token signing keys, newest first.", 0); !ok {
+		return code
+	}
+	return withStore(e, cmd, func(st *sqlstore.Store) int {
+		keys, err := st.ListSigningKeys(e.Ctx)
+		if err != nil {
+			return fail(e, cmd, err)
+		}
+		tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KID\tALGORITHM\tCREATED\tSTATUS")
+		for _, k := range keys {
+			status := "active"
+			if k.RetiredAt != nil {
+				status = "retired " + k.RetiredAt.UTC().Format(timeLayout)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(k.KID), cell(k.Algorithm), k.CreatedAt.UTC().Format(timeLayout), status)
+		}
+		if err := tw.Flush(); err != nil {
+			return fail(e, cmd, err)
+		}
+		return ExitOK
+	})
+}

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/config"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+)
+
+// connectTimeout bounds opening the database, so that an unreachable
+// PostgreSQL host fails an admin command instead of hanging it. The
+// command itself runs under the caller's context only: a large import may
+// legitimately take longer.
+const connectTimeout = 15 * time.Second
+
+// openStore opens the database named by ALGA_MOBILE_DATABASE_URL without
+// migrating it. It is non-exclusive, so admin commands can run beside a
+// serving process on the same SQLite file. Only a problem with the database
+// variable itself stops it: an unrelated configuration mistake (a bad TTL,
+// a missing NEXTAUTH_URL) must not lock the operator out of the directory.
+func openStore(ctx context.Context) (*sqlstore.Store, error) {
+	cfg, err := config.Load()
+	var problems config.Problems
+	if errors.As(err, &problems) {
+		for _, p := range problems {
+			if p.Var == "ALGA_MOBILE_DATABASE_URL" {
+				return nil, errors.New(p.String())
+			}
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL.Value(), sqlstore.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open the database (ALGA_MOBILE_DATABASE_URL): %w", err)
+	}
+	return st, nil
+}
+
+// withStore opens and migrates the store (SQLite is created on first use),
+// runs fn, and closes the store. Failures to open, migrate or close are
+// operational: one line on stderr and ExitFail.
+func withStore(e Env, cmd string, fn func(st *sqlstore.Store) int) int {
+	st, err := openStore(e.Ctx)
+	if err != nil {
+		return fail(e, cmd, err)
+	}
+	if err := st.Migrate(e.Ctx); err != nil {
+		return fail(e, cmd, errors.Join(fmt.Errorf("migrate the database: %w", err), st.Close()))
+	}
+	code := fn(st)
+	if err := st.Close(); err != nil && code == ExitOK {
+		return fail(e, cmd, fmt.Errorf("close the database: %w", err))
+	}
+	return code
+}
+
+// runMigrate is `migrate`: bring the schema to this binary's newest
+// version and say where it stands.
+func runMigrate(e Env) int {
+	fs := flags("migrate")
+	usage := "migrate\n\nCreates or upgrades the database schema (ALGA_MOBILE_DATABASE_URL). Safe to run beside\n" +
+		"a running server and on several replicas at once; serve also migrates on start."
+	if code, ok := parse(e, fs, usage, 0); !ok {
+		return code
+	}
+	st, err := openStore(e.Ctx)
+	if err != nil {
+		return fail(e, "migrate", err)
+	}
+	// Before the first migration the bookkeeping table does not exist and
+	// the read fails: that is version 0, and Migrate reports any real
+	// connection problem itself.
+	before, err := schemaVersion(e.Ctx, st)
+	if err != nil {
+		before = 0
+	}
+	if err := st.Migrate(e.Ctx); err != nil {
+		return fail(e, "migrate", errors.Join(fmt.Errorf("migrate the database: %w", err), st.Close()))
+	}
+	after, err := schemaVersion(e.Ctx, st)
+	if err = errors.Join(err, st.Close()); err != nil {
+		return fail(e, "migrate", err)
+	}
+	if after == before {
+		fmt.Fprintf(e.Stdout, "%s schema at version %d: up to date\n", st.Dialect(), after)
+	} else {
+		fmt.Fprintf(e.Stdout, "%s schema migrated from version %d to %d\n", st.Dialect(), before, after)
+	}
+	return ExitOK
+}
+
+// schemaVersion reads the newest applied migration. sqlstore keeps its
+// bookkeeping in schema_migrations and has no accessor for it, so this
+// reads the table directly through the store's handle.
+func schemaVersion(ctx context.Context, st *sqlstore.Store) (int, error) {
+	var v int
+	if err := st.DB().QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read the schema version: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,530 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+)
+
+// Input limits. An e-mail address is at most 254 octets (RFC 5321 §4.5.3.1
+// with the RFC 3696 erratum); names are capped so one bad cell cannot make
+// the table or the exchange response absurd.
+const (
+	maxEmailLen = 254
+	maxNameLen  = 100
+)
+
+func usersCommands() []*command {
+	return []*command{
+		{name: "add", summary: "add a user to the directory", run: runUsersAdd},
+		{name: "list", summary: "list every user", run: runUsersList},
+		{name: "disable", summary: "stop a user from signing in", run: runUsersDisable},
+		{name: "import", summary: "add users from a CSV file (all or nothing)", run: runUsersImport},
+	}
+}
+
+func runUsersAdd(e Env) int {
+	const cmd = "users add"
+	fs := flags(cmd)
+	tenant := fs.String("tenant", "", "tenant id (UUID; required)")
+	email := fs.String("email", "", "e-mail address the user signs in with (required)")
+	userType := fs.String("type", string(mobileauth.UserInternal), "internal (MSP staff, may use the app) or client (customer contact, refused)")
+	first := fs.String("first-name", "", "first name")
+	last := fs.String("last-name", "", "last name")
+	userID := fs.String("user-id", "", "user id (UUID; default: a new random UUID)")
+	usage := cmd + " --tenant <uuid> --email <e> [--type internal|client] [--first-name F] [--last-name L] [--user-id <uuid>]\n\n" +
+		"Adds a user to the directory (and the tenant, if new). The e-mail is stored lower-case and\n" +
+		"matched case-insensitively at sign-in."
+	if code, ok := parse(e, fs, usage, 0); !ok {
+		return code
+	}
+	u, err := newUser(*tenant, *email, *userType, *first, *last, *userID)
+	if err != nil {
+		return usageError(e, cmd, "%v", err)
+	}
+	return withStore(e, cmd, func(st *sqlstore.Store) int {
+		warnOtherTenants(e, st, u, "")
+		if err := st.AddUser(e.Ctx, u); err != nil {
+			if errors.Is(err, mobileauth.ErrConflict) {
+				return fail(e, cmd, errors.New(conflictText(e.Ctx, st, u)))
+			}
+			return fail(e, cmd, err)
+		}
+		fmt.Fprintf(e.Stdout, "added %s (user id %s) to tenant %s as %s\n", u.Email, u.ID, u.TenantID, u.Type)
+		return ExitOK
+	})
+}
+
+// conflictText says which uniqueness rule an add broke.
+func conflictText(ctx context.Context, st *sqlstore.Store, u mobileauth.User) string {
+	if _, err := st.GetUser(ctx, u.TenantID, u.ID); err == nil {
+		return fmt.Sprintf("a user with id %s already exists in tenant %s", u.ID, u.TenantID)
+	}
+	return fmt.Sprintf("a user with e-mail %s already exists in tenant %s", u.Email, u.TenantID)
+}
+
+// warnOtherTenants warns when u's e-mail is also in another tenant: sign-in
+// refuses such an e-mail rather than guess the tenant. prefix locates the
+// warning (an import's line number).
+func warnOtherTenants(e Env, st *sqlstore.Store, u mobileauth.User, prefix string) {
+	others, err := st.FindUsersByEmail(e.Ctx, u.Email)
+	if err != nil {
+		return // the add itself will report a broken store
+	}
+	for _, o := range others {
+		if o.TenantID != u.TenantID {
+			fmt.Fprintf(e.Stderr, "%swarning: %s is also in tenant %s; sign-in refuses an e-mail present in two tenants\n",
+				prefix, u.Email, o.TenantID)
+		}
+	}
+}
+
+func runUsersList(e Env) int {
+	const cmd = "users list"
+	fs := flags(cmd)
+	asJSON := fs.Bool("json", false, "print one JSON object per user and line")
+	if code, ok := parse(e, fs, cmd+" [--json]\n\nLists every user of the directory, by tenant then e-mail.", 0); !ok {
+		return code
+	}
+	return withStore(e, cmd, func(st *sqlstore.Store) int {
+		users, err := st.ListUsers(e.Ctx)
+		if err != nil {
+			return fail(e, cmd, err)
+		}
+		if *asJSON {
+			return writeUsersJSON(e, users)
+		}
+		tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TENANT\tUSER ID\tEMAIL\tNAME\tTYPE\tACTIVE")
+		for _, u := range users {
+			active := "yes"
+			if !u.Active {
+				active = "no"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(u.TenantID), cell(u.ID), cell(u.Email),
+				cell(u.Name()), cell(string(u.Type)), active)
+		}
+		if err := tw.Flush(); err != nil {
+			return fail(e, cmd, err)
+		}
+		return ExitOK
+	})
+}
+
+// userJSON is the --json form of a user; field names follow the API's
+// camelCase.
+type userJSON struct {
+	TenantID  string `json:"tenantId"`
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	Type      string `json:"type"`
+	Active    bool   `json:"active"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func writeUsersJSON(e Env, users []mobileauth.User) int {
+	enc := json.NewEncoder(e.Stdout)
+	for _, u := range users {
+		if err := enc.Encode(userJSON{u.TenantID, u.ID, u.Email, u.FirstName, u.LastName, string(u.Type), u.Active,
+			u.CreatedAt.UTC().Format(timeLayout)}); err != nil {
+			return fail(e, "users list", err)
+		}
+	}
+	return ExitOK
+}
+
+func runUsersDisable(e Env) int {
+	const cmd = "users disable"
+	fs := flags(cmd)
+	tenant := fs.String("tenant", "", "tenant id (UUID; required)")
+	email := fs.String("email", "", "the user's e-mail address (required)")
+	usage := cmd + " --tenant <uuid> --email <e>\n\n" +
+		"Marks the user inactive: they can no longer sign in. Tokens already issued stay valid until\n" +
+		"they expire or are revoked."
+	if code, ok := parse(e, fs, usage, 0); !ok {
+		return code
+	}
+	tenantID, err := requiredUUID("--tenant", *tenant)
+	if err != nil {
+		return usageError(e, cmd, "%v", err)
+	}
+	if *email == "" {
+		return usageError(e, cmd, "--email is required")
+	}
+	addr, err := parseEmail(*email)
+	if err != nil {
+		return usageError(e, cmd, "--email: %v", err)
+	}
+	return withStore(e, cmd, func(st *sqlstore.Store) int {
+		if err := st.DisableUser(e.Ctx, tenantID, addr); err != nil {
+			if errors.Is(err, mobileauth.ErrNotFound) {
+				return fail(e, cmd, fmt.Errorf("no user with e-mail %s in tenant %s", addr, tenantID))
+			}
+			return fail(e, cmd, err)
+		}
+		fmt.Fprintf(e.Stdout, "disabled %s in tenant %s\n", addr, tenantID)
+		return ExitOK
+	})
+}
+
+// newUser validates one directory entry, as given on the command line or
+// in a CSV row, and returns it active. An empty userID gets a random UUIDv4.
+func newUser(tenant, email, userType, first, last, userID string) (mobileauth.User, error) {
+	var u mobileauth.User
+	var err error
+	if u.TenantID, err = requiredUUID("tenant", tenant); err != nil {
+		return u, err
+	}
+	if strings.TrimSpace(email) == "" {
+		return u, errors.New("email is required")
+	}
+	if u.Email, err = parseEmail(email); err != nil {
+		return u, fmt.Errorf("email: %w", err)
+	}
+	u.Type = mobileauth.UserInternal
+	if strings.TrimSpace(userType) != "" {
+		if u.Type, err = mobileauth.ParseUserType(userType); err != nil {
+			return u, fmt.Errorf("type %s: want internal or client", show(userType))
+		}
+	}
+	if u.FirstName, err = parseName("first name", first); err != nil {
+		return u, err
+	}
+	if u.LastName, err = parseName("last name", last); err != nil {
+		return u, err
+	}
+	if strings.TrimSpace(userID) == "" {
+		id, err := uuid.NewRandom()
+		if err != nil {
+			return u, fmt.Errorf("generate a user id: %w", err)
+		}
+		u.ID = id.String()
+	} else if u.ID, err = parseUUID(userID); err != nil {
+		return u, fmt.Errorf("user id: %w", err)
+	}
+	u.Active = true
+	return u, nil
+}
+
+// requiredUUID is parseUUID for a mandatory value; what names it in errors.
+func requiredUUID(what, s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("%s is required", what)
+	}
+	id, err := parseUUID(s)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return id, nil
+}
+
+// parseUUID accepts only the hyphenated 8-4-4-4-12 form (uuid.Parse would
+// also take braces, urn:uuid: and bare hex) and returns it lower-case,
+// because ids are compared as strings everywhere else. The nil UUID is
+// refused: it is a placeholder, never a real tenant or user.
+func parseUUID(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return "", fmt.Errorf("%s is not a UUID (want the form 123e4567-e89b-12d3-a456-426614174000)", show(s))
+	}
+	if id == uuid.Nil {
+		return "", errors.New("the nil UUID is not a valid id")
+	}
+	return id.String(), nil
+}
+
+// parseEmail accepts a bare address (no display name, no angle brackets)
+// that net/mail parses, and returns it lower-case: the directory matches
+// e-mails case-insensitively by storing them lower-case.
+func parseEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > maxEmailLen {
+		return "", fmt.Errorf("longer than %d characters", maxEmailLen)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", fmt.Errorf("%s is not a plain e-mail address like jane@example.com", show(s))
+	}
+	return strings.ToLower(a.Address), nil
+}
+
+// parseName trims a name and refuses control characters (they would break
+// the table output and could smuggle terminal escapes) and absurd lengths.
+func parseName(what, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	if utf8.RuneCountInString(s) > maxNameLen {
+		return "", fmt.Errorf("%s is longer than %d characters", what, maxNameLen)
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", fmt.Errorf("%s contains control characters", what)
+	}
+	return s, nil
+}
+
+// show quotes an input value for an error message, shortened so that one
+// huge cell cannot flood the terminal; %q also keeps the message on one line.
+func show(s string) string {
+	const max = 60
+	if utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max]) + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// csvColumns are the header names `users import` understands: tenant and
+// email are required, the rest optional, in any order.
+var csvColumns = []string{"tenant", "email", "type", "first_name", "last_name", "user_id"}
+
+// importRow is one valid CSV row and the line it starts on.
+type importRow struct {
+	line int
+	user mobileauth.User
+}
+
+// rowProblem is one reason a file cannot be imported; line 0 means the
+// file as a whole.
+type rowProblem struct {
+	line int
+	text string
+}
+
+func (p rowProblem) String() string {
+	if p.line == 0 {
+		return p.text
+	}
+	return fmt.Sprintf("line %d: %s", p.line, p.text)
+}
+
+func runUsersImport(e Env) int {
+	const cmd = "users import"
+	fs := flags(cmd)
+	dryRun := fs.Bool("dry-run", false, "check the file against the directory but import nothing")
+	usage := cmd + " [--dry-run] <file.csv>\n\n" +
+		"Adds the users of a CSV file, all or nothing. The first line names the columns, in any order:\n" +
+		"  " + strings.Join(csvColumns, ",") + "\n" +
+		"tenant and email are required; type defaults to internal; an empty user_id gets a random UUID.\n" +
+		"Every bad row is reported with its line number, and then nothing is imported."
+	if code, ok := parse(e, fs, usage, 1); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return usageError(e, cmd, "the CSV file is required: users import <file.csv>")
+	}
+	path := fs.Arg(0)
+	f, err := os.Open(path)
+	if err != nil {
+		return fail(e, cmd, err)
+	}
+	rows, problems := readUserCSV(f)
+	if err := f.Close(); err != nil {
+		return fail(e, cmd, err)
+	}
+	return withStore(e, cmd, func(st *sqlstore.Store) int {
+		clashes, warnings, err := checkImport(e.Ctx, st, rows)
+		if err != nil {
+			return fail(e, cmd, err)
+		}
+		problems = append(problems, clashes...)
+		slices.SortStableFunc(problems, func(a, b rowProblem) int { return a.line - b.line })
+		for _, w := range warnings {
+			fmt.Fprintln(e.Stderr, w)
+		}
+		if len(problems) > 0 {
+			for _, p := range problems {
+				fmt.Fprintln(e.Stderr, p)
+			}
+			return fail(e, cmd, fmt.Errorf("%s: %d problem(s); nothing was imported", path, len(problems)))
+		}
+		switch {
+		case len(rows) == 0:
+			fmt.Fprintf(e.Stdout, "%s has no user rows; nothing to import\n", path)
+			return ExitOK
+		case *dryRun:
+			fmt.Fprintf(e.Stdout, "%s: %d user(s) can be imported (dry run: nothing was imported)\n", path, len(rows))
+			return ExitOK
+		}
+		users := make([]mobileauth.User, len(rows))
+		for i, r := range rows {
+			users[i] = r.user
+		}
+		// The checks above ran outside the import's transaction; a user added
+		// meanwhile makes ImportUsers roll back, which is still all or nothing.
+		if err := st.ImportUsers(e.Ctx, users); err != nil {
+			return fail(e, cmd, fmt.Errorf("%w; nothing was imported", err))
+		}
+		fmt.Fprintf(e.Stdout, "imported %d user(s) from %s\n", len(users), path)
+		return ExitOK
+	})
+}
+
+// readUserCSV parses and validates a users CSV file. It returns the valid
+// rows and every problem found: a bad row does not stop the reading, so the
+// operator sees all of them at once; only broken CSV syntax does, because
+// nothing after it can be trusted. Rows whose cells are all blank (as
+// spreadsheets export) are skipped.
+func readUserCSV(r io.Reader) ([]importRow, []rowProblem) {
+	cr := csv.NewReader(r)
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, []rowProblem{{1, "the file is empty; the first line must name the columns " + strings.Join(csvColumns, ",")}}
+	}
+	if err != nil {
+		return nil, []rowProblem{csvProblem(err)}
+	}
+	cols, text := csvHeader(header)
+	if text != "" {
+		line, _ := cr.FieldPos(0)
+		return nil, []rowProblem{{line, text}}
+	}
+	var (
+		rows     []importRow
+		problems []rowProblem
+		seenMail = map[string]int{}
+		seenID   = map[string]int{}
+	)
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
+			problems = append(problems, rowProblem{pe.StartLine, fmt.Sprintf("has %d field(s), the header has %d", len(rec), len(header))})
+			continue
+		}
+		if err != nil {
+			problems = append(problems, csvProblem(err))
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if allBlank(rec) {
+			continue
+		}
+		get := func(name string) string {
+			if i, ok := cols[name]; ok {
+				return rec[i]
+			}
+			return ""
+		}
+		u, err := newUser(get("tenant"), get("email"), get("type"), get("first_name"), get("last_name"), get("user_id"))
+		if err != nil {
+			problems = append(problems, rowProblem{line, err.Error()})
+			continue
+		}
+		if prev, dup := seenMail[u.TenantID+" "+u.Email]; dup {
+			problems = append(problems, rowProblem{line, fmt.Sprintf("e-mail %s in tenant %s repeats line %d", u.Email, u.TenantID, prev)})
+			continue
+		}
+		seenMail[u.TenantID+" "+u.Email] = line
+		if strings.TrimSpace(get("user_id")) != "" {
+			if prev, dup := seenID[u.TenantID+" "+u.ID]; dup {
+				problems = append(problems, rowProblem{line, fmt.Sprintf("user id %s in tenant %s repeats line %d", u.ID, u.TenantID, prev)})
+				continue
+			}
+			seenID[u.TenantID+" "+u.ID] = line
+		}
+		rows = append(rows, importRow{line, u})
+	}
+	return rows, problems
+}
+
+// csvHeader maps column names to positions. Names are matched loosely
+// (case, surrounding spaces, "First Name" for first_name, a UTF-8 byte-order
+// mark as Excel writes) but an unknown or repeated column is refused: a typo
+// must not silently drop a column.
+func csvHeader(header []string) (map[string]int, string) {
+	cols := make(map[string]int, len(header))
+	want := "the first line must name the columns (" + strings.Join(csvColumns, ",") + ")"
+	for i, h := range header {
+		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		name = strings.NewReplacer(" ", "_", "-", "_").Replace(name)
+		if !slices.Contains(csvColumns, name) {
+			return nil, fmt.Sprintf("unknown column %s: %s", show(h), want)
+		}
+		if _, dup := cols[name]; dup {
+			return nil, fmt.Sprintf("column %s appears twice", name)
+		}
+		cols[name] = i
+	}
+	for _, req := range []string{"tenant", "email"} {
+		if _, ok := cols[req]; !ok {
+			return nil, fmt.Sprintf("no %s column: %s", req, want)
+		}
+	}
+	return cols, ""
+}
+
+// csvProblem reports a CSV syntax or read error at its line.
+func csvProblem(err error) rowProblem {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return rowProblem{pe.Line, fmt.Sprintf("not valid CSV (%v); stopped reading here", pe.Err)}
+	}
+	return rowProblem{0, fmt.Sprintf("read the file: %v", err)}
+}
+
+func allBlank(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// checkImport compares valid rows with the directory: a row whose e-mail
+// or id already exists in its tenant is a problem; an e-mail that would
+// then be in two tenants is a warning, since sign-in refuses it.
+func checkImport(ctx context.Context, st *sqlstore.Store, rows []importRow) (problems, warnings []rowProblem, err error) {
+	existing, err := st.ListUsers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byMail, byID := map[string]bool{}, map[string]bool{}
+	tenantsOf := map[string][]string{} // e-mail → tenants, store and file
+	for _, u := range existing {
+		byMail[u.TenantID+" "+u.Email], byID[u.TenantID+" "+u.ID] = true, true
+		tenantsOf[u.Email] = append(tenantsOf[u.Email], u.TenantID)
+	}
+	for _, r := range rows {
+		u := r.user
+		switch {
+		case byMail[u.TenantID+" "+u.Email]:
+			problems = append(problems, rowProblem{r.line, fmt.Sprintf("a user with e-mail %s already exists in tenant %s", u.Email, u.TenantID)})
+		case byID[u.TenantID+" "+u.ID]:
+			problems = append(problems, rowProblem{r.line, fmt.Sprintf("a user with id %s already exists in tenant %s", u.ID, u.TenantID)})
+		default:
+			tenantsOf[u.Email] = append(tenantsOf[u.Email], u.TenantID)
+		}
+	}
+	for _, r := range rows {
+		others := slices.DeleteFunc(slices.Clone(tenantsOf[r.user.Email]), func(t string) bool { return t == r.user.TenantID })
+		if len(others) > 0 {
+			warnings = append(warnings, rowProblem{r.line, fmt.Sprintf("warning: %s is also in tenant %s; sign-in refuses an e-mail present in two tenants",
+				r.user.Email, strings.Join(others, ", "))})
+		}
+	}
+	return problems, warnings, nil
+}
