@@ -18,6 +18,7 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/clientip"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
+	"github.com/nineminds/alga-mobile-auth/internal/devidp"
 	"github.com/nineminds/alga-mobile-auth/internal/httpapi"
 	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/logging"
@@ -45,6 +46,8 @@ type App struct {
 	Gate    *license.Gate
 
 	Auth *authflow.Service
+	// DevIDP is the development identity provider, when enabled.
+	DevIDP *devidp.Server
 
 	handler  http.Handler
 	draining atomic.Bool
@@ -98,6 +101,16 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	go ring.Run(bg)
 
 	ips := clientip.NewResolver(cfg.TrustedProxies)
+	web, err := a.newWeb(ctx, o, ips)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	connect, err := a.newConnect()
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
 	caps := authflow.NewCapabilitiesService(a.Gate, providersOf(cfg), cfg.HostAllowlist,
 		cfg.AccessTTL, cfg.RefreshTTL, cfg.OTTTTL)
 	srv, err := httpapi.New(httpapi.Options{
@@ -111,6 +124,10 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		Now:           o.Now,
 		Tokens:        svc,
 		JWKS:          func() []byte { return ring.JWKS(o.Now()) },
+		Web:           web,
+		SessionTTL:    cfg.SessionTTL,
+		Connect:       connect,
+		Rand:          o.Rand,
 	})
 	if err != nil {
 		_ = a.Close()

@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/sso"
 )
 
 // Handler returns the whole route table. Every route the service serves
@@ -34,6 +35,21 @@ func (s *Server) Handler() http.Handler {
 			r.MethodFunc(m, "/api/v1/mobile/auth/verify", s.verify)
 		}
 		r.Get("/.well-known/jwks.json", s.jwks)
+	}
+	if s.opts.Web != nil {
+		r.Get("/auth/signin", s.signinPage)
+		r.Get("/auth/signin/{provider}", s.signinStart)
+		r.Post("/auth/signout", s.signout)
+		// The callback paths AlgaPSA's web app registers with each provider.
+		for _, id := range []sso.ID{sso.Google, sso.Microsoft, sso.Dev} {
+			r.Get(sso.CallbackPathPrefix+string(id), s.callbackFor(id))
+		}
+		r.Get("/auth/mobile/handoff", s.handoff)
+	}
+	if s.opts.Connect != nil {
+		r.Get("/api/v1/mobile/connect-qr.png", s.connectPNG)
+		r.Get("/api/v1/mobile/connect-qr.svg", s.connectSVG)
+		r.Get("/mobile/connect", s.connectPage)
 	}
 	return r
 }

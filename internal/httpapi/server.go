@@ -6,7 +6,9 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -40,6 +42,14 @@ type Options struct {
 	// Tokens serves exchange, refresh, revoke and verify; JWKS the public keys.
 	Tokens TokenService
 	JWKS   func() []byte
+	// Web switches on the browser sign-in pages and the handoff.
+	Web *WebOptions
+	// SessionTTL is the browser session lifetime (cookie Max-Age).
+	SessionTTL time.Duration
+	// Connect switches on the connect-this-server QR and page.
+	Connect *ConnectAssets
+	// Rand is the source of flow secrets (default crypto/rand).
+	Rand io.Reader
 }
 
 // Server holds the handlers' dependencies.
@@ -53,7 +63,15 @@ type Server struct {
 	clock    func() time.Time
 	tokens   TokenService
 	jwksFn   func() []byte
+	web      webConfig
+	rand     io.Reader
 	opts     Options
+}
+
+// webConfig is WebOptions plus what the pages derive from Options.
+type webConfig struct {
+	WebOptions
+	sessionTTL time.Duration
 }
 
 // New checks the dependencies and builds the Server.
@@ -69,6 +87,8 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("httpapi: MetricsOnMain needs Metrics")
 	case (o.Tokens == nil) != (o.JWKS == nil):
 		return nil, errors.New("httpapi: Tokens and JWKS go together")
+	case o.Web != nil && (o.Web.Service == nil || len(o.Web.FlowKey) < 32 || o.Web.Origin == "" || o.Web.RequestHost == nil || o.SessionTTL <= 0):
+		return nil, errors.New("httpapi: Web needs Service, a 32-byte FlowKey, Origin, RequestHost and SessionTTL")
 	}
 	s := &Server{log: o.Logger, metrics: o.Metrics, caps: o.Capabilities, ready: o.Ready,
 		draining: o.Draining, clientIP: o.ClientIP, clock: o.Now, tokens: o.Tokens, jwksFn: o.JWKS, opts: o}
@@ -80,6 +100,13 @@ func New(o Options) (*Server, error) {
 	}
 	if s.clock == nil {
 		s.clock = time.Now
+	}
+	s.rand = o.Rand
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if o.Web != nil {
+		s.web = webConfig{WebOptions: *o.Web, sessionTTL: o.SessionTTL}
 	}
 	return s, nil
 }
