@@ -1,0 +1,262 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
+	"github.com/nineminds/alga-mobile-auth/internal/app"
+	"github.com/nineminds/alga-mobile-auth/internal/config"
+	"github.com/nineminds/alga-mobile-auth/internal/license"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+)
+
+// Severity of a check finding.
+type Severity string
+
+// Severities.
+const (
+	OK      Severity = "ok"
+	Warning Severity = "warning"
+	Error   Severity = "error"
+)
+
+// Finding is one line of the check report.
+type Finding struct {
+	Severity Severity
+	Subject  string
+	Text     string
+	Fix      string
+}
+
+// Report is the whole check result.
+type Report []Finding
+
+func (r *Report) add(sev Severity, subject, text, fix string) {
+	*r = append(*r, Finding{sev, subject, text, fix})
+}
+
+// Failed reports whether mobile sign-in cannot work.
+func (r Report) Failed() bool {
+	for _, f := range r {
+		if f.Severity == Error {
+			return true
+		}
+	}
+	return false
+}
+
+// Write prints one line per finding (and its fix on the next line).
+func (r Report) Write(w io.Writer) {
+	for _, f := range r {
+		fmt.Fprintf(w, "%-8s %-28s %s\n", "["+string(f.Severity)+"]", f.Subject, f.Text)
+		if f.Fix != "" && f.Severity != OK {
+			fmt.Fprintf(w, "%-8s %-28s fix: %s\n", "", "", f.Fix)
+		}
+	}
+	errs, warns := 0, 0
+	for _, f := range r {
+		switch f.Severity {
+		case Error:
+			errs++
+		case Warning:
+			warns++
+		}
+	}
+	if errs > 0 {
+		fmt.Fprintf(w, "\n%d error(s), %d warning(s): mobile sign-in cannot work until the errors are fixed.\n", errs, warns)
+	} else {
+		fmt.Fprintf(w, "\nNo errors (%d warning(s)): mobile sign-in can work.\n", warns)
+	}
+}
+
+// runCheck is `check`: exit 0 when mobile sign-in can work, 1 otherwise.
+func runCheck(e Env) int {
+	fs := flags("check")
+	offline := fs.Bool("offline", false, "skip connecting to the database and Redis")
+	if code, ok := parse(e, fs, "check [--offline]\n\nChecks the configuration from the environment and says what is wrong and how to fix it.", 0); !ok {
+		return code
+	}
+	cfg, err := config.Load()
+	r := BuildReport(e.Ctx, cfg, err, time.Now, !*offline)
+	r.Write(e.Stdout)
+	if r.Failed() {
+		return ExitFail
+	}
+	return ExitOK
+}
+
+// BuildReport checks cfg (and loadErr's problems) and, when probe is set,
+// connects to the database and Redis.
+func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now func() time.Time, probe bool) Report {
+	var r Report
+	var problems config.Problems
+	errors.As(loadErr, &problems)
+	bad := map[string]bool{}
+	for _, p := range problems {
+		bad[p.Var] = true
+		r.add(Error, p.Var, p.Message, "")
+	}
+	checkPublicURL(&r, cfg, bad)
+	checkLicense(&r, cfg, now)
+	checkProviders(&r, cfg)
+	checkAllowlist(&r, cfg, bad)
+	if !bad["ALGA_MOBILE_DATABASE_URL"] {
+		checkDatabase(ctx, &r, cfg, probe)
+	}
+	if cfg.DevIDP {
+		r.add(Warning, "ALGA_MOBILE_DEV_IDP", "the development sign-in is on: it signs in anyone who types a known e-mail", "unset ALGA_MOBILE_DEV_IDP outside local demos")
+	}
+	return r
+}
+
+func checkPublicURL(r *Report, cfg *config.Config, bad map[string]bool) {
+	switch {
+	case bad["NEXTAUTH_URL"]:
+	case cfg.PublicURL == nil:
+		r.add(Error, "NEXTAUTH_URL", "is not set: the service cannot build redirects, OAuth callbacks or tokens", "set NEXTAUTH_URL to the appliance's public URL, e.g. https://psa.example.com")
+	case cfg.PublicURL.Scheme == "http" && !config.IsLoopbackHost(cfg.PublicURL.Hostname()):
+		r.add(Warning, "NEXTAUTH_URL", cfg.Origin()+" is plain http: cookies are not Secure and Google/Microsoft refuse http callbacks", "serve the appliance over https and set NEXTAUTH_URL=https://…")
+	default:
+		r.add(OK, "NEXTAUTH_URL", cfg.Origin(), "")
+	}
+}
+
+func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
+	gate, keysErr := app.NewGate(cfg, now)
+	st := gate.Status()
+	if st.Edition != license.Enterprise {
+		r.add(Error, "EDITION", "Community Edition: mobile sign-in is off whatever else is configured", "set EDITION=ee (Enterprise Edition)")
+		return
+	}
+	r.add(OK, "EDITION", "Enterprise Edition", "")
+	if keysErr != nil {
+		r.add(Error, "ALGA_LICENSE_PUBLIC_KEYS", keysErr.Error(), "point ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key (a JWKS file or a directory of <kid>.pem files)")
+	}
+	switch st.Mode {
+	case license.ModeHosted:
+		r.add(OK, "licensing", "hosted: no license or trial configured, so each tenant's plan decides (tenants set-plan)", "")
+		return
+	case license.ModeSelfHost:
+	}
+	if st.LicensePresent {
+		switch {
+		case st.LicenseValid:
+			r.add(OK, "ALGA_LICENSE", fmt.Sprintf("valid: customer %s, tier %s, expires %s%s", st.Claims.Customer, st.Claims.Tier,
+				st.Claims.ExpiresAt.UTC().Format(time.RFC3339), boundText(st.Claims.Audience)), "")
+		case st.Reason == license.ReasonExpired:
+			r.add(Error, "ALGA_LICENSE", fmt.Sprintf("expired on %s (reason: expired)", st.Claims.ExpiresAt.UTC().Format(time.RFC3339)), "install a renewed license in ALGA_LICENSE or ALGA_LICENSE_FILE")
+		default:
+			r.add(Error, "ALGA_LICENSE", fmt.Sprintf("not valid (reason: %s): %s", st.Reason, st.Reason.Hint()), licenseFix(st.Reason))
+		}
+	}
+	if st.Trial.Configured {
+		if st.Trial.Active {
+			r.add(OK, "ALGA_TRIAL_STARTED_AT", "trial active until "+st.Trial.EndsAt.UTC().Format(time.RFC3339), "")
+		} else {
+			r.add(Warning, "ALGA_TRIAL_STARTED_AT", "trial ended on "+st.Trial.EndsAt.UTC().Format(time.RFC3339), "install a license")
+		}
+	}
+	if st.Tier.AllowsMobile() {
+		r.add(OK, "license tier", fmt.Sprintf("%s: includes mobile access", st.Tier), "")
+	} else {
+		r.add(Error, "license tier", fmt.Sprintf("%s: does not include mobile access (needs solo or pro)", st.Tier), "install a valid solo or pro license")
+	}
+}
+
+func boundText(aud string) string {
+	if aud == "" {
+		return ""
+	}
+	return ", bound to tenant " + aud
+}
+
+func licenseFix(reason license.Reason) string {
+	switch reason {
+	case license.ReasonNoKeys, license.ReasonUnknownKID:
+		return "set ALGA_LICENSE_PUBLIC_KEYS to the vendor's published key file or directory (the license's kid must be among them)"
+	case license.ReasonBadSignature:
+		return "the license was altered or signed by another vendor; install the license file exactly as issued"
+	case license.ReasonNotYetValid:
+		return "check the server clock (the license starts in the future)"
+	}
+	return "install the license file exactly as issued (ALGA_LICENSE_FILE=/path/to/license.jwt)"
+}
+
+func checkProviders(r *Report, cfg *config.Config) {
+	any := false
+	for _, p := range []struct {
+		name, prefix string
+		c            config.OAuthClient
+	}{{"Google", "GOOGLE_OAUTH", cfg.Google}, {"Microsoft", "MICROSOFT_OAUTH", cfg.Microsoft}} {
+		subject := p.name + " SSO"
+		switch {
+		case p.c.Configured():
+			any = true
+			text := "configured"
+			if p.c.Issuer != "" {
+				text += " (issuer " + p.c.Issuer + ")"
+			}
+			if p.name == "Microsoft" && p.c.Issuer == "" {
+				text += " (tenant " + cfg.MicrosoftTenant + ")"
+			}
+			r.add(OK, subject, text, "")
+		case p.c.ClientID.Set():
+			r.add(Error, subject, p.prefix+"_CLIENT_ID is set but "+p.prefix+"_CLIENT_SECRET is not", "set "+p.prefix+"_CLIENT_SECRET (or "+p.prefix+"_CLIENT_SECRET_FILE)")
+		case p.c.ClientSecret.Set():
+			r.add(Error, subject, p.prefix+"_CLIENT_SECRET is set but "+p.prefix+"_CLIENT_ID is not", "set "+p.prefix+"_CLIENT_ID")
+		default:
+			r.add(OK, subject, "not configured", "")
+		}
+	}
+	if !any {
+		sev := Error
+		if cfg.DevIDP {
+			sev = Warning
+		}
+		r.add(sev, "SSO", "no provider is configured: nobody can sign in", "set GOOGLE_OAUTH_CLIENT_ID/SECRET or MICROSOFT_OAUTH_CLIENT_ID/SECRET (callbacks: <NEXTAUTH_URL>/api/auth/callback/google and /api/auth/callback/azure-ad)")
+	}
+}
+
+func checkAllowlist(r *Report, cfg *config.Config, bad map[string]bool) {
+	if bad["ALGA_MOBILE_HOST_ALLOWLIST"] {
+		return
+	}
+	switch {
+	case len(cfg.HostAllowlist) == 0:
+		r.add(OK, "ALGA_MOBILE_HOST_ALLOWLIST", "empty: the appliance's own host is allowed", "")
+	case cfg.PublicURL != nil && !allowlist.Contains(cfg.HostAllowlist, cfg.OwnHost()):
+		r.add(Error, "ALGA_MOBILE_HOST_ALLOWLIST", fmt.Sprintf("%s does not include %s (the host of NEXTAUTH_URL): every phone will be blocked", strings.Join(cfg.HostAllowlist, ","), cfg.OwnHost()),
+			"add "+cfg.OwnHost()+" to ALGA_MOBILE_HOST_ALLOWLIST, or unset it")
+	default:
+		r.add(OK, "ALGA_MOBILE_HOST_ALLOWLIST", strings.Join(cfg.HostAllowlist, ","), "")
+	}
+}
+
+func checkDatabase(ctx context.Context, r *Report, cfg *config.Config, probe bool) {
+	url := cfg.DatabaseURL.Value()
+	kind := "PostgreSQL"
+	if strings.HasPrefix(url, "sqlite:") {
+		kind = "SQLite at " + strings.TrimPrefix(url, "sqlite:") + " (one instance only; replicas need PostgreSQL)"
+	}
+	if !probe {
+		r.add(OK, "ALGA_MOBILE_DATABASE_URL", kind+" (not probed)", "")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := sqlstore.Open(ctx, url, sqlstore.Options{})
+	if err == nil {
+		err = st.Ping(ctx)
+		_ = st.Close()
+	}
+	if err != nil {
+		r.add(Error, "ALGA_MOBILE_DATABASE_URL", kind+": cannot connect: "+err.Error(), "check the host, credentials and that the database exists")
+		return
+	}
+	r.add(OK, "ALGA_MOBILE_DATABASE_URL", kind+": reachable", "")
+}
