@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+const tenantA = "11111111-1111-4111-8111-111111111111"
+
+func postJSON(t *testing.T, u string, body any) (*http.Response, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	resp, err := http.Post(u, "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp, out
+}
+
+// TestWholeFlowOverHTTP walks SPEC §1 end to end with a cookie jar:
+// capabilities → sign-in → provider → callback → handoff → deep link →
+// exchange → verify → refresh → revoke → verify fails.
+func TestWholeFlowOverHTTP(t *testing.T) {
+	addr := freeAddr(t)
+	in := start(t, baseEnv(t, addr))
+	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
+
+	resp, err := http.Get(in.URL + "/api/v1/mobile/auth/capabilities")
+	require.NoError(t, err)
+	var caps map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&caps))
+	resp.Body.Close()
+	assert.Equal(t, true, caps["enabled"])
+	assert.IsType(t, map[string]any{}, caps["providers"])
+
+	c := browser(t)
+	handoff := in.URL + "/auth/mobile/handoff?" + url.Values{"redirect": {"alga://auth/callback"}, "state": {"st-1"}}.Encode()
+	// Not signed in: the handoff sends the browser to sign in first.
+	r := get(t, c, handoff)
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	signinURL, err := url.Parse(in.URL + r.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "/auth/signin", signinURL.Path)
+	assert.Equal(t, handoff, signinURL.Query().Get("callbackUrl"))
+
+	r = signIn(t, c, in.URL, handoff, "tech@example.com")
+	require.Equal(t, http.StatusFound, r.StatusCode, "callback signs in")
+	assert.Equal(t, "/auth/mobile/handoff?redirect=alga%3A%2F%2Fauth%2Fcallback&state=st-1", r.Header.Get("Location"))
+
+	r = get(t, c, in.URL+r.Header.Get("Location"))
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+	deep, err := url.Parse(r.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "alga", deep.Scheme)
+	assert.Equal(t, "auth", deep.Host)
+	assert.Equal(t, "/callback", deep.Path)
+	assert.Equal(t, "st-1", deep.Query().Get("state"))
+	ott := deep.Query().Get("ott")
+	require.GreaterOrEqual(t, len(ott), 22, "≥128 bits base64url")
+
+	resp, ex := postJSON(t, in.URL+"/api/v1/mobile/auth/exchange", map[string]any{"ott": ott, "state": "st-1",
+		"device": map[string]string{"platform": "ios", "appVersion": "1.0"}})
+	require.Equal(t, http.StatusOK, resp.StatusCode, "exchange: %v", ex)
+	access, _ := ex["accessToken"].(string)
+	refresh, _ := ex["refreshToken"].(string)
+	require.NotEmpty(t, access)
+	require.NotEmpty(t, refresh)
+	assert.Equal(t, float64(900), ex["expiresInSec"])
+	assert.Equal(t, tenantA, ex["tenantId"])
+	assert.Equal(t, map[string]any{"id": "u-tech-example.com", "email": "tech@example.com", "name": "Test User"}, ex["user"])
+
+	// The OTT is single-use.
+	resp, _ = postJSON(t, in.URL+"/api/v1/mobile/auth/exchange", map[string]any{"ott": ott, "state": "st-1"})
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	v := get(t, http.DefaultClient, in.URL+"/api/v1/mobile/auth/verify", "Authorization", "Bearer "+access)
+	require.Equal(t, http.StatusOK, v.StatusCode)
+	assert.Equal(t, "u-tech-example.com", v.Header.Get("X-Alga-User-Id"))
+	assert.Equal(t, tenantA, v.Header.Get("X-Alga-Tenant-Id"))
+	assert.Equal(t, "tech@example.com", v.Header.Get("X-Alga-User-Email"))
+	assert.NotEmpty(t, v.Header.Get("X-Alga-Session-Id"))
+	v = get(t, http.DefaultClient, in.URL+"/api/v1/mobile/auth/verify", "x-api-key", access)
+	assert.Equal(t, http.StatusOK, v.StatusCode, "x-api-key is accepted too")
+
+	resp, rf := postJSON(t, in.URL+"/api/v1/mobile/auth/refresh", map[string]any{"refreshToken": refresh})
+	require.Equal(t, http.StatusOK, resp.StatusCode, "refresh: %v", rf)
+	newRefresh, _ := rf["refreshToken"].(string)
+	newAccess, _ := rf["accessToken"].(string)
+	require.NotEmpty(t, newRefresh)
+	assert.NotEqual(t, refresh, newRefresh)
+
+	resp, rv := postJSON(t, in.URL+"/api/v1/mobile/auth/revoke", map[string]any{"refreshToken": newRefresh})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, map[string]any{"ok": true}, rv)
+
+	v = get(t, http.DefaultClient, in.URL+"/api/v1/mobile/auth/verify", "Authorization", "Bearer "+newAccess)
+	assert.Equal(t, http.StatusUnauthorized, v.StatusCode, "revoked family fails verify at once")
+	assert.Equal(t, `Bearer realm="alga-mobile", error="invalid_token"`, v.Header.Get("WWW-Authenticate"))
+	resp, _ = postJSON(t, in.URL+"/api/v1/mobile/auth/refresh", map[string]any{"refreshToken": newRefresh})
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}
