@@ -480,7 +480,13 @@ func csvHeader(header []string) (map[string]int, string) {
 func csvProblem(err error) rowProblem {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return rowProblem{pe.Line, fmt.Sprintf("not valid CSV (%v); stopped reading here", pe.Err)}
+		text := fmt.Sprintf("not valid CSV (%v); stopped reading here", pe.Err)
+		if pe.Line != pe.StartLine {
+			// An unclosed quote swallows the following lines: point at the
+			// line where the record starts, which is where the quote opened.
+			text = fmt.Sprintf("not valid CSV (%v, found on line %d); stopped reading here", pe.Err, pe.Line)
+		}
+		return rowProblem{pe.StartLine, text}
 	}
 	return rowProblem{0, fmt.Sprintf("read the file: %v", err)}
 }
