@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,11 +19,40 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/logging"
 	"github.com/nineminds/alga-mobile-auth/internal/metrics"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
 
 type fixedCaps authflow.Capabilities
 
 func (c fixedCaps) Capabilities() authflow.Capabilities { return authflow.Capabilities(c) }
+
+// fakeTokens and fakeWeb stand in for the use cases, which have their own
+// tests; here only the HTTP mapping is under test.
+type fakeTokens struct{ err error }
+
+func (f fakeTokens) Exchange(context.Context, authflow.ExchangeRequest) (authflow.ExchangeResult, error) {
+	return authflow.ExchangeResult{}, f.err
+}
+func (f fakeTokens) Refresh(context.Context, authflow.RefreshRequest) (authflow.RefreshResult, error) {
+	return authflow.RefreshResult{}, f.err
+}
+func (f fakeTokens) Revoke(context.Context, authflow.RevokeRequest) error { return f.err }
+func (f fakeTokens) Verify(context.Context, string) (authflow.Principal, error) {
+	return authflow.Principal{}, f.err
+}
+
+type fakeWeb struct{}
+
+func (fakeWeb) SignIn(context.Context, authflow.SignInRequest) (authflow.SignInResult, error) {
+	return authflow.SignInResult{}, authflow.ErrUnknownUser
+}
+func (fakeWeb) SessionUser(context.Context, string) (mobileauth.WebSession, mobileauth.User, error) {
+	return mobileauth.WebSession{}, mobileauth.User{}, authflow.ErrNoSession
+}
+func (fakeWeb) SignOut(context.Context, string) error { return nil }
+func (fakeWeb) Handoff(context.Context, authflow.HandoffRequest) (authflow.HandoffResult, error) {
+	return authflow.HandoffResult{}, errors.New("not used")
+}
 
 func testOptions() Options {
 	return Options{
@@ -31,6 +61,12 @@ func testOptions() Options {
 		Capabilities:  fixedCaps{Enabled: true, Providers: map[string]bool{"google": true, "microsoft": false}, AccessTTLSec: 900, RefreshTTLSec: 2592000, OTTTTLSec: 60},
 		Ready:         func(context.Context) error { return nil },
 		MetricsOnMain: true,
+		Tokens:        fakeTokens{err: mobileauth.Errorf(mobileauth.CodeUnauthorized, "Invalid or expired token")},
+		JWKS:          func() []byte { return []byte(`{"keys":[]}`) },
+		Web: &WebOptions{Service: fakeWeb{}, FlowKey: bytes.Repeat([]byte{7}, 32), Origin: "https://psa.example.com",
+			RequestHost: func(r *http.Request) string { return r.Host }},
+		SessionTTL: time.Hour,
+		Connect:    &ConnectAssets{Origin: "https://psa.example.com", PNG: []byte("png"), SVG: []byte("<svg/>")},
 	}
 }
 
@@ -181,4 +217,73 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 	o.Logger = nil
 	_, err = New(o)
 	assert.Error(t, err)
+}
+
+func TestTokenEndpointsMapErrorsAndBodies(t *testing.T) {
+	h := newTestServer(t, testOptions()).Handler()
+	tests := []struct {
+		name, path, body string
+		status           int
+		code             string
+	}{
+		{"malformed json", "/api/v1/mobile/auth/exchange", `{"ott":`, 400, "VALIDATION_ERROR"},
+		{"wrong type", "/api/v1/mobile/auth/exchange", `{"ott":1,"state":"s"}`, 400, "VALIDATION_ERROR"},
+		{"missing state", "/api/v1/mobile/auth/exchange", `{"ott":"x"}`, 400, "VALIDATION_ERROR"},
+		{"empty ott", "/api/v1/mobile/auth/exchange", `{"ott":"","state":"s"}`, 400, "VALIDATION_ERROR"},
+		{"array body", "/api/v1/mobile/auth/refresh", `[]`, 400, "VALIDATION_ERROR"},
+		{"trailing data", "/api/v1/mobile/auth/refresh", `{"refreshToken":"a"}{}`, 400, "VALIDATION_ERROR"},
+		{"empty body", "/api/v1/mobile/auth/revoke", ``, 400, "VALIDATION_ERROR"},
+		{"use case error passes through", "/api/v1/mobile/auth/exchange", `{"ott":"x","state":"s"}`, 401, "UNAUTHORIZED"},
+		{"oversized body", "/api/v1/mobile/auth/refresh", `{"refreshToken":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, 413, "PAYLOAD_TOO_LARGE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := do(t, h, http.MethodPost, tt.path, strings.NewReader(tt.body), "Content-Type", "application/json")
+			assert.Equal(t, tt.status, rec.Code, rec.Body.String())
+			code, _ := errorOf(t, rec)
+			assert.Equal(t, tt.code, code)
+		})
+	}
+}
+
+func TestRateLimitedCarriesRetryAfter(t *testing.T) {
+	o := testOptions()
+	o.Tokens = fakeTokens{err: &authflow.RateLimitedError{RetryAfter: 299500 * time.Millisecond}}
+	h := newTestServer(t, o).Handler()
+	rec := do(t, h, http.MethodPost, "/api/v1/mobile/auth/exchange", strings.NewReader(`{"ott":"x","state":"s"}`))
+	assert.Equal(t, http.StatusTooManyRequests, rec.Code)
+	assert.Equal(t, "300", rec.Header().Get("Retry-After"))
+	assert.JSONEq(t, `{"error":{"code":"RATE_LIMITED","message":"Too many requests, please try again later","details":{"msBeforeNext":299500}}}`, rec.Body.String())
+}
+
+func TestVerifyChallenges(t *testing.T) {
+	o := testOptions()
+	o.Tokens = fakeTokens{err: mobileauth.WrapError(mobileauth.CodeUnauthorized, "Authentication required", authflow.ErrNoToken)}
+	rec := do(t, newTestServer(t, o).Handler(), http.MethodGet, "/api/v1/mobile/auth/verify", nil)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+	assert.Equal(t, `Bearer realm="alga-mobile"`, rec.Header().Get("WWW-Authenticate"))
+
+	rec = do(t, newTestServer(t, testOptions()).Handler(), http.MethodGet, "/api/v1/mobile/auth/verify", nil, "Authorization", "Bearer abc")
+	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+	assert.Equal(t, `Bearer realm="alga-mobile", error="invalid_token"`, rec.Header().Get("WWW-Authenticate"))
+}
+
+func TestBearer(t *testing.T) {
+	tests := []struct{ auth, key, want string }{
+		{"Bearer abc", "", "abc"},
+		{"bearer  abc ", "", "abc"},
+		{"Basic abc", "", ""},
+		{"", "k1", "k1"},
+		{"Bearer t", "k1", "t"},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		if tt.key != "" {
+			req.Header.Set("x-api-key", tt.key)
+		}
+		assert.Equal(t, tt.want, bearer(req), "%q/%q", tt.auth, tt.key)
+	}
 }
