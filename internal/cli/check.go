@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 	"github.com/nineminds/alga-mobile-auth/internal/app"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
 	"github.com/nineminds/alga-mobile-auth/internal/license"
+	"github.com/nineminds/alga-mobile-auth/internal/ratelimit"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 )
 
@@ -108,6 +113,9 @@ func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now fun
 	if !bad["ALGA_MOBILE_DATABASE_URL"] {
 		checkDatabase(ctx, &r, cfg, probe)
 	}
+	if cfg.RedisURL.Set() && !bad["ALGA_MOBILE_REDIS_URL"] {
+		checkRedis(ctx, &r, cfg, probe)
+	}
 	if cfg.DevIDP {
 		r.add(Warning, "ALGA_MOBILE_DEV_IDP", "the development sign-in is on: it signs in anyone who types a known e-mail", "unset ALGA_MOBILE_DEV_IDP outside local demos")
 	}
@@ -120,7 +128,9 @@ func checkPublicURL(r *Report, cfg *config.Config, bad map[string]bool) {
 	case cfg.PublicURL == nil:
 		r.add(Error, "NEXTAUTH_URL", "is not set: the service cannot build redirects, OAuth callbacks or tokens", "set NEXTAUTH_URL to the appliance's public URL, e.g. https://psa.example.com")
 	case cfg.PublicURL.Scheme == "http" && !config.IsLoopbackHost(cfg.PublicURL.Hostname()):
-		r.add(Warning, "NEXTAUTH_URL", cfg.Origin()+" is plain http: cookies are not Secure and Google/Microsoft refuse http callbacks", "serve the appliance over https and set NEXTAUTH_URL=https://…")
+		r.add(Error, "NEXTAUTH_URL", cfg.Origin()+" is plain http: the mobile app only connects to https servers, cookies are not Secure and Google/Microsoft refuse http callbacks", "serve the appliance over https and set NEXTAUTH_URL=https://…")
+	case cfg.PublicURL.Scheme == "http":
+		r.add(Warning, "NEXTAUTH_URL", cfg.Origin()+" is a local http address: fine for a demo, unreachable from a phone", "use the appliance's public https URL in production")
 	default:
 		r.add(OK, "NEXTAUTH_URL", cfg.Origin(), "")
 	}
@@ -247,6 +257,17 @@ func checkDatabase(ctx context.Context, r *Report, cfg *config.Config, probe boo
 		r.add(OK, "ALGA_MOBILE_DATABASE_URL", kind+" (not probed)", "")
 		return
 	}
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		// Do not create a database just by checking: report where it will be.
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if err := writableDir(filepath.Dir(path)); err != nil {
+				r.add(Error, "ALGA_MOBILE_DATABASE_URL", kind+": cannot be created: "+err.Error(), "point it at a writable directory, e.g. sqlite:/data/mobile-auth.db on a volume")
+				return
+			}
+			r.add(OK, "ALGA_MOBILE_DATABASE_URL", kind+": will be created at first start", "")
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st, err := sqlstore.Open(ctx, url, sqlstore.Options{})
@@ -259,4 +280,50 @@ func checkDatabase(ctx context.Context, r *Report, cfg *config.Config, probe boo
 		return
 	}
 	r.add(OK, "ALGA_MOBILE_DATABASE_URL", kind+": reachable", "")
+}
+
+// writableDir reports whether dir (or its nearest existing parent) exists
+// and is a directory we could create files in.
+func writableDir(dir string) error {
+	for {
+		st, err := os.Stat(dir)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s is not a directory", dir)
+			}
+			f, err := os.CreateTemp(dir, ".alga-check-*")
+			if err != nil {
+				return fmt.Errorf("%s is not writable", dir)
+			}
+			name := f.Name()
+			f.Close()
+			return os.Remove(name)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return err
+		}
+		dir = parent
+	}
+}
+
+func checkRedis(ctx context.Context, r *Report, cfg *config.Config, probe bool) {
+	opts, err := ratelimit.ParseRedisURL(cfg.RedisURL.Value())
+	if err != nil {
+		r.add(Error, "ALGA_MOBILE_REDIS_URL", err.Error(), "use redis://[:password@]host:6379[/db]")
+		return
+	}
+	if !probe {
+		r.add(OK, "ALGA_MOBILE_REDIS_URL", "rate limits shared through Redis at "+opts.Addr+" (not probed)", "")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	client := redis.NewClient(opts)
+	defer client.Close()
+	if err := client.Ping(ctx).Err(); err != nil {
+		r.add(Error, "ALGA_MOBILE_REDIS_URL", "Redis at "+opts.Addr+" is not reachable", "check the address and password, or unset it to keep rate limits in the database")
+		return
+	}
+	r.add(OK, "ALGA_MOBILE_REDIS_URL", "rate limits shared through Redis at "+opts.Addr+": reachable", "")
 }

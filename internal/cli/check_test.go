@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// checkEnv clears every variable check reads, then sets env.
+func checkEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	adminEnv(t)
+	for _, k := range []string{"NEXTAUTH_URL", "EDITION", "NEXT_PUBLIC_EDITION", "ALGA_LICENSE", "ALGA_LICENSE_FILE",
+		"ALGA_LICENSE_PUBLIC_KEYS", "ALGA_TRIAL_STARTED_AT", "GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET",
+		"MICROSOFT_OAUTH_CLIENT_ID", "MICROSOFT_OAUTH_CLIENT_SECRET", "ALGA_MOBILE_HOST_ALLOWLIST", "ALGA_MOBILE_DEV_IDP",
+		"ALGA_MOBILE_REDIS_URL"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+// licenseFixture makes a P-256 key, publishes it as <kid>.pem in a fresh
+// directory, and signs a license expiring at exp.
+func licenseFixture(t *testing.T, exp time.Time) (keysDir, token string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	require.NoError(t, err)
+	keysDir = t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(keysDir, "test-kid.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600))
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": "nineminds-license", "sub": "lic-1", "cust": "Acme MSP",
+		"tier": "pro", "iat": exp.Add(-365 * 24 * time.Hour).Unix(), "exp": exp.Unix()})
+	tok.Header["kid"] = "test-kid"
+	token, err = tok.SignedString(key)
+	require.NoError(t, err)
+	return keysDir, token
+}
+
+func TestCheckReports(t *testing.T) {
+	keys, valid := licenseFixture(t, time.Now().Add(180*24*time.Hour))
+
+	tests := []struct {
+		name     string
+		env      map[string]string
+		code     int
+		contains []string
+	}{
+		{"community install", map[string]string{"NEXTAUTH_URL": "https://psa.example.com",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret"}, ExitFail,
+			[]string{"[error]  EDITION", "Community Edition", "fix: set EDITION=ee"}},
+		{"missing NEXTAUTH_URL and no provider", map[string]string{"EDITION": "ee"}, ExitFail,
+			[]string{"[error]  NEXTAUTH_URL", "is not set", "[error]  SSO", "no provider is configured"}},
+		{"half-configured provider", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"MICROSOFT_OAUTH_CLIENT_ID": "id"}, ExitFail,
+			[]string{"MICROSOFT_OAUTH_CLIENT_ID is set but MICROSOFT_OAUTH_CLIENT_SECRET is not"}},
+		{"allowlist excludes own host", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_MOBILE_HOST_ALLOWLIST": "other.example.com"}, ExitFail,
+			[]string{"[error]  ALGA_MOBILE_HOST_ALLOWLIST", "every phone will be blocked", "add psa.example.com"}},
+		{"license without keys", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_LICENSE": valid}, ExitFail,
+			[]string{"reason: no_keys", "ALGA_LICENSE_PUBLIC_KEYS"}},
+		{"fully configured enterprise", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_LICENSE": valid,
+			"ALGA_LICENSE_PUBLIC_KEYS": keys}, ExitOK,
+			[]string{"[ok]     ALGA_LICENSE", "customer Acme MSP, tier pro", "No errors"}},
+		{"http on a public host", map[string]string{"NEXTAUTH_URL": "http://psa.example.com", "EDITION": "ee",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_TRIAL_STARTED_AT": time.Now().UTC().Format(time.RFC3339)}, ExitFail,
+			[]string{"[error]  NEXTAUTH_URL", "only connects to https"}},
+		{"bad variables all reported", map[string]string{"NEXTAUTH_URL": "https://psa.example.com/app", "EDITION": "ee",
+			"ALGA_MOBILE_OTT_TTL_SEC": "-1", "ALGA_TRIAL_STARTED_AT": "soon"}, ExitFail,
+			[]string{"NEXTAUTH_URL", "ALGA_MOBILE_OTT_TTL_SEC", "ALGA_TRIAL_STARTED_AT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkEnv(t, tt.env)
+			r := adminRun(t, "check")
+			assert.Equal(t, tt.code, r.code, r.stdout)
+			for _, want := range tt.contains {
+				assert.Contains(t, r.stdout, want)
+			}
+			assert.NotContains(t, r.stdout, "secret")
+			assert.NotContains(t, r.stdout, valid[:40], "the license itself is never printed")
+		})
+	}
+	t.Run("expired enterprise license", func(t *testing.T) {
+		expiredKeys, expiredTok := licenseFixture(t, time.Now().Add(-48*time.Hour))
+		checkEnv(t, map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_LICENSE": expiredTok,
+			"ALGA_LICENSE_PUBLIC_KEYS": expiredKeys})
+		r := adminRun(t, "check")
+		assert.Equal(t, ExitFail, r.code)
+		assert.Contains(t, r.stdout, "(reason: expired)")
+		assert.Contains(t, r.stdout, "[error]  license tier")
+	})
+	t.Run("check does not create the SQLite database", func(t *testing.T) {
+		checkEnv(t, map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee"})
+		path := filepath.Join(t.TempDir(), "sub", "never.db")
+		t.Setenv("ALGA_MOBILE_DATABASE_URL", "sqlite:"+path)
+		r := adminRun(t, "check")
+		assert.Contains(t, r.stdout, "will be created at first start")
+		_, err := os.Stat(path)
+		assert.True(t, os.IsNotExist(err))
+	})
+}
