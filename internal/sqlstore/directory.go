@@ -21,7 +21,7 @@ func normEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 // e-mail or the id already exists in that tenant.
 func (s *Store) AddUser(ctx context.Context, u mobileauth.User) error {
 	defer s.track("AddUser", time.Now())
-	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertUser(ctx, tx, u) })
+	return s.inTx(ctx, func(tx *txn) error { return s.insertUser(ctx, tx, u) })
 }
 
 // ImportUsers inserts all users in one transaction, or none. On a duplicate
@@ -29,7 +29,7 @@ func (s *Store) AddUser(ctx context.Context, u mobileauth.User) error {
 // offending e-mail.
 func (s *Store) ImportUsers(ctx context.Context, users []mobileauth.User) error {
 	defer s.track("ImportUsers", time.Now())
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		for _, u := range users {
 			if err := s.insertUser(ctx, tx, u); err != nil {
 				return fmt.Errorf("import %s: %w", normEmail(u.Email), err)
@@ -39,16 +39,16 @@ func (s *Store) ImportUsers(ctx context.Context, users []mobileauth.User) error 
 	})
 }
 
-func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u mobileauth.User) error {
+func (s *Store) insertUser(ctx context.Context, tx *txn, u mobileauth.User) error {
 	created := u.CreatedAt
 	if created.IsZero() {
 		created = s.now()
 	}
-	if _, err := tx.ExecContext(ctx, s.q("INSERT INTO tenants (id, plan, created_at) VALUES ($1, NULL, $2)"+
-		" ON CONFLICT (id) DO NOTHING"), u.TenantID, s.ts(created)); err != nil {
+	if _, err := tx.exec(ctx, "INSERT INTO tenants (id, plan, created_at) VALUES ($1, NULL, $2)"+
+		" ON CONFLICT (id) DO NOTHING", u.TenantID, s.ts(created)); err != nil {
 		return fmt.Errorf("add tenant %s: %w", u.TenantID, err)
 	}
-	_, err := tx.ExecContext(ctx, s.q("INSERT INTO users ("+userColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+	_, err := tx.exec(ctx, "INSERT INTO users ("+userColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 		u.TenantID, u.ID, normEmail(u.Email), u.FirstName, u.LastName, string(u.Type), u.Active, s.ts(created))
 	if err != nil {
 		return conflict(fmt.Sprintf("add user %s to tenant %s", normEmail(u.Email), u.TenantID), err)
@@ -125,7 +125,7 @@ func (s *Store) SetTenantPlan(ctx context.Context, tenantID string, plan mobilea
 }
 
 func (s *Store) queryUsers(ctx context.Context, query string, args ...any) ([]mobileauth.User, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

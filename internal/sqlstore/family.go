@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -29,10 +28,10 @@ func (s *Store) CreateFamily(ctx context.Context, f mobileauth.TokenFamily, firs
 	if err != nil {
 		return fmt.Errorf("encode device: %w", err)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q("INSERT INTO token_families"+
+	return s.inTx(ctx, func(tx *txn) error {
+		_, err := tx.exec(ctx, "INSERT INTO token_families"+
 			" (id, tenant_id, user_id, session_hash, device, created_at, revoked_at)"+
-			" VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+			" VALUES ($1, $2, $3, $4, $5, $6, $7)",
 			f.ID, f.TenantID, f.UserID, hashArg(f.SessionHash), string(device), s.ts(f.CreatedAt), s.tsPtr(f.RevokedAt))
 		if err != nil {
 			return conflict("create token family", err)
@@ -76,10 +75,10 @@ func (s *Store) GetFamily(ctx context.Context, id string) (mobileauth.TokenFamil
 // first revocation time is kept. ErrNotFound if the family is unknown.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
 	defer s.track("RevokeFamily", time.Now())
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		// The family first: its stamp is what rotation and reads check, so
 		// it must not lag behind the tokens'.
-		res, err := tx.ExecContext(ctx, s.q("UPDATE token_families SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1"),
+		res, err := tx.exec(ctx, "UPDATE token_families SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
 			familyID, s.ts(now))
 		if err != nil {
 			return fmt.Errorf("revoke token family: %w", err)
@@ -87,8 +86,8 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 		if err := rowsAffectedErr("revoke token family", res); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q("UPDATE refresh_tokens SET revoked_at = $2"+
-			" WHERE family_id = $1 AND revoked_at IS NULL"), familyID, s.ts(now)); err != nil {
+		if _, err := tx.exec(ctx, "UPDATE refresh_tokens SET revoked_at = $2"+
+			" WHERE family_id = $1 AND revoked_at IS NULL", familyID, s.ts(now)); err != nil {
 			return fmt.Errorf("revoke refresh tokens: %w", err)
 		}
 		return nil
@@ -99,13 +98,13 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 // their tokens (idempotent; no error when there are none).
 func (s *Store) RevokeSessionFamilies(ctx context.Context, sessionHash mobileauth.Hash, now time.Time) error {
 	defer s.track("RevokeSessionFamilies", time.Now())
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q("UPDATE token_families SET revoked_at = $2"+
-			" WHERE session_hash = $1 AND revoked_at IS NULL"), hashArg(sessionHash), s.ts(now)); err != nil {
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(ctx, "UPDATE token_families SET revoked_at = $2"+
+			" WHERE session_hash = $1 AND revoked_at IS NULL", hashArg(sessionHash), s.ts(now)); err != nil {
 			return fmt.Errorf("revoke session families: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q("UPDATE refresh_tokens SET revoked_at = $2"+
-			" WHERE revoked_at IS NULL AND family_id IN (SELECT id FROM token_families WHERE session_hash = $1)"),
+		if _, err := tx.exec(ctx, "UPDATE refresh_tokens SET revoked_at = $2"+
+			" WHERE revoked_at IS NULL AND family_id IN (SELECT id FROM token_families WHERE session_hash = $1)",
 			hashArg(sessionHash), s.ts(now)); err != nil {
 			return fmt.Errorf("revoke session refresh tokens: %w", err)
 		}
@@ -118,8 +117,8 @@ func (s *Store) RevokeSessionFamilies(ctx context.Context, sessionHash mobileaut
 // by the clock skew it tolerates.
 func (s *Store) RevokedFamiliesSince(ctx context.Context, since time.Time) ([]string, error) {
 	defer s.track("RevokedFamiliesSince", time.Now())
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT id FROM token_families"+
-		" WHERE revoked_at IS NOT NULL AND revoked_at >= $1 ORDER BY revoked_at, id"), s.ts(since))
+	rows, err := s.query(ctx, "SELECT id FROM token_families"+
+		" WHERE revoked_at IS NOT NULL AND revoked_at >= $1 ORDER BY revoked_at, id", s.ts(since))
 	if err != nil {
 		return nil, fmt.Errorf("list revoked families: %w", err)
 	}

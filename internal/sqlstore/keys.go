@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -13,7 +12,7 @@ import (
 // ListSigningKeys returns every signing key, newest first.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]mobileauth.SigningKey, error) {
 	defer s.track("ListSigningKeys", time.Now())
-	rows, err := s.db.QueryContext(ctx, "SELECT kid, algorithm, private_der, public_der, created_at, retired_at"+
+	rows, err := s.query(ctx, "SELECT kid, algorithm, private_der, public_der, created_at, retired_at"+
 		" FROM signing_keys ORDER BY created_at DESC, kid DESC")
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
@@ -41,13 +40,13 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]mobileauth.SigningKey, e
 // active key at k.CreatedAt; ErrConflict if the kid exists.
 func (s *Store) AddSigningKey(ctx context.Context, k mobileauth.SigningKey) error {
 	defer s.track("AddSigningKey", time.Now())
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2"),
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(ctx, "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2",
 			s.ts(k.CreatedAt), k.KID); err != nil {
 			return fmt.Errorf("retire signing keys: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, s.q("INSERT INTO signing_keys"+
-			" (kid, algorithm, private_der, public_der, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6)"),
+		_, err := tx.exec(ctx, "INSERT INTO signing_keys"+
+			" (kid, algorithm, private_der, public_der, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6)",
 			k.KID, k.Algorithm, k.PrivateDER, k.PublicDER, s.ts(k.CreatedAt), s.tsPtr(k.RetiredAt))
 		if err != nil {
 			return conflict("add signing key", err)

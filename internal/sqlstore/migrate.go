@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -76,9 +75,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if s.dialect == DialectPostgres {
-			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
 				return fmt.Errorf("take migration lock: %w", err)
 			}
 		}
@@ -90,10 +89,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if applied[m.version] {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("apply migration %s: %w", m.name, err)
 			}
-			if _, err := tx.ExecContext(ctx, s.q(
+			// Migration statements bypass the statement cache: a migration
+			// holds several statements, and a prepared one runs only the first.
+			if _, err := tx.tx.ExecContext(ctx, s.q(
 				"INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)"),
 				m.version, m.name, s.ts(s.now())); err != nil {
 				return fmt.Errorf("record migration %s: %w", m.name, err)
@@ -105,16 +106,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // appliedMigrations creates the bookkeeping table if needed and returns the
 // versions it lists.
-func (s *Store) appliedMigrations(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
+func (s *Store) appliedMigrations(ctx context.Context, tx *txn) (map[int]bool, error) {
 	timeType := "INTEGER"
 	if s.dialect == DialectPostgres {
 		timeType = "TIMESTAMPTZ"
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations ("+
+	if _, err := tx.tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations ("+
 		"version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "+timeType+" NOT NULL)"); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	rows, err := tx.tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}

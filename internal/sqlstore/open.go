@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +30,6 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 type target struct {
 	dialect string
 	path    string          // SQLite file
-	pg      *url.URL        // PostgreSQL URL, for its redacted form
 	pgCfg   *pgx.ConnConfig // PostgreSQL connection settings
 }
 
@@ -86,17 +84,15 @@ func parseSQLite(rest string) (target, error) {
 }
 
 func parsePostgres(raw string) (target, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Error quotes the whole URL, password included: drop it.
-		return target{}, errors.New("malformed PostgreSQL URL: want postgres://user:password@host:port/database")
-	}
+	// Both parsers quote their input in errors (pgx redacts on a best-effort
+	// basis only), so their messages are not passed on.
 	cfg, err := pgx.ParseConfig(raw)
 	if err != nil {
-		// pgx redacts on a best-effort basis only; say where, not what.
-		return target{}, fmt.Errorf("invalid PostgreSQL URL %s: check host, port and parameters", u.Redacted())
+		return target{}, errors.New("invalid PostgreSQL URL: check its host, port and parameters " +
+			"(the URL is not repeated here because it may hold a password); " +
+			"want postgres://user:password@host:port/database?sslmode=…")
 	}
-	return target{dialect: DialectPostgres, pg: u, pgCfg: cfg}, nil
+	return target{dialect: DialectPostgres, pgCfg: cfg}, nil
 }
 
 func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) error {
@@ -104,6 +100,15 @@ func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) err
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("create directory for sqlite database %s: %w", path, err)
 		}
+	}
+	// The file holds private signing keys: create it owner-only (SQLite
+	// gives its -wal and -shm files the same mode).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	if exclusive {
 		f, err := lockFile(path + ".lock")
@@ -127,6 +132,7 @@ func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) err
 		return errors.Join(fmt.Errorf("open sqlite database %s: %w", path, err), db.Close(), s.unlock())
 	}
 	s.db = db
+	s.stmts.enabled = true
 	return nil
 }
 
@@ -149,8 +155,9 @@ func (s *Store) openPostgres(ctx context.Context, t target, maxConns int) error 
 	// connections under steady load.
 	db.SetMaxIdleConns(maxConns)
 	if err := db.PingContext(ctx); err != nil {
-		password, _ := t.pg.User.Password()
-		return errors.Join(redact(fmt.Errorf("connect to PostgreSQL %s: %w", t.pg.Redacted(), err), password), db.Close())
+		c := t.pgCfg
+		err = fmt.Errorf("connect to PostgreSQL at %s:%d (database %q, user %q): %w", c.Host, c.Port, c.Database, c.User, err)
+		return errors.Join(redact(err, c.Password), db.Close())
 	}
 	s.db = db
 	return nil

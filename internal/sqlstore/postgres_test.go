@@ -21,7 +21,7 @@ import (
 // postgresSchema creates a schema of its own for the test on the database
 // of ALGA_TEST_POSTGRES_URL, drops it when the test ends, and returns a URL
 // whose search_path points at it, so runs and tests never collide.
-func postgresSchema(t *testing.T) string {
+func postgresSchema(t testing.TB) string {
 	t.Helper()
 	base := testenv.PostgresURL(t)
 	admin, err := sqlstore.Open(t.Context(), base, sqlstore.Options{})

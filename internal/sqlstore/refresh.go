@@ -43,12 +43,12 @@ const refreshSelect = "SELECT t.hash, t.family_id, t.tenant_id, t.user_id, t.cre
 func (s *Store) RotateRefreshToken(ctx context.Context, old mobileauth.Hash, successor mobileauth.RefreshToken, now time.Time) (mobileauth.RotateResult, error) {
 	defer s.track("RotateRefreshToken", time.Now())
 	var res mobileauth.RotateResult
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, s.q("UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3"+
+	err := s.inTx(ctx, func(tx *txn) error {
+		row := tx.queryRow(ctx, "UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3"+
 			" WHERE hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2"+
 			" AND NOT EXISTS (SELECT 1 FROM token_families f"+
 			" WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)"+
-			" RETURNING "+refreshColumns),
+			" RETURNING "+refreshColumns,
 			hashArg(old), s.ts(now), hashArg(successor.Hash))
 		cur, err := scanRefresh(row)
 		switch {
@@ -59,11 +59,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old mobileauth.Hash, suc
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		// Not claimed: report the token as it stands now.
-		cur, err = scanRefresh(tx.QueryRowContext(ctx, s.q(refreshSelect+" WHERE t.hash = $1"), hashArg(old)))
+		cur, err = scanRefresh(tx.queryRow(ctx, refreshSelect+" WHERE t.hash = $1", hashArg(old)))
 		if err != nil {
 			return notFound("rotate refresh token", err)
 		}
-		used, err := successorUsed(ctx, s, tx, cur.ReplacedBy)
+		used, err := successorUsed(ctx, tx, cur.ReplacedBy)
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old mobileauth.Hash, suc
 }
 
 // insertSuccessor stores the successor of cur, filling in what it inherits.
-func (s *Store) insertSuccessor(ctx context.Context, tx *sql.Tx, cur, succ mobileauth.RefreshToken) error {
+func (s *Store) insertSuccessor(ctx context.Context, tx *txn, cur, succ mobileauth.RefreshToken) error {
 	var err error
 	if succ.FamilyID, err = inherit("family", succ.FamilyID, cur.FamilyID); err != nil {
 		return err
@@ -102,12 +102,12 @@ func inherit(what, got, want string) (string, error) {
 
 // successorUsed reports whether the successor has been rotated or revoked
 // (or is gone, which only happens after it expired and was purged).
-func successorUsed(ctx context.Context, s *Store, tx *sql.Tx, succ *mobileauth.Hash) (bool, error) {
+func successorUsed(ctx context.Context, tx *txn, succ *mobileauth.Hash) (bool, error) {
 	if succ == nil {
 		return false, nil
 	}
 	var rotated, revoked dbTime
-	err := tx.QueryRowContext(ctx, s.q("SELECT rotated_at, revoked_at FROM refresh_tokens WHERE hash = $1"),
+	err := tx.queryRow(ctx, "SELECT rotated_at, revoked_at FROM refresh_tokens WHERE hash = $1",
 		hashArg(*succ)).Scan(&rotated, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
@@ -130,9 +130,9 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash mobileauth.Hash) (mobi
 }
 
 // insertRefresh stores one refresh token inside tx.
-func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t mobileauth.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, s.q("INSERT INTO refresh_tokens ("+refreshColumns+
-		") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+func (s *Store) insertRefresh(ctx context.Context, tx *txn, t mobileauth.RefreshToken) error {
+	_, err := tx.exec(ctx, "INSERT INTO refresh_tokens ("+refreshColumns+
+		") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 		hashArg(t.Hash), t.FamilyID, t.TenantID, t.UserID, s.ts(t.CreatedAt), s.ts(t.ExpiresAt),
 		s.tsPtr(t.RotatedAt), hashPtrArg(t.ReplacedBy), s.tsPtr(t.RevokedAt))
 	if err != nil {

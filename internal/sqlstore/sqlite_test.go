@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -37,6 +38,19 @@ func TestSQLiteMigrateIsIdempotent(t *testing.T) {
 	require.NoError(t, s.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
 	assert.Equal(t, 1, n)
 	assert.Equal(t, sqlstore.DialectSQLite, s.Dialect())
+}
+
+func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested", "dir")
+	s, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(dir, "m.db"), sqlstore.Options{Exclusive: true})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Migrate(t.Context()))
+	for _, name := range []string{"m.db", "m.db-wal", "m.db.lock"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), name)
+	}
 }
 
 func TestSQLiteSecondServerIsRefused(t *testing.T) {

@@ -53,6 +53,7 @@ type Store struct {
 	now     func() time.Time
 	observe func(op string, d time.Duration)
 	lock    *os.File // SQLite advisory lock, nil when not exclusive
+	stmts   stmtCache
 }
 
 // Compile-time proof that Store serves every interface the use cases need.
@@ -94,7 +95,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 
 // Close closes the database and releases the SQLite lock.
 func (s *Store) Close() error {
-	err := s.db.Close()
+	err := errors.Join(s.stmts.close(), s.db.Close())
 	if s.lock != nil {
 		// Closing the descriptor releases the flock.
 		err = errors.Join(err, s.lock.Close())
@@ -113,7 +114,7 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) Ping(ctx context.Context) error {
 	defer s.track("Ping", time.Now())
 	var one int
-	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := s.queryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping %s: %w", s.dialect, err)
 	}
 	return nil
@@ -126,42 +127,6 @@ func (s *Store) track(op string, start time.Time) {
 	if s.observe != nil {
 		s.observe(op, time.Since(start))
 	}
-}
-
-// q rebinds a query written with $n placeholders for the store's dialect.
-func (s *Store) q(query string) string {
-	if s.dialect == DialectSQLite {
-		return rebindSQLite(query)
-	}
-	return query
-}
-
-// exec runs a statement outside a transaction.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.db.ExecContext(ctx, s.q(query), args...)
-}
-
-// queryRow runs a single-row query outside a transaction.
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.db.QueryRowContext(ctx, s.q(query), args...)
-}
-
-// inTx runs fn in a transaction, committing when it returns nil. On SQLite
-// every transaction begins IMMEDIATE (the DSN sets _txlock), so the write
-// lock is taken up front rather than upgraded mid-way, which is what causes
-// SQLITE_BUSY deadlocks between concurrent writers.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 func ignoreDone(err error) error {
