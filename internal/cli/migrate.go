@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/config"
@@ -37,10 +38,24 @@ func openStore(ctx context.Context) (*sqlstore.Store, error) {
 	defer cancel()
 	st, err := sqlstore.Open(ctx, cfg.DatabaseURL.Value(), sqlstore.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("open the database (ALGA_MOBILE_DATABASE_URL): %w", err)
+		return nil, oneLine{fmt.Errorf("open the database (ALGA_MOBILE_DATABASE_URL): %w", err)}
 	}
 	return st, nil
 }
+
+// oneLine flattens a multi-line error (pgx lists every address it tried on
+// its own line) so that a failure stays one line on stderr.
+type oneLine struct{ err error }
+
+func (o oneLine) Error() string {
+	lines := strings.FieldsFunc(o.err.Error(), func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.ReplaceAll(strings.Join(lines, "; "), ":; ", ": ")
+}
+
+func (o oneLine) Unwrap() error { return o.err }
 
 // withStore opens and migrates the store (SQLite is created on first use),
 // runs fn, and closes the store. Failures to open, migrate or close are

@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
 // adminResult is what one run of the binary produced.
@@ -135,6 +139,7 @@ func TestAdminCommandsNeedOnlyTheDatabaseSetting(t *testing.T) {
 	}{
 		{"an unrelated bad setting does not block", map[string]string{"ALGA_MOBILE_OTT_TTL_SEC": "soon", "NEXTAUTH_URL": "not a url"}, ExitOK, ""},
 		{"a bad database URL is reported", map[string]string{"ALGA_MOBILE_DATABASE_URL": "mysql://u:hunter2@db/x"}, ExitFail, "ALGA_MOBILE_DATABASE_URL: must be"},
+		{"an unreachable PostgreSQL is reported on one line", map[string]string{"ALGA_MOBILE_DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"}, ExitFail, "connect to PostgreSQL"},
 		{"an unreadable database file is reported", map[string]string{"ALGA_MOBILE_DATABASE_URL": "sqlite:/proc/no/such/dir/x.db"}, ExitFail, "open the database"},
 	}
 	for _, tt := range tests {
@@ -154,4 +159,58 @@ func TestAdminCommandsNeedOnlyTheDatabaseSetting(t *testing.T) {
 			}
 		})
 	}
+}
+
+// adminPostgres points the configuration at a fresh schema of the database
+// of ALGA_TEST_POSTGRES_URL (dropped when the test ends) and returns its URL.
+func adminPostgres(t *testing.T) string {
+	t.Helper()
+	base := testenv.PostgresURL(t)
+	adminEnv(t)
+	admin, err := sqlstore.Open(t.Context(), base, sqlstore.Options{})
+	require.NoError(t, err)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema := "clitest_" + hex.EncodeToString(b)
+	_, err = admin.DB().ExecContext(t.Context(), "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		assert.NoError(t, err)
+		assert.NoError(t, admin.Close())
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	t.Setenv("ALGA_MOBILE_DATABASE_URL", u.String())
+	return u.String()
+}
+
+func TestAdminCommandsOnPostgres(t *testing.T) {
+	adminPostgres(t)
+
+	r := adminRun(t, "migrate")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Regexp(t, `^postgres schema migrated from version 0 to [1-9][0-9]*\n$`, r.stdout)
+	r = adminRun(t, "migrate")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "up to date")
+
+	require.Equal(t, ExitOK, adminRun(t, "users", "import", "testdata/users-good.csv").code)
+	r = adminRun(t, "users", "add", "--tenant", tenantA, "--email", "Bob@example.com")
+	assert.Equal(t, ExitFail, r.code)
+	assert.Contains(t, r.stderr, "already exists")
+	r = adminRun(t, "users", "import", "testdata/users-bad-rows.csv")
+	assert.Equal(t, ExitFail, r.code)
+	assert.Len(t, listUsers(t), 3, "nothing more was imported")
+
+	require.Equal(t, ExitOK, adminRun(t, "users", "disable", "--tenant", tenantA, "--email", "bob@example.com").code)
+	require.Equal(t, ExitOK, adminRun(t, "tenants", "set-plan", "--tenant", tenantA, "--plan", "solo").code)
+	first, second := rotateKey(t), rotateKey(t)
+	r = adminRun(t, "keys", "list")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Regexp(t, second+`\s+EdDSA\s+\S+\s+active\n`+first+`\s+EdDSA\s+\S+\s+retired`, r.stdout)
+	assert.Empty(t, auditEvents(t))
 }
