@@ -99,6 +99,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	}
 	a.Auth = svc
 	go ring.Run(bg)
+	go a.purgeLoop(bg)
 
 	ips := clientip.NewResolver(cfg.TrustedProxies)
 	web, err := a.newWeb(ctx, o, ips)
