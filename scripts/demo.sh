@@ -33,8 +33,11 @@ cat <<TXT
 alga-mobile-auth demo — $NEXTAUTH_URL  (Ctrl-C to stop)
 
   capabilities   curl -s $NEXTAUTH_URL/api/v1/mobile/auth/capabilities
-  sign in        $NEXTAUTH_URL/auth/signin?callbackUrl=$(enc "$handoff")
-                 (as the app opens it; choose "Development sign-in", e-mail $demo_email)
+  sign in        $NEXTAUTH_URL/demo/handoff
+                 (choose "Development sign-in", e-mail $demo_email; the page then shows the
+                 alga://auth/callback?ott=… deep link the app would get, and the curl that exchanges it)
+  as the app     $NEXTAUTH_URL/auth/signin?callbackUrl=$(enc "$handoff")
+                 (the URL the app opens; ends in the alga:// deep link, which a desktop browser cannot open)
   connect QR     $NEXTAUTH_URL/mobile/connect
   JWKS           $NEXTAUTH_URL/.well-known/jwks.json
   health         $NEXTAUTH_URL/healthz   $NEXTAUTH_URL/readyz   $NEXTAUTH_URL/metrics

@@ -127,6 +127,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		JWKS:          func() []byte { return ring.JWKS(o.Now()) },
 		Web:           web,
 		SessionTTL:    cfg.SessionTTL,
+		Demo:          cfg.DevIDP,
 		Connect:       connect,
 		Rand:          o.Rand,
 	})

@@ -45,6 +45,8 @@ type pageData struct {
 	SignedInAs string
 	Providers  []providerLink
 	Origin     string
+	DeepLink   string
+	Curl       string
 }
 
 type providerLink struct {

@@ -45,6 +45,9 @@ func (s *Server) Handler() http.Handler {
 			r.Get(sso.CallbackPathPrefix+string(id), s.callbackFor(id))
 		}
 		r.Get("/auth/mobile/handoff", s.handoff)
+		if s.opts.Demo {
+			r.Get("/demo/handoff", s.demoHandoff)
+		}
 	}
 	if s.opts.Connect != nil {
 		r.Get("/api/v1/mobile/connect-qr.png", s.connectPNG)

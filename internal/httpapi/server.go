@@ -46,6 +46,9 @@ type Options struct {
 	Web *WebOptions
 	// SessionTTL is the browser session lifetime (cookie Max-Age).
 	SessionTTL time.Duration
+	// Demo serves /demo/handoff, which shows the deep link in a desktop
+	// browser (only with the development identity provider).
+	Demo bool
 	// Connect switches on the connect-this-server QR and page.
 	Connect *ConnectAssets
 	// Rand is the source of flow secrets (default crypto/rand).
@@ -87,6 +90,8 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("httpapi: MetricsOnMain needs Metrics")
 	case (o.Tokens == nil) != (o.JWKS == nil):
 		return nil, errors.New("httpapi: Tokens and JWKS go together")
+	case o.Demo && o.Web == nil:
+		return nil, errors.New("httpapi: Demo needs Web")
 	case o.Web != nil && (o.Web.Service == nil || len(o.Web.FlowKey) < 32 || o.Web.Origin == "" || o.Web.RequestHost == nil || o.SessionTTL <= 0):
 		return nil, errors.New("httpapi: Web needs Service, a 32-byte FlowKey, Origin, RequestHost and SessionTTL")
 	}

@@ -66,6 +66,7 @@ func testOptions() Options {
 		Web: &WebOptions{Service: fakeWeb{}, FlowKey: bytes.Repeat([]byte{7}, 32), Origin: "https://psa.example.com",
 			RequestHost: func(r *http.Request) string { return r.Host }},
 		SessionTTL: time.Hour,
+		Demo:       true,
 		Connect:    &ConnectAssets{Origin: "https://psa.example.com", PNG: []byte("png"), SVG: []byte("<svg/>")},
 	}
 }
