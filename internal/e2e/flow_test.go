@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -109,4 +110,29 @@ func TestWholeFlowOverHTTP(t *testing.T) {
 	assert.Equal(t, `Bearer realm="alga-mobile", error="invalid_token"`, v.Header.Get("WWW-Authenticate"))
 	resp, _ = postJSON(t, in.URL+"/api/v1/mobile/auth/refresh", map[string]any{"refreshToken": newRefresh})
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}
+
+// TestDemoPageShowsTheDeepLink covers `make run`'s page: after sign-in it
+// shows the alga:// link from the real hand-off, and the curl exchanging it
+// works.
+func TestDemoPageShowsTheDeepLink(t *testing.T) {
+	in := start(t, baseEnv(t, freeAddr(t)))
+	in.addUser(t, tenantA, "demo@example.com", mobileauth.UserInternal)
+	c := browser(t)
+	r := get(t, c, in.URL+"/demo/handoff")
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	loc, err := url.Parse(r.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "/auth/signin", loc.Path)
+	r = signIn(t, c, in.URL, loc.Query().Get("callbackUrl"), "demo@example.com")
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	r = get(t, c, in.URL+r.Header.Get("Location"))
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	body := htmlUnescape(readAll(t, r))
+	m := regexp.MustCompile(`alga://auth/callback\?ott=([A-Za-z0-9_-]+)&amp;state=demo-state|alga://auth/callback\?ott=([A-Za-z0-9_-]+)&state=demo-state`).FindStringSubmatch(body)
+	require.NotNil(t, m, body)
+	ott := m[1] + m[2]
+	assert.Contains(t, body, "curl -s "+in.URL+"/api/v1/mobile/auth/exchange")
+	resp, ex := postJSON(t, in.URL+"/api/v1/mobile/auth/exchange", map[string]any{"ott": ott, "state": "demo-state"})
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "%v", ex)
 }
