@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// Tests of the browser sign-in page and its session (SPEC §3.2), driven
+// over HTTP against the real app on loopback.
+
+const siTenantB = "22222222-2222-4222-8222-222222222222"
+
+// siHandoffPath is the handoff the app opens after sign-in, as a path.
+func siHandoffPath(state string) string {
+	return "/auth/mobile/handoff?" + url.Values{"redirect": {"alga://auth/callback"}, "state": {state}}.Encode()
+}
+
+// siProviderLinks are the sign-in buttons of a page: class, href, label.
+var siProviderLinks = regexp.MustCompile(`<a class="([^"]*)" href="([^"]*)">Continue with ([^<]*)</a>`)
+
+type siLink struct{ Class, Href, Label string }
+
+func siLinks(body string) []siLink {
+	var out []siLink
+	for _, m := range siProviderLinks.FindAllStringSubmatch(body, -1) {
+		out = append(out, siLink{Class: m[1], Href: html.UnescapeString(m[2]), Label: m[3]})
+	}
+	return out
+}
+
+// siPage fetches a page and returns the response and its body.
+func siPage(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	r := get(t, c, u)
+	return r, readAll(t, r)
+}
+
+// siSetCookie is the Set-Cookie of r named name, or nil.
+func siSetCookie(r *http.Response, name string) *http.Cookie {
+	for _, c := range r.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// siSessions counts the web sessions in the store, whatever their state.
+func siSessions(t *testing.T, in *instance) int {
+	t.Helper()
+	var n int
+	require.NoError(t, in.App.Store.DB().QueryRowContext(context.Background(), "SELECT COUNT(*) FROM web_sessions").Scan(&n))
+	return n
+}
+
+// siSignedIn is a browser signed in as email through the development provider.
+func siSignedIn(t *testing.T, in *instance, email string) *http.Client {
+	t.Helper()
+	c := browser(t)
+	r := signIn(t, c, in.URL, "", email)
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	require.Equal(t, "/auth/signin", r.Header.Get("Location"))
+	return c
+}
+
+func TestSignInPageShowsOneButtonPerProvider(t *testing.T) {
+	idp := siStartIdP(t)
+	addr := freeAddr(t)
+	in := start(t, idp.env(baseEnv(t, addr)))
+
+	r, body := siPage(t, browser(t), in.URL+"/auth/signin")
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Equal(t, "text/html; charset=utf-8", r.Header.Get("Content-Type"))
+	assert.Equal(t, []siLink{
+		{Class: "btn primary", Href: "/auth/signin/google", Label: "Google"},
+		{Class: "btn", Href: "/auth/signin/dev", Label: "Development sign-in"},
+	}, siLinks(body), "Google first, then the development provider")
+	assert.NotContains(t, body, "not configured")
+	assert.NotContains(t, body, `role="alert"`, "no error, no alert")
+
+	t.Run("buttons carry a same-origin callbackUrl as a path", func(t *testing.T) {
+		_, body := siPage(t, browser(t), in.URL+"/auth/signin?"+url.Values{"callbackUrl": {in.URL + siHandoffPath("s1")}}.Encode())
+		q := "?" + url.Values{"callbackUrl": {siHandoffPath("s1")}}.Encode()
+		assert.Equal(t, []siLink{
+			{Class: "btn primary", Href: "/auth/signin/google" + q, Label: "Google"},
+			{Class: "btn", Href: "/auth/signin/dev" + q, Label: "Development sign-in"},
+		}, siLinks(body))
+	})
+}
+
+func TestSignInPageSaysSSOIsNotConfigured(t *testing.T) {
+	env := baseEnv(t, freeAddr(t))
+	env["ALGA_MOBILE_DEV_IDP"] = "false"
+	in := start(t, env)
+
+	r, body := siPage(t, browser(t), in.URL+"/auth/signin?callbackUrl="+url.QueryEscape(in.URL+siHandoffPath("s")))
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Contains(t, body, "Single sign-on is not configured on this server, so nobody can sign in yet.")
+	assert.Empty(t, siLinks(body))
+	assert.NotContains(t, body, "/auth/signin/")
+
+	r = get(t, browser(t), in.URL+"/auth/signin/dev")
+	assert.Equal(t, http.StatusFound, r.StatusCode)
+	assert.Equal(t, "/auth/signin?error=unknown_provider", r.Header.Get("Location"), "an unconfigured provider cannot be started")
+}
+
+func TestSignInPageRendersEveryErrorAsASentence(t *testing.T) {
+	in := start(t, baseEnv(t, freeAddr(t)))
+	sentences := map[string]string{
+		"invalid_redirect":     "The app asked to return to an address this server does not accept. Update the app, or ask your administrator.",
+		"flow_expired":         "Your sign-in took too long or was started in another browser. Please try again.",
+		"access_denied":        "Sign-in was cancelled at the provider.",
+		"provider_unavailable": "The sign-in provider could not be reached. Please try again in a moment.",
+		"email_not_verified":   "Your e-mail address is not verified with the sign-in provider, so it cannot be used here.",
+		"sign_in_failed":       "The sign-in provider's answer could not be verified. Please try again.",
+		"unknown_provider":     "That sign-in option is not available on this server.",
+		"session_expired":      "Your session has ended. Please sign in again.",
+	}
+	const generic = "Sign-in did not complete. Please try again."
+	for code, sentence := range sentences {
+		t.Run(code, func(t *testing.T) {
+			r, body := siPage(t, browser(t), in.URL+"/auth/signin?error="+code)
+			require.Equal(t, http.StatusOK, r.StatusCode)
+			assert.Contains(t, html.UnescapeString(body), `<p class="alert" role="alert">`+sentence+`</p>`)
+			assert.NotContains(t, body, generic)
+		})
+	}
+	for _, code := range []string{"totally_made_up", "<script>alert(1)</script>", `"><img src=x onerror=alert(1)>`,
+		"Your account has been hacked, call +1 555 0100", strings.Repeat("A", 3000)} {
+		t.Run("unknown code "+code[:min(len(code), 20)], func(t *testing.T) {
+			r, body := siPage(t, browser(t), in.URL+"/auth/signin?"+url.Values{"error": {code}}.Encode())
+			require.Equal(t, http.StatusOK, r.StatusCode)
+			assert.Contains(t, body, `<p class="alert" role="alert">`+generic+`</p>`)
+			for _, s := range []string{code, html.EscapeString(code), "alert(1)", "555 0100", "made_up", "AAAA"} {
+				assert.NotContains(t, body, s, "the page never echoes what a link carries")
+			}
+		})
+	}
+}
+
+func TestSignInPageSecurityHeaders(t *testing.T) {
+	in := start(t, baseEnv(t, freeAddr(t)))
+	for _, path := range []string{"/auth/signin", "/auth/signin?error=flow_expired",
+		"/auth/signin?callbackUrl=" + url.QueryEscape(siHandoffPath("s"))} {
+		t.Run(path, func(t *testing.T) {
+			r, body := siPage(t, browser(t), in.URL+path)
+			require.Equal(t, http.StatusOK, r.StatusCode)
+			siAssertPageHeaders(t, r, body)
+		})
+	}
+}
+
+// siAssertPageHeaders checks SPEC §3.2's security headers and that the
+// page needs nothing from elsewhere and runs no script.
+func siAssertPageHeaders(t *testing.T, r *http.Response, body string) {
+	t.Helper()
+	csp := r.Header.Get("Content-Security-Policy")
+	assert.Contains(t, csp, "default-src 'none'")
+	assert.Contains(t, csp, "frame-ancestors 'none'")
+	assert.NotContains(t, csp, "script-src", "no script is allowed at all (default-src 'none' covers it)")
+	assert.NotContains(t, csp, "unsafe-inline")
+	assert.NotContains(t, csp, "unsafe-eval")
+	assert.Equal(t, "DENY", r.Header.Get("X-Frame-Options"))
+	assert.Equal(t, "no-referrer", r.Header.Get("Referrer-Policy"))
+	assert.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+	assert.NotContains(t, strings.ToLower(body), "<script")
+	assert.NotRegexp(t, `(?i)(src|href|action)="(https?:)?//`, body, "no external assets")
+	// The one inline style block is exactly the one the CSP hash allows,
+	// so a real browser applies it.
+	m := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(body)
+	if assert.NotNil(t, m, "inline style") {
+		sum := sha256.Sum256([]byte(m[1]))
+		assert.Contains(t, csp, "style-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+	}
+}
+
+func TestSignInWithSessionGoesStraightToCallback(t *testing.T) {
+	in := start(t, baseEnv(t, freeAddr(t)))
+	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
+	c := siSignedIn(t, in, "tech@example.com")
+
+	r := get(t, c, in.URL+"/auth/signin?"+url.Values{"callbackUrl": {in.URL + siHandoffPath("s2")}}.Encode())
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	assert.Equal(t, siHandoffPath("s2"), r.Header.Get("Location"))
+	r = get(t, c, in.URL+r.Header.Get("Location"))
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "alga://auth/callback?ott="), r.Header.Get("Location"))
+
+	t.Run("without callbackUrl the page says who is signed in", func(t *testing.T) {
+		r, body := siPage(t, c, in.URL+"/auth/signin")
+		require.Equal(t, http.StatusOK, r.StatusCode)
+		assert.Contains(t, body, "You are signed in as <strong>tech@example.com</strong>.")
+		assert.Contains(t, body, `<form method="post" action="/auth/signout">`)
+		assert.Empty(t, siLinks(body))
+	})
+}
+
+// siOffOrigin are callbackUrl values that must be dropped: each would send
+// the browser to another site if honoured (or confused a lax parser).
+func siOffOrigin(origin string) []string {
+	host := strings.TrimPrefix(origin, "http://")
+	return []string{
+		"//evil.example",
+		"///evil.example",
+		"https://evil.example",
+		"HTTPS://EVIL.EXAMPLE/auth/mobile/handoff",
+		"http://evil.example" + siHandoffPath("s"),
+		`/\evil.example`,
+		`\/evil.example`,
+		`\\evil.example`,
+		"%2F%2Fevil.example",
+		"/%2F%2Fevil.example",
+		"/%2fevil.example",
+		"/%5Cevil.example",
+		"%5C%5Cevil.example",
+		"https:evil.example",
+		"https:/evil.example",
+		"javascript:alert(1)",
+		"JaVaScRiPt:alert(1)",
+		"data:text/html,<script>alert(1)</script>",
+		"https://" + host + "@evil.example",
+		origin + "@evil.example",
+		`https://evil.example\@` + host,
+		"https://" + host + siHandoffPath("s"), // same host, other scheme: another origin
+		" //evil.example",
+		"/\t/evil.example",
+		"/\n/evil.example",
+	}
+}
+
+func TestSignInDropsOffOriginCallbackURL(t *testing.T) {
+	in := start(t, baseEnv(t, freeAddr(t)))
+	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
+	signedIn := siSignedIn(t, in, "tech@example.com")
+
+	for _, evil := range siOffOrigin(in.URL) {
+		t.Run(evil, func(t *testing.T) {
+			q := "?" + url.Values{"callbackUrl": {evil}}.Encode()
+
+			// The page's buttons do not carry it.
+			r, body := siPage(t, browser(t), in.URL+"/auth/signin"+q)
+			require.Equal(t, http.StatusOK, r.StatusCode)
+			assert.Equal(t, []siLink{{Class: "btn primary", Href: "/auth/signin/dev", Label: "Development sign-in"}}, siLinks(body))
+			assert.NotContains(t, html.UnescapeString(body), "evil.example")
+
+			// A signed-in browser is not redirected to it.
+			r = get(t, signedIn, in.URL+"/auth/signin"+q)
+			assert.Equal(t, http.StatusOK, r.StatusCode)
+			assert.Empty(t, r.Header.Get("Location"))
+
+			// Signing in with it lands on the sign-in page, on our origin.
+			r = signIn(t, browser(t), in.URL, evil, "tech@example.com")
+			require.Equal(t, http.StatusFound, r.StatusCode)
+			assert.Equal(t, "/auth/signin", r.Header.Get("Location"))
+
+			// A refused sign-in does not carry it either.
+			r = get(t, browser(t), in.URL+"/auth/signin/nope"+q)
+			assert.Equal(t, "/auth/signin?error=unknown_provider", r.Header.Get("Location"))
+		})
+	}
+
+	// Paths with dot segments or encoded characters stay on our origin
+	// whatever the browser makes of them.
+	for _, tricky := range []string{"/.//evil.example", "/..//evil.example", "/%09/evil.example", "/auth/../\u2215\u2215evil.example"} {
+		t.Run("stays on origin "+tricky, func(t *testing.T) {
+			for _, r := range []*http.Response{
+				get(t, signedIn, in.URL+"/auth/signin?"+url.Values{"callbackUrl": {tricky}}.Encode()),
+				signIn(t, browser(t), in.URL, tricky, "tech@example.com"),
+			} {
+				loc := r.Header.Get("Location")
+				if r.StatusCode != http.StatusFound {
+					continue
+				}
+				siAssertOnOrigin(t, in.URL, loc)
+			}
+		})
+	}
+}
+
+// siAssertOnOrigin checks that a browser following loc stays on origin.
+func siAssertOnOrigin(t *testing.T, origin, loc string) {
+	t.Helper()
+	base, err := url.Parse(origin + "/auth/signin")
+	require.NoError(t, err)
+	u, err := url.Parse(loc)
+	require.NoError(t, err, loc)
+	abs := base.ResolveReference(u)
+	assert.Equal(t, base.Host, abs.Host, "Location %q leaves the origin", loc)
+	assert.Equal(t, base.Scheme, abs.Scheme, "Location %q leaves the origin", loc)
+	assert.False(t, strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, `/\`), "Location %q is a network-path reference", loc)
+}
