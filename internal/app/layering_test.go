@@ -1,0 +1,56 @@
+package app
+
+import (
+	"go/build"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/nineminds/alga-mobile-auth/internal/"
+
+// TestImportsPointDownward holds the package layering of the README:
+// the domain imports only the standard library, leaf packages never import
+// the use-case, HTTP or wiring layers, and httpapi never sees sqlstore.
+func TestImportsPointDownward(t *testing.T) {
+	upper := []string{"authflow", "httpapi", "app", "cli", "e2e"}
+	rules := map[string][]string{
+		"mobileauth": {"*"}, // stdlib only
+		"token":      upper, "license": upper, "allowlist": upper, "sso": upper, "devidp": upper,
+		"sqlstore": upper, "qr": upper, "clientip": upper, "ratelimit": upper, "logging": upper,
+		"metrics": upper, "config": upper,
+		"authflow": {"httpapi", "app", "cli", "sqlstore", "e2e"},
+		"httpapi":  {"app", "cli", "sqlstore", "e2e", "devidp", "config"},
+		"app":      {"cli", "e2e"},
+	}
+	dirs, err := os.ReadDir("..")
+	require.NoError(t, err)
+	checked := 0
+	for _, d := range dirs {
+		forbidden, ok := rules[d.Name()]
+		if !d.IsDir() || !ok {
+			continue
+		}
+		pkg, err := build.ImportDir(filepath.Join("..", d.Name()), 0)
+		require.NoError(t, err)
+		checked++
+		for _, imp := range pkg.Imports {
+			if d.Name() == "mobileauth" {
+				assert.NotContains(t, imp, ".", "mobileauth imports only the standard library, not %s", imp)
+				continue
+			}
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			dep := strings.SplitN(strings.TrimPrefix(imp, module), "/", 2)[0]
+			for _, f := range forbidden {
+				assert.NotEqualf(t, f, dep, "%s must not import %s", d.Name(), dep)
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, checked, 14)
+}
