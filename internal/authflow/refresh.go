@@ -40,10 +40,26 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	if err := s.limit(ctx, "refresh-ip:"+req.ClientIP, refreshLimit); err != nil {
 		return RefreshResult{}, err
 	}
+	presented := token.HashOf(req.RefreshToken)
+	// The per-user limit needs the token's owner, and must refuse before
+	// the rotation: a token rotated for a caller who then gets 429 would,
+	// when retried after the block (past the grace period), read as theft
+	// and end the family.
+	owner, err := s.st.Refresh.GetRefreshToken(ctx, presented)
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		s.events.AuthEvent("refresh_rejected", "unknown")
+		return RefreshResult{}, unauthorized(err)
+	}
+	if err != nil {
+		return RefreshResult{}, fmt.Errorf("look up refresh token: %w", err)
+	}
+	if err := s.limit(ctx, "refresh-user:"+owner.TenantID+":"+owner.UserID, refreshLimit); err != nil {
+		return RefreshResult{}, err
+	}
 	now := s.now()
 	successor := s.deriver.Successor(req.RefreshToken)
 	succHash := token.HashOf(successor)
-	res, err := s.st.Refresh.RotateRefreshToken(ctx, token.HashOf(req.RefreshToken),
+	res, err := s.st.Refresh.RotateRefreshToken(ctx, presented,
 		mobileauth.RefreshToken{Hash: succHash, CreatedAt: now, ExpiresAt: now.Add(s.set.RefreshTTL)}, now)
 	if errors.Is(err, mobileauth.ErrNotFound) {
 		s.events.AuthEvent("refresh_rejected", "unknown")
@@ -53,9 +69,6 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 		return RefreshResult{}, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	cur := res.Current
-	if err := s.limit(ctx, "refresh-user:"+cur.TenantID+":"+cur.UserID, refreshLimit); err != nil {
-		return RefreshResult{}, err
-	}
 	event := "refresh_rotated"
 	if res.Outcome == mobileauth.AlreadyRotated {
 		if err := s.judgeReplay(ctx, res, succHash, req.ClientIP); err != nil {
