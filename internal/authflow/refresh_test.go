@@ -1,0 +1,297 @@
+package authflow_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
+)
+
+// refreshErr presents rt once and returns only the error.
+func (f *fixture) refreshErr(rt string) error {
+	f.t.Helper()
+	res, err := f.svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: rt, ClientIP: f.nextIP()})
+	if err != nil {
+		assert.Empty(f.t, res.RefreshToken, "a refused refresh returns no token")
+	}
+	return err
+}
+
+// familyRows counts the refresh tokens stored for a family.
+func (f *fixture) familyRows(familyID string) int {
+	f.t.Helper()
+	return f.count("SELECT COUNT(*) FROM refresh_tokens WHERE family_id = ?", familyID)
+}
+
+// assertFamilyRevoked checks that the family and every refresh token in it
+// are revoked and that each of the access tokens fails verification.
+func (f *fixture) assertFamilyRevoked(familyID string, access ...string) {
+	f.t.Helper()
+	fam, err := f.store.GetFamily(f.ctx, familyID)
+	require.NoError(f.t, err)
+	assert.NotNil(f.t, fam.RevokedAt, "family revoked")
+	assert.Zero(f.t, f.count("SELECT COUNT(*) FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NULL", familyID),
+		"every refresh token of the family revoked")
+	for i, a := range access {
+		_, err := f.svc.Verify(f.ctx, a)
+		assertError(f.t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+		if err == nil {
+			f.t.Errorf("access token %d still verifies", i)
+		}
+	}
+}
+
+func TestRefreshRotatesToANewToken(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice)
+	s := f.session(alice.Email)
+	fam := f.familyOf(s.AccessToken)
+
+	r1 := f.refresh(s.RefreshToken)
+	assert.NotEqual(t, s.RefreshToken, r1.RefreshToken)
+	assert.Len(t, r1.RefreshToken, token.OpaqueLen)
+	assert.NotEqual(t, s.AccessToken, r1.AccessToken)
+	assert.Equal(t, int(accessTTL.Seconds()), r1.ExpiresInSec)
+	assert.Equal(t, fam, f.familyOf(r1.AccessToken), "the new access token belongs to the same family")
+	assert.Equal(t, 2, f.familyRows(fam))
+
+	old, err := f.store.GetRefreshToken(f.ctx, token.HashOf(s.RefreshToken))
+	require.NoError(t, err)
+	require.NotNil(t, old.RotatedAt)
+	require.NotNil(t, old.ReplacedBy)
+	assert.Equal(t, token.HashOf(r1.RefreshToken), *old.ReplacedBy)
+
+	// The successor rotates in turn.
+	r2 := f.refresh(r1.RefreshToken)
+	assert.NotEqual(t, r1.RefreshToken, r2.RefreshToken)
+	assert.Equal(t, 3, f.familyRows(fam))
+	assert.Len(t, f.audits(mobileauth.AuditRefresh), 2)
+	assert.Equal(t, 2, f.events.count("refresh_rotated"))
+}
+
+func TestRefreshReplayInsideGraceReturnsSameSuccessor(t *testing.T) {
+	for _, wait := range []time.Duration{0, time.Second, grace - time.Millisecond, grace} {
+		t.Run("after "+wait.String(), func(t *testing.T) {
+			f := newFixture(t)
+			f.addUsers(alice)
+			s := f.session(alice.Email)
+			fam := f.familyOf(s.AccessToken)
+			first := f.refresh(s.RefreshToken)
+
+			f.clock.Advance(wait)
+			again := f.refresh(s.RefreshToken)
+			assert.Equal(t, first.RefreshToken, again.RefreshToken, "same successor")
+			assert.NotEqual(t, first.AccessToken, again.AccessToken, "fresh access token")
+			assert.Equal(t, fam, f.familyOf(again.AccessToken))
+			assert.Equal(t, 2, f.familyRows(fam), "no second successor row")
+			assert.Len(t, f.audits(mobileauth.AuditRefresh), 1, "a replay is not a second rotation")
+			assert.Empty(t, f.audits(mobileauth.AuditRefreshReuse))
+			assert.Equal(t, 1, f.events.count("refresh_grace_replay"))
+
+			// The successor still works afterwards.
+			f.refresh(again.RefreshToken)
+		})
+	}
+}
+
+func TestRefreshReplayAfterGraceRevokesFamily(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice)
+	s := f.session(alice.Email)
+	fam := f.familyOf(s.AccessToken)
+	r1 := f.refresh(s.RefreshToken)
+
+	f.clock.Advance(grace + time.Millisecond)
+	err := f.refreshErr(s.RefreshToken)
+	assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+
+	f.assertFamilyRevoked(fam, s.AccessToken, r1.AccessToken)
+	assertError(t, f.refreshErr(r1.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken)
+	ev := f.audits(mobileauth.AuditRefreshReuse)
+	require.Len(t, ev, 1)
+	assert.Equal(t, fam, ev[0].RecordID)
+	assert.Equal(t, alice.ID, ev[0].UserID)
+	assert.Equal(t, alice.TenantID, ev[0].TenantID)
+	assert.Equal(t, map[string]string{"reason": "after_grace"}, ev[0].Details)
+	assert.Equal(t, 1, f.events.count("refresh_reuse_detected/after_grace"))
+
+	// Presenting the stolen token again changes nothing more.
+	assertError(t, f.refreshErr(s.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken)
+	assert.Len(t, f.audits(mobileauth.AuditRefreshReuse), 1)
+}
+
+func TestRefreshReplayAfterSuccessorUsedRevokesFamily(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice)
+	s := f.session(alice.Email)
+	fam := f.familyOf(s.AccessToken)
+	r1 := f.refresh(s.RefreshToken)
+	r2 := f.refresh(r1.RefreshToken) // the successor is used, still inside the grace
+
+	err := f.refreshErr(s.RefreshToken)
+	assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+	f.assertFamilyRevoked(fam, s.AccessToken, r1.AccessToken, r2.AccessToken)
+	assertError(t, f.refreshErr(r2.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken)
+	ev := f.audits(mobileauth.AuditRefreshReuse)
+	require.Len(t, ev, 1)
+	assert.Equal(t, "successor_used", ev[0].Details["reason"])
+}
+
+func TestRefreshReuseOfAnAncestorRevokesEveryDescendant(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice, bob)
+	s := f.session(alice.Email)
+	fam := f.familyOf(s.AccessToken)
+	other := f.session(bob.Email) // an unrelated family, which must survive
+
+	chain := []string{s.RefreshToken}
+	access := []string{s.AccessToken}
+	for range 4 {
+		f.clock.Advance(time.Minute)
+		r := f.refresh(chain[len(chain)-1])
+		chain, access = append(chain, r.RefreshToken), append(access, r.AccessToken)
+	}
+	require.Equal(t, 5, f.familyRows(fam))
+
+	// The attacker replays the second token of the chain.
+	assertError(t, f.refreshErr(chain[1]), mobileauth.CodeUnauthorized, msgInvalidToken)
+	f.assertFamilyRevoked(fam, access...)
+	for i, rt := range chain {
+		assertError(t, f.refreshErr(rt), mobileauth.CodeUnauthorized, msgInvalidToken)
+		_ = i
+	}
+
+	_, err := f.svc.Verify(f.ctx, other.AccessToken)
+	assert.NoError(t, err, "another family is untouched")
+	f.refresh(other.RefreshToken)
+}
+
+func TestRefreshRefusals(t *testing.T) {
+	cases := []struct {
+		name    string
+		opts    []option
+		prepare func(t *testing.T, f *fixture, s authflow.ExchangeResult) string
+		code    mobileauth.Code
+		msg     string
+	}{
+		{
+			name:    "empty token is a validation error",
+			prepare: func(*testing.T, *fixture, authflow.ExchangeResult) string { return "" },
+			code:    mobileauth.CodeValidation,
+		},
+		{
+			name:    "oversized token",
+			prepare: func(*testing.T, *fixture, authflow.ExchangeResult) string { return strings.Repeat("a", 513) },
+			code:    mobileauth.CodeUnauthorized, msg: msgInvalidToken,
+		},
+		{
+			name:    "unknown token",
+			prepare: func(*testing.T, *fixture, authflow.ExchangeResult) string { return "never-issued-refresh-token" },
+			code:    mobileauth.CodeUnauthorized, msg: msgInvalidToken,
+		},
+		{
+			name: "expired token",
+			prepare: func(_ *testing.T, f *fixture, s authflow.ExchangeResult) string {
+				f.clock.Advance(refreshTTL)
+				return s.RefreshToken
+			},
+			code: mobileauth.CodeUnauthorized, msg: msgInvalidToken,
+		},
+		{
+			name: "revoked token",
+			prepare: func(t *testing.T, f *fixture, s authflow.ExchangeResult) string {
+				require.NoError(t, f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: s.RefreshToken}))
+				return s.RefreshToken
+			},
+			code: mobileauth.CodeUnauthorized, msg: msgInvalidToken,
+		},
+		{
+			name: "rotated token of a revoked family",
+			prepare: func(t *testing.T, f *fixture, s authflow.ExchangeResult) string {
+				r1 := f.refresh(s.RefreshToken)
+				require.NoError(t, f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: r1.RefreshToken}))
+				return s.RefreshToken
+			},
+			code: mobileauth.CodeUnauthorized, msg: msgInvalidToken,
+		},
+		{
+			name: "tenant plan lost mobile access",
+			opts: []option{hosted()},
+			prepare: func(t *testing.T, f *fixture, s authflow.ExchangeResult) string {
+				require.NoError(t, f.store.SetTenantPlan(f.ctx, alice.TenantID, mobileauth.TierEssentials))
+				return s.RefreshToken
+			},
+			code: mobileauth.CodeForbidden, msg: msgPlan,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts...)
+			f.addUsers(alice)
+			s := f.session(alice.Email)
+			rt := tc.prepare(t, f, s)
+			err := f.refreshErr(rt)
+			assertError(t, err, tc.code, tc.msg)
+			assert.Empty(t, f.audits(mobileauth.AuditRefreshReuse), "no theft detected")
+		})
+	}
+}
+
+func TestRefreshOfDisabledUserRevokesFamily(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice)
+	s := f.session(alice.Email)
+	fam := f.familyOf(s.AccessToken)
+	require.NoError(t, f.store.DisableUser(f.ctx, alice.TenantID, alice.Email))
+
+	assertError(t, f.refreshErr(s.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken)
+	f.assertFamilyRevoked(fam, s.AccessToken)
+}
+
+func TestRefreshRateLimitPerIP(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice)
+	s := f.session(alice.Email)
+	req := authflow.RefreshRequest{RefreshToken: "unknown", ClientIP: "192.0.2.1"}
+	for range 30 {
+		_, err := f.svc.Refresh(f.ctx, req)
+		assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+	}
+	// The 31st is refused before the token is even looked at: a valid
+	// token from that address is refused too, and stays usable.
+	_, err := f.svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "192.0.2.1"})
+	var rl *authflow.RateLimitedError
+	require.ErrorAs(t, err, &rl)
+	assert.InDelta(t, (5 * time.Minute).Seconds(), rl.RetryAfter.Seconds(), 1)
+	f.refresh(s.RefreshToken)
+}
+
+func TestRefreshRateLimitPerUserKeepsThePresentedToken(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice, bob)
+	s := f.session(alice.Email)
+	rt := s.RefreshToken
+	for range 30 {
+		rt = f.refresh(rt).RefreshToken // each from a fresh address
+	}
+	_, err := f.svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: rt, ClientIP: f.nextIP()})
+	var rl *authflow.RateLimitedError
+	require.ErrorAs(t, err, &rl)
+	assert.InDelta(t, (5 * time.Minute).Seconds(), rl.RetryAfter.Seconds(), 1)
+
+	// Another user is not affected.
+	f.refresh(f.session(bob.Email).RefreshToken)
+
+	// A refused refresh must not have rotated the token: once the block
+	// ends (long past any grace period), the client's token still works
+	// and is not mistaken for a stolen one.
+	f.clock.Advance(5 * time.Minute)
+	f.refresh(rt)
+	assert.Empty(t, f.audits(mobileauth.AuditRefreshReuse))
+}
