@@ -302,3 +302,154 @@ func siAssertOnOrigin(t *testing.T, origin, loc string) {
 	assert.Equal(t, base.Scheme, abs.Scheme, "Location %q leaves the origin", loc)
 	assert.False(t, strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, `/\`), "Location %q is a network-path reference", loc)
 }
+
+// siAssertCookie checks the attributes every cookie of ours carries.
+func siAssertCookie(t *testing.T, c *http.Cookie, secure bool) {
+	t.Helper()
+	require.NotNil(t, c)
+	assert.True(t, c.HttpOnly, "%s is HttpOnly", c.Name)
+	assert.Equal(t, http.SameSiteLaxMode, c.SameSite, "%s is SameSite=Lax", c.Name)
+	assert.Equal(t, "/", c.Path)
+	assert.Empty(t, c.Domain, "host-only")
+	assert.Equal(t, secure, c.Secure, "%s Secure", c.Name)
+}
+
+func TestSignInCookiesAreHttpOnlyAndLax(t *testing.T) {
+	in := start(t, baseEnv(t, freeAddr(t)))
+	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
+
+	r := get(t, browser(t), in.URL+"/auth/signin/dev")
+	flow := siSetCookie(r, "alga_mobile_flow")
+	siAssertCookie(t, flow, false)
+	assert.Equal(t, 600, flow.MaxAge, "the flow cookie lives ten minutes")
+	assert.NotContains(t, flow.Value, "tech@example.com")
+
+	r = signIn(t, browser(t), in.URL, "", "tech@example.com")
+	sess := siSetCookie(r, "alga_mobile_session")
+	siAssertCookie(t, sess, false)
+	assert.Equal(t, 12*60*60, sess.MaxAge, "ALGA_MOBILE_SESSION_TTL_SEC default")
+	assert.GreaterOrEqual(t, len(sess.Value), 22, "≥128 bits")
+	if cleared := siSetCookie(r, "alga_mobile_flow"); assert.NotNil(t, cleared, "the callback clears the flow cookie") {
+		assert.Negative(t, cleared.MaxAge)
+	}
+}
+
+// TestSignInCookiesOnHTTPSOrigin serves an https NEXTAUTH_URL over plain
+// loopback HTTP (the TLS would end at the proxy): the cookies must then be
+// Secure with the __Host- prefix, and only that name is read back.
+func TestSignInCookiesOnHTTPSOrigin(t *testing.T) {
+	idp := siStartIdP(t)
+	addr := freeAddr(t)
+	env := idp.env(baseEnv(t, addr))
+	env["NEXTAUTH_URL"] = "https://" + addr
+	env["ALGA_MOBILE_DEV_IDP"] = "false"
+	in := start(t, env)
+	require.Equal(t, "https://"+addr, in.URL)
+	in.addUser(t, tenantA, siValidEmail, mobileauth.UserInternal)
+	plain := "http://" + addr
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	r := get(t, c, plain+"/auth/signin/google")
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	flow := siSetCookie(r, "__Host-alga_mobile_flow")
+	siAssertCookie(t, flow, true)
+	assert.Nil(t, siSetCookie(r, "alga_mobile_flow"))
+
+	r = get(t, c, r.Header.Get("Location"))
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	cb, err := url.Parse(r.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://"+addr+"/api/auth/callback/google", cb.Scheme+"://"+cb.Host+cb.Path, "redirect_uri is under NEXTAUTH_URL")
+	cb.Scheme = "http"
+	r = get(t, c, cb.String(), "Cookie", flow.Name+"="+flow.Value)
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	sess := siSetCookie(r, "__Host-alga_mobile_session")
+	siAssertCookie(t, sess, true)
+	assert.Nil(t, siSetCookie(r, "alga_mobile_session"))
+
+	h := plain + siHandoffPath("https-state")
+	r = get(t, c, h, "Cookie", "alga_mobile_session="+sess.Value)
+	assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "/auth/signin?callbackUrl="), "the unprefixed name is not read on https")
+	r = get(t, c, h, "Cookie", sess.Name+"="+sess.Value)
+	assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "alga://auth/callback?ott="), r.Header.Get("Location"))
+}
+
+// siPost sends an empty form POST with extra headers.
+func siPost(t *testing.T, c *http.Client, u string, hdr ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(""))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// siOTT runs a handoff with c and returns the OTT of its deep link.
+func siOTT(t *testing.T, c *http.Client, in *instance, state string) string {
+	t.Helper()
+	r := get(t, c, in.URL+siHandoffPath(state))
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	deep, err := url.Parse(r.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, "alga", deep.Scheme, "handoff issued an OTT: %s", r.Header.Get("Location"))
+	require.NotEmpty(t, deep.Query().Get("ott"))
+	return deep.Query().Get("ott")
+}
+
+func TestSignOutEndsTheSessionAndItsOTTs(t *testing.T) {
+	in := start(t, baseEnv(t, freeAddr(t)))
+	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
+	c := siSignedIn(t, in, "tech@example.com")
+	base, _ := url.Parse(in.URL)
+	var old string
+	for _, ck := range c.Jar.Cookies(base) {
+		if ck.Name == "alga_mobile_session" {
+			old = ck.Value
+		}
+	}
+	require.NotEmpty(t, old)
+	before := siOTT(t, c, in, "before")
+
+	t.Run("cross-origin posts are refused", func(t *testing.T) {
+		for _, origin := range []string{"https://evil.example", "null", in.URL + ".evil.example",
+			strings.Replace(in.URL, "http://", "https://", 1)} {
+			r := siPost(t, c, in.URL+"/auth/signout", "Origin", origin)
+			assert.Equal(t, http.StatusForbidden, r.StatusCode, origin)
+			assert.Nil(t, siSetCookie(r, "alga_mobile_session"), origin)
+		}
+		assert.Equal(t, http.StatusMethodNotAllowed, get(t, c, in.URL+"/auth/signout").StatusCode, "a GET (an <img>) cannot sign out")
+		siOTT(t, c, in, "still-signed-in")
+	})
+
+	r := siPost(t, c, in.URL+"/auth/signout", "Origin", in.URL)
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+	assert.Equal(t, "/auth/signin", r.Header.Get("Location"))
+	if cleared := siSetCookie(r, "alga_mobile_session"); assert.NotNil(t, cleared) {
+		assert.Negative(t, cleared.MaxAge)
+	}
+	var revoked int
+	require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM web_sessions WHERE revoked_at IS NOT NULL").Scan(&revoked))
+	assert.Equal(t, 1, revoked)
+
+	resp, body := postJSON(t, in.URL+"/api/v1/mobile/auth/exchange", map[string]any{"ott": before, "state": "before"})
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "an OTT of a signed-out session is refused")
+	assert.Equal(t, "UNAUTHORIZED", body["error"].(map[string]any)["code"])
+
+	r = get(t, c, in.URL+siHandoffPath("after"))
+	assert.Equal(t, "/auth/signin?"+url.Values{"callbackUrl": {in.URL + siHandoffPath("after")}}.Encode(), r.Header.Get("Location"))
+	r = get(t, browser(t), in.URL+siHandoffPath("after"), "Cookie", "alga_mobile_session="+old)
+	assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "/auth/signin?callbackUrl="), "a replayed cookie is dead too")
+
+	t.Run("the page's own form, without Origin, signs out", func(t *testing.T) {
+		c := siSignedIn(t, in, "tech@example.com")
+		r := siPost(t, c, in.URL+"/auth/signout")
+		assert.Equal(t, http.StatusSeeOther, r.StatusCode)
+		r = get(t, c, in.URL+siHandoffPath("x"))
+		assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "/auth/signin?callbackUrl="))
+	})
+}
