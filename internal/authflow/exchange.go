@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
@@ -44,7 +45,8 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 	if req.OTT == "" || req.State == "" {
 		return ExchangeResult{}, mobileauth.Errorf(mobileauth.CodeValidation, "ott and state are required")
 	}
-	if d := s.gate.Capabilities(); !d.Enabled && d.Reason == "edition" {
+	// Community Edition is refused before anything is consumed or counted.
+	if d := s.gate.Capabilities(); !d.Enabled && d.Reason == license.DecisionEdition {
 		return ExchangeResult{}, gateError(d)
 	}
 	if err := s.limit(ctx, "exchange-ip:"+req.ClientIP, exchangeLimit); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/license"
@@ -133,19 +134,11 @@ func (s *Service) limit(ctx context.Context, key string, l mobileauth.RateLimit)
 		return mobileauth.WrapError(mobileauth.CodeInternal, "", err)
 	}
 	if !d.Allowed {
-		s.events.AuthEvent("rate_limited", key[:indexOrLen(key, ':')])
+		kind, _, _ := strings.Cut(key, ":")
+		s.events.AuthEvent("rate_limited", kind)
 		return &RateLimitedError{RetryAfter: d.RetryAfter}
 	}
 	return nil
-}
-
-func indexOrLen(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return len(s)
 }
 
 // audit writes an audit event to the store and the log. A store failure

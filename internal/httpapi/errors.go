@@ -63,7 +63,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		if e.Code == mobileauth.CodeInternal || msg == "" {
 			msg = "An internal error occurred"
 		}
-		log.ErrorContext(r.Context(), "request failed", "code", e.Code, "status", status, "error", err)
+		lvl := slog.LevelError
+		if e.Code == mobileauth.CodeServiceUnavailable || e.Code == mobileauth.CodeNotImplemented {
+			lvl = slog.LevelWarn
+		}
+		log.Log(r.Context(), lvl, "request failed", "code", e.Code, "status", status, "error", err)
 	} else if e.Cause != nil {
 		log.InfoContext(r.Context(), "request refused", "code", e.Code, "status", status, "cause", e.Cause)
 	}
