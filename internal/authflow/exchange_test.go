@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
@@ -338,6 +339,34 @@ func TestExchangeGateByPlan(t *testing.T) {
 			f := newFixture(t, hosted())
 			f.addUsers(alice)
 			require.NoError(t, f.store.SetTenantPlan(f.ctx, alice.TenantID, tc.plan))
+			ott, _ := f.issueOTT(alice.Email, "s", "")
+			_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "1.1.1.1"))
+			if tc.ok {
+				assert.NoError(t, err)
+				return
+			}
+			assertError(t, err, mobileauth.CodeForbidden, msgPlan)
+		})
+	}
+}
+
+func TestExchangeGateBySelfHostLicense(t *testing.T) {
+	vendor := newLicenseSigner(t)
+	in30d := t0.Add(30 * 24 * time.Hour)
+	cases := []struct {
+		name    string
+		license string
+		ok      bool
+	}{
+		{name: "unbound pro license", license: vendor.license(t, "pro", in30d), ok: true},
+		{name: "solo license bound to the user's tenant", license: vendor.license(t, "solo", in30d, alice.TenantID), ok: true},
+		{name: "license bound to another tenant", license: vendor.license(t, "pro", in30d, "tenant-b"), ok: false},
+		{name: "essentials license", license: vendor.license(t, "essentials", in30d), ok: false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, withGate(license.Options{Edition: license.Enterprise, License: tc.license, Keys: vendor.keys()}))
+			f.addUsers(alice)
 			ott, _ := f.issueOTT(alice.Email, "s", "")
 			_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "1.1.1.1"))
 			if tc.ok {

@@ -413,13 +413,18 @@ func newLicenseSigner(t *testing.T) licenseSigner {
 // keys is the license key set holding this signer.
 func (s licenseSigner) keys() license.Keys { return license.Keys{s.kid: &s.key.PublicKey} }
 
-// license signs a license of tier valid from t0-1h until exp.
-func (s licenseSigner) license(t *testing.T, tier string, exp time.Time) string {
+// license signs a license of tier valid from t0-1h until exp, bound to
+// the tenant aud when one is given.
+func (s licenseSigner) license(t *testing.T, tier string, exp time.Time, aud ...string) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+	claims := jwt.MapClaims{
 		"iss": license.Issuer, "sub": "lic-1", "cust": "Acme MSP", "tier": tier,
 		"iat": t0.Add(-time.Hour).Unix(), "exp": exp.Unix(),
-	})
+	}
+	if len(aud) > 0 {
+		claims["aud"] = aud[0]
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
 	tok.Header["kid"] = s.kid
 	raw, err := tok.SignedString(s.key)
 	require.NoError(t, err)
