@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	// Registers the "pgx" database/sql driver for the throwaway database.
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// engine is one storage engine to benchmark the service on.
+type engine struct {
+	name     string
+	postgres bool
+	// prepare returns a fresh, empty database URL and its cleanup.
+	prepare func(ctx context.Context) (dbURL string, cleanup func(), err error)
+}
+
+func sqliteEngine(tmp string) engine {
+	return engine{name: "sqlite", prepare: func(context.Context) (string, func(), error) {
+		return "sqlite:" + filepath.Join(tmp, "bench.db"), func() {}, nil
+	}}
+}
+
+// postgresEngine benchmarks in a throwaway database created in the server
+// of base (or, without CREATEDB, a throwaway schema in base's database),
+// dropped afterwards, so a reused server starts empty every time.
+func postgresEngine(base string) engine {
+	return engine{name: "postgres", postgres: true, prepare: func(ctx context.Context) (string, func(), error) {
+		u, err := url.Parse(base)
+		if err != nil {
+			return "", nil, errors.New("the PostgreSQL URL does not parse") // no echo: it may hold a password
+		}
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			return "", nil, err
+		}
+		name := fmt.Sprintf("alga_bench_%d", time.Now().UnixNano())
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err == nil {
+			fresh := *u
+			fresh.Path = "/" + name
+			return fresh.String(), func() {
+				_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+				_ = admin.Close()
+			}, nil
+		}
+		if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
+			_ = admin.Close()
+			return "", nil, fmt.Errorf("create a throwaway database or schema: %w", err)
+		}
+		fresh := *u
+		q := fresh.Query()
+		q.Set("search_path", name)
+		fresh.RawQuery = q.Encode()
+		return fresh.String(), func() {
+			_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA IF EXISTS "+name+" CASCADE")
+			_ = admin.Close()
+		}, nil
+	}}
+}
+
+// bench carries one invocation's state across engines.
+type bench struct {
+	o        options
+	bin, tmp string
+	logf     func(format string, args ...any)
+	rep      *report
+	bareDone bool
+}
+
+// runEngine seeds a fresh database, starts the service on it and measures
+// every selected endpoint, then records the service's memory.
+func (b *bench) runEngine(ctx context.Context, e engine) error {
+	dbURL, cleanup, err := e.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	env := serviceEnv(addr, dbURL, b.tmp)
+	p := newPlan(b.o)
+	t0 := time.Now()
+	if err := seedUsers(ctx, b.bin, env, b.tmp, p); err != nil {
+		return err
+	}
+	tUsers := time.Since(t0)
+	sup, err := seedTokens(ctx, dbURL, p, e.postgres)
+	if err != nil {
+		return err
+	}
+	b.logf("%s: seeded %d users (CLI, %s), %d web sessions, %d OTTs, %d refresh chains (store, %s)",
+		e.name, p.users, tUsers.Round(time.Millisecond), p.users, p.otts+verifyUsers, p.chains,
+		(time.Since(t0) - tUsers).Round(time.Millisecond))
+	b.rep.seeds = append(b.rep.seeds, seedNote{engine: e.name, plan: p, took: time.Since(t0)})
+
+	svc, err := startProcess(b.bin, []string{"serve"}, env, filepath.Join(b.tmp, e.name+"-service.log"))
+	if err != nil {
+		return err
+	}
+	defer svc.stop()
+	base := "http://" + addr
+	if err := svc.waitHTTP(ctx, base+"/readyz", 30*time.Second); err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	b.logf("%s: service pid %d ready on %s", e.name, svc.cmd.Process.Pid, addr)
+	if !b.bareDone {
+		if err := b.measureBare(ctx, base); err != nil {
+			return err
+		}
+		b.bareDone = true
+	}
+	var access []string
+	c := newClient(1)
+	for _, it := range sup.verify {
+		tok, err := exchangeOnce(ctx, c, base, it)
+		if err != nil {
+			return fmt.Errorf("exchange for verify tokens: %w", err)
+		}
+		access = append(access, tok)
+	}
+	c.CloseIdleConnections()
+	for _, ep := range b.o.endpoints {
+		var do call
+		conns := b.o.cpuConns
+		var left func() int
+		switch ep {
+		case epCapabilities:
+			do = getCall(base + capabilitiesPath)
+		case epVerify:
+			do = verifyCall(base, access)
+		case epExchange:
+			do, conns, left = exchangeCall(base, sup.otts), b.o.dbConns, sup.otts.left
+		case epRefresh:
+			pool := newChainPool(sup.chains)
+			do, conns, left = refreshCall(base, pool), b.o.dbConns, pool.left
+		}
+		r, err := b.measure(ctx, ep, e.name, conns, do)
+		if err != nil {
+			return err
+		}
+		if left != nil {
+			r.supplyLeft = left()
+		}
+		b.rep.rows = append(b.rep.rows, r)
+	}
+	hwm, sampled, n := svc.memory()
+	b.rep.mem = append(b.rep.mem, memNote{engine: e.name, hwm: hwm, sampled: sampled, samples: n})
+	return nil
+}
+
+// measureBare starts the bare server with the service's capabilities
+// bytes and measures it like capabilities.
+func (b *bench) measureBare(ctx context.Context, base string) error {
+	resp, err := http.Get(base + capabilitiesPath)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("capabilities: status %d: %v", resp.StatusCode, err)
+	}
+	p, bareURL, err := startBare(ctx, b.tmp, body)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	b.rep.capsBytes = len(body)
+	r, err := b.measure(ctx, epBare, "-", b.o.cpuConns, getCall(bareURL+capabilitiesPath))
+	if err != nil {
+		return err
+	}
+	b.rep.rows = append(b.rep.rows, r)
+	b.rep.bare = r.rate()
+	return nil
+}
+
+// measure warms up, runs -runs closed-loop runs and -half-runs open-loop
+// runs at half the median peak.
+func (b *bench) measure(ctx context.Context, ep, eng string, conns int, do call) (row, error) {
+	o := b.o
+	c := newClient(conns)
+	defer c.CloseIdleConnections()
+	if o.warmup > 0 {
+		closedLoop(ctx, c, conns, o.warmup, do)
+	}
+	r := row{endpoint: ep, engine: eng, conns: conns}
+	for i := range o.runs {
+		res := closedLoop(ctx, c, conns, o.duration, do)
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d%s", ep, eng, i+1, o.runs,
+			res.rate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, exhaustedNote(res))
+		r.runs = append(r.runs, res)
+	}
+	if o.halfRuns == 0 {
+		return r, nil
+	}
+	r.halfRate = r.rate() / 2
+	for i := range o.halfRuns {
+		res := openLoop(ctx, c, conns, r.halfRate, o.duration, do)
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		b.logf("%-12s %-8s half %d/%d: %8.0f req/s (target %.0f)  p50 %-8s p99 %-8s non-2xx %d%s", ep, eng, i+1,
+			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, exhaustedNote(res))
+		r.half = append(r.half, res)
+	}
+	return r, nil
+}
+
+func exhaustedNote(r result) string {
+	if r.exhausted {
+		return fmt.Sprintf("  (supply ran out after %s: raise -supply-rate)", r.elapsed.Round(100*time.Millisecond))
+	}
+	return ""
+}

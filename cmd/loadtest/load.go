@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// errExhausted is returned by a call when the pre-issued OTTs or refresh
+// chains have run out; the run ends there and says so.
+var errExhausted = errors.New("pre-issued supply exhausted")
+
+// call performs one request as worker and reports the HTTP status.
+type call func(ctx context.Context, c *http.Client, worker int) (status int, err error)
+
+// result is one run's outcome.
+type result struct {
+	n         int // completed requests, any status
+	non2xx    int // completed with a status outside 2xx
+	errs      int // transport errors (no status)
+	statuses  map[int]int
+	elapsed   time.Duration
+	rate      float64 // n / elapsed
+	p50, p99  time.Duration
+	exhausted bool
+}
+
+// tally is one worker's record; merged after the run, so no locking.
+type tally struct {
+	lat      []time.Duration
+	non2xx   int
+	errs     int
+	statuses map[int]int
+}
+
+func (t *tally) record(d time.Duration, status int, err error) {
+	if err != nil {
+		t.errs++
+		return
+	}
+	t.lat = append(t.lat, d)
+	if status < 200 || status > 299 {
+		t.non2xx++
+		if t.statuses == nil {
+			t.statuses = map[int]int{}
+		}
+		t.statuses[status]++
+	}
+}
+
+// newClient is a keep-alive client with exactly conns connections.
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        2 * conns,
+			MaxIdleConnsPerHost: 2 * conns,
+			MaxConnsPerHost:     conns,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// closedLoop runs conns workers, each sending its next request as soon as
+// the previous one is answered, for d. Latency is per request.
+func closedLoop(ctx context.Context, c *http.Client, conns int, d time.Duration, do call) result {
+	start := time.Now()
+	deadline := start.Add(d)
+	tallies := make([]tally, conns)
+	var exhausted atomic.Bool
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := &tallies[w]
+			t.lat = make([]time.Duration, 0, 4096)
+			for ctx.Err() == nil && !exhausted.Load() {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					return
+				}
+				status, err := do(ctx, c, w)
+				if errors.Is(err, errExhausted) {
+					exhausted.Store(true)
+					return
+				}
+				t.record(time.Since(t0), status, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return summarize(tallies, time.Since(start), exhausted.Load())
+}
+
+// openLoop sends requests at rate per second for d, from conns workers,
+// whether or not earlier ones were answered. A pacer wakes every
+// paceTick and releases the requests that have come due; a request's
+// latency runs from its release, so time spent queued behind busy workers
+// (a slow service) counts, while the pacer's own timer slack does not.
+func openLoop(ctx context.Context, c *http.Client, conns int, rate float64, d time.Duration, do call) result {
+	interval := time.Duration(float64(time.Second) / rate)
+	total := int(d / interval)
+	due := make(chan time.Time, total)
+	start := time.Now()
+	go func() {
+		defer close(due)
+		for sent := 0; sent < total && ctx.Err() == nil; {
+			now := time.Now()
+			for n := min(total, int(now.Sub(start)/interval)+1); sent < n; sent++ {
+				due <- now
+			}
+			time.Sleep(paceTick)
+		}
+	}()
+	tallies := make([]tally, conns)
+	var exhausted atomic.Bool
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := &tallies[w]
+			for released := range due {
+				if exhausted.Load() || ctx.Err() != nil {
+					continue // drain
+				}
+				status, err := do(ctx, c, w)
+				if errors.Is(err, errExhausted) {
+					exhausted.Store(true)
+					continue
+				}
+				t.record(time.Since(released), status, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return summarize(tallies, time.Since(start), exhausted.Load())
+}
+
+// paceTick is how often the open-loop pacer releases due requests.
+const paceTick = 200 * time.Microsecond
+
+func summarize(tallies []tally, elapsed time.Duration, exhausted bool) result {
+	r := result{elapsed: elapsed, exhausted: exhausted, statuses: map[int]int{}}
+	var all []time.Duration
+	for _, t := range tallies {
+		all = append(all, t.lat...)
+		r.non2xx += t.non2xx
+		r.errs += t.errs
+		for s, n := range t.statuses {
+			r.statuses[s] += n
+		}
+	}
+	r.n = len(all)
+	if elapsed > 0 {
+		r.rate = float64(r.n) / elapsed.Seconds()
+	}
+	slices.Sort(all)
+	r.p50, r.p99 = percentile(all, 0.50), percentile(all, 0.99)
+	return r
+}
+
+// percentile is the nearest-rank percentile of sorted.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}

@@ -1,0 +1,167 @@
+// Command loadtest is the benchmark behind `make bench` (issue 3).
+//
+// It builds the service, starts it as a separate process on loopback (so its
+// memory can be read from /proc), seeds users through the binary's own admin
+// commands and one-time tokens and refresh-token chains through the store,
+// then drives capabilities, verify, exchange and refresh with closed-loop
+// workers, next to a bare net/http handler that serves the same capabilities
+// bytes from its own process: the ceiling on this machine. Every measurement
+// runs -runs times and the median is reported; a second, open-loop pass at
+// half the peak rate gives the p99 the issue's latency targets are about.
+// The table ends with PASS/MISS for each target of the issue.
+//
+// Rate limits stay on in the service. The load keeps clear of them the way
+// real traffic would: every simulated phone is its own user with its own
+// client address (X-Forwarded-For from a trusted proxy), and no user is
+// asked for more than its limit allows (see the printed method note).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line settings.
+type options struct {
+	duration, warmup time.Duration
+	runs, halfRuns   int
+	conns            int // overrides dbConns and cpuConns when > 0
+	dbConns          int // exchange, refresh
+	cpuConns         int // capabilities, verify, bare
+	pgURL            string
+	sqlite           bool
+	endpoints        []string
+	supplyRate       int
+	keep             bool
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == bareFlag {
+		os.Exit(runBare(os.Args[2:]))
+	}
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err = run(ctx, o, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured run")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before an endpoint's runs")
+	fs.IntVar(&o.runs, "runs", 3, "closed-loop runs per endpoint; the median is reported")
+	fs.IntVar(&o.halfRuns, "half-runs", 1, "open-loop runs at half the peak rate per endpoint (0 skips them)")
+	fs.IntVar(&o.conns, "conns", 0, "connections for every endpoint (0: -db-conns and -cpu-conns)")
+	fs.IntVar(&o.dbConns, "db-conns", 16, "connections for exchange and refresh")
+	fs.IntVar(&o.cpuConns, "cpu-conns", 64, "connections for capabilities, verify and the bare handler")
+	fs.StringVar(&o.pgURL, "pg", os.Getenv("ALGA_TEST_POSTGRES_URL"),
+		"PostgreSQL URL (default $ALGA_TEST_POSTGRES_URL); a throwaway database is created in it when allowed")
+	fs.BoolVar(&o.sqlite, "sqlite", true, "benchmark on SQLite")
+	eps := fs.String("endpoints", strings.Join(allEndpoints, ","), "endpoints to drive, comma-separated")
+	fs.IntVar(&o.supplyRate, "supply-rate", 6000,
+		"highest exchange/refresh rate (req/s) the pre-issued OTTs and chains must last for")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, databases, service logs)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.conns > 0 {
+		o.dbConns, o.cpuConns = o.conns, o.conns
+	}
+	switch {
+	case o.duration <= 0 || o.warmup < 0:
+		return o, errors.New("-duration must be positive and -warmup not negative")
+	case o.runs < 1 || o.halfRuns < 0:
+		return o, errors.New("-runs must be at least 1 and -half-runs not negative")
+	case o.dbConns < 1 || o.cpuConns < 1:
+		return o, errors.New("connection counts must be at least 1")
+	case o.supplyRate < 1:
+		return o, errors.New("-supply-rate must be at least 1")
+	case !o.sqlite && o.pgURL == "":
+		return o, errors.New("nothing to do: -sqlite=false and no -pg URL")
+	}
+	for _, e := range strings.Split(*eps, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if !known(e) {
+			return o, fmt.Errorf("unknown endpoint %q (want some of %s)", e, strings.Join(allEndpoints, ","))
+		}
+		o.endpoints = append(o.endpoints, e)
+	}
+	return o, nil
+}
+
+func known(e string) bool {
+	for _, k := range allEndpoints {
+		if k == e {
+			return true
+		}
+	}
+	return false
+}
+
+// run builds the service and benchmarks it on each engine in turn.
+func run(ctx context.Context, o options, out, progress io.Writer) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "alga-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintln(progress, "keeping", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(progress, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+	started := time.Now()
+	bin, err := buildService(ctx, root, tmp)
+	if err != nil {
+		return err
+	}
+	logf("built %s", bin)
+
+	b := &bench{o: o, bin: bin, tmp: tmp, logf: logf, rep: &report{o: o}}
+	var engines []engine
+	if o.sqlite {
+		engines = append(engines, sqliteEngine(tmp))
+	}
+	if o.pgURL != "" {
+		engines = append(engines, postgresEngine(o.pgURL))
+	}
+	for _, e := range engines {
+		if err := b.runEngine(ctx, e); err != nil {
+			return fmt.Errorf("%s: %w", e.name, err)
+		}
+	}
+	b.rep.total = time.Since(started)
+	b.rep.print(out)
+	return nil
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// row is one endpoint on one engine.
+type row struct {
+	endpoint, engine string
+	conns            int
+	runs, half       []result
+	halfRate         float64
+	supplyLeft       int // OTTs or idle chains left afterwards (exchange, refresh)
+}
+
+func medianOf(rs []result, f func(result) float64) float64 {
+	if len(rs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func (r row) rate() float64 { return medianOf(r.runs, func(x result) float64 { return x.rate }) }
+func (r row) p50() time.Duration {
+	return durMedian(r.runs, func(x result) time.Duration { return x.p50 })
+}
+func (r row) p99() time.Duration {
+	return durMedian(r.runs, func(x result) time.Duration { return x.p99 })
+}
+func (r row) halfP99() time.Duration {
+	return durMedian(r.half, func(x result) time.Duration { return x.p99 })
+}
+func (r row) halfAchieved() float64 {
+	return medianOf(r.half, func(x result) float64 { return x.rate })
+}
+func durMedian(rs []result, f func(result) time.Duration) time.Duration {
+	return time.Duration(medianOf(rs, func(x result) float64 { return float64(f(x)) }))
+}
+
+// failures counts non-2xx answers and transport errors over every run.
+func (r row) failures() (n int, statuses map[int]int) {
+	statuses = map[int]int{}
+	for _, x := range append(slices.Clone(r.runs), r.half...) {
+		n += x.non2xx + x.errs
+		for s, c := range x.statuses {
+			statuses[s] += c
+		}
+		if x.errs > 0 {
+			statuses[0] += x.errs
+		}
+	}
+	return n, statuses
+}
+
+func (r row) exhausted() bool {
+	return slices.ContainsFunc(append(slices.Clone(r.runs), r.half...), func(x result) bool { return x.exhausted })
+}
+
+type memNote struct {
+	engine       string
+	hwm, sampled int64
+	samples      int
+}
+
+type seedNote struct {
+	engine string
+	plan   plan
+	took   time.Duration
+}
+
+// report collects every measurement and prints the closing table.
+type report struct {
+	o         options
+	rows      []row
+	mem       []memNote
+	seeds     []seedNote
+	bare      float64
+	capsBytes int
+	total     time.Duration
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+func mib(b int64) string        { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func (rep *report) print(w io.Writer) {
+	o := rep.o
+	fmt.Fprintf(w, "\n== alga-mobile-auth benchmark (%s, GOMAXPROCS %d, %d CPUs; load generator in the same machine) ==\n",
+		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintf(w, "closed loop: %s warm-up, then %d × %s runs, median reported; p99@half: %d open-loop run(s) of %s at half the median peak\n\n",
+		o.warmup, o.runs, o.duration, o.halfRuns, o.duration)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "endpoint\tengine\tconns\treq/s\tp50\tp99\t× bare\tnon-2xx\thalf rate\tp99@half\t")
+	for _, r := range rep.rows {
+		ratio := "-"
+		if rep.bare > 0 {
+			ratio = fmt.Sprintf("%.2f", r.rate()/rep.bare)
+		}
+		n, _ := r.failures()
+		half, halfP99 := "-", "-"
+		if len(r.half) > 0 {
+			half, halfP99 = fmt.Sprintf("%.0f", r.halfAchieved()), ms(r.halfP99())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%s\t%s\t\n", r.endpoint, r.engine, r.conns, r.rate(),
+			ms(r.p50()), ms(r.p99()), ratio, n, half, halfP99)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	for _, m := range rep.mem {
+		fmt.Fprintf(w, "service peak RSS on %s: VmHWM %s (highest VmRSS of %d samples every 100 ms: %s)\n",
+			m.engine, mib(m.hwm), m.samples, mib(m.sampled))
+	}
+	rep.printFailures(w)
+	fmt.Fprintln(w, "\ntargets (issue 3):")
+	for _, t := range rep.targets() {
+		fmt.Fprintln(w, "  "+t)
+	}
+	rep.printMethod(w)
+	fmt.Fprintf(w, "\ntotal time %s\n", rep.total.Round(time.Second))
+}
+
+func (rep *report) printFailures(w io.Writer) {
+	for _, r := range rep.rows {
+		n, st := r.failures()
+		if n > 0 {
+			var parts []string
+			for s, c := range st {
+				name := fmt.Sprint(s)
+				if s == 0 {
+					name = "transport error"
+				}
+				parts = append(parts, fmt.Sprintf("%s ×%d", name, c))
+			}
+			sort.Strings(parts)
+			fmt.Fprintf(w, "non-2xx on %s/%s: %s\n", r.endpoint, r.engine, strings.Join(parts, ", "))
+		}
+		if r.exhausted() {
+			fmt.Fprintf(w, "supply ran out on %s/%s: its req/s is over a shortened run; raise -supply-rate\n", r.endpoint, r.engine)
+		}
+	}
+}
+
+func (rep *report) find(ep, eng string) (row, bool) {
+	for _, r := range rep.rows {
+		if r.endpoint == ep && r.engine == eng {
+			return r, true
+		}
+	}
+	return row{}, false
+}
+
+func verdict(ok bool, r row) string {
+	if n, _ := r.failures(); n > 0 {
+		return "MISS (non-2xx answers)"
+	}
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// targets checks each number of the issue against what was measured.
+func (rep *report) targets() []string {
+	var out []string
+	engines := []string{}
+	for _, m := range rep.mem {
+		engines = append(engines, m.engine)
+	}
+	for _, eng := range engines {
+		if r, ok := rep.find(epCapabilities, eng); ok && rep.bare > 0 {
+			out = append(out, fmt.Sprintf("%-4s capabilities ≥ 0.70 × bare on %s: %.2f", verdict(r.rate() >= 0.7*rep.bare, r), eng, r.rate()/rep.bare))
+		}
+		if r, ok := rep.find(epVerify, eng); ok && rep.bare > 0 {
+			out = append(out, fmt.Sprintf("%-4s verify ≥ 0.40 × bare on %s: %.2f", verdict(r.rate() >= 0.4*rep.bare, r), eng, r.rate()/rep.bare))
+		}
+		floor := 3000.0
+		if eng == "postgres" {
+			floor = 2000
+		}
+		for _, ep := range []string{epExchange, epRefresh} {
+			if r, ok := rep.find(ep, eng); ok {
+				out = append(out, fmt.Sprintf("%-4s %s ≥ %.0f/s on %s: %.0f/s", verdict(r.rate() >= floor, r), ep, floor, eng, r.rate()))
+			}
+		}
+		for _, ep := range allEndpoints {
+			r, ok := rep.find(ep, eng)
+			if !ok || len(r.half) == 0 {
+				continue
+			}
+			limit := 25 * time.Millisecond
+			if ep == epCapabilities || ep == epVerify {
+				limit = 5 * time.Millisecond
+			}
+			out = append(out, fmt.Sprintf("%-4s %s p99 at half peak (%.0f/s) ≤ %s on %s: %s", verdict(r.halfP99() <= limit, r),
+				ep, r.halfRate, ms(limit), eng, ms(r.halfP99())))
+		}
+	}
+	for _, m := range rep.mem {
+		v := "MISS"
+		if m.hwm > 0 && m.hwm <= 64<<20 {
+			v = "PASS"
+		}
+		out = append(out, fmt.Sprintf("%-4s service RSS ≤ 64 MiB on %s: VmHWM %s", v, m.engine, mib(m.hwm)))
+	}
+	return out
+}
+
+func (rep *report) printMethod(w io.Writer) {
+	fmt.Fprintln(w, "\nmethod:")
+	fmt.Fprintf(w, "  service: `go build` of ./cmd/alga-mobile-auth, `serve` as its own process on 127.0.0.1 (EDITION=ee, trial, log level warn);\n")
+	fmt.Fprintf(w, "    bare: this program re-executed with %s, its own process, serving the same %d capabilities bytes.\n", bareFlag, rep.capsBytes)
+	for _, s := range rep.seeds {
+		fmt.Fprintf(w, "  seed on %s (%s): %d users via `users add` (%d) and `users import`; one web session per user, %d OTTs and %d refresh chains\n"+
+			"    written through internal/sqlstore while the service was stopped.\n",
+			s.engine, s.took.Round(100*time.Millisecond), s.plan.users, verifyUsers, s.plan.otts+verifyUsers, s.plan.chains)
+	}
+	fmt.Fprintf(w, "  rate limits stay on. Each simulated phone is one user with its own client address, sent as X-Forwarded-For\n"+
+		"    through a trusted proxy (ALGA_MOBILE_TRUSTED_PROXIES=127.0.0.1/32). Over the whole benchmark a user presents at most\n"+
+		"    %d OTTs (exchange: 10/min per IP and per tenant:user) and a chain at most %d refreshes (30/min per IP and per\n"+
+		"    tenant:user), so no window can overflow; a 429 would show in non-2xx.\n", ottsPerUser, maxChainUses)
+	fmt.Fprintf(w, "  exchange: every request consumes a never-used OTT (issued with a %s lifetime instead of 60 s because it is issued\n"+
+		"    minutes ahead; the expiry check costs the same). refresh: each chain always presents the latest refresh token it got.\n"+
+		"  verify: %d access tokens obtained by exchange, presented in turn.\n", ottLifetime, verifyUsers)
+	fmt.Fprintf(w, "  OTTs and chains are sized for -supply-rate %d req/s.\n", rep.o.supplyRate)
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// moduleRoot finds the directory holding go.mod, from the working directory up.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found: run from inside the repository")
+		}
+		dir = parent
+	}
+}
+
+// buildService compiles the service the way `make build` does.
+func buildService(ctx context.Context, root, tmp string) (string, error) {
+	bin := filepath.Join(tmp, "alga-mobile-auth")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/alga-mobile-auth")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// freeAddr reserves a loopback port; it is closed again before the child
+// binds it, which is fine on a machine we own for the duration.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// serviceEnv is the whole environment of the service and its admin
+// commands. It is built from scratch so that nothing from the caller's
+// environment (a Redis URL, a development IdP, a license) changes what is
+// measured.
+func serviceEnv(addr, dbURL, tmp string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + tmp,
+		"NEXTAUTH_URL=http://" + addr,
+		"ALGA_MOBILE_LISTEN_ADDR=" + addr,
+		"EDITION=ee",
+		"ALGA_TRIAL_STARTED_AT=" + time.Now().UTC().Add(-time.Hour).Format(time.RFC3339),
+		"ALGA_MOBILE_DATABASE_URL=" + dbURL,
+		"ALGA_MOBILE_LOG_LEVEL=warn",
+		// The load generator plays the proxy: each simulated phone sends
+		// its own X-Forwarded-For, so per-IP limits see distinct clients.
+		"ALGA_MOBILE_TRUSTED_PROXIES=127.0.0.1/32",
+		"ALGA_MOBILE_SHUTDOWN_DRAIN_SEC=1",
+		"SECRET_FS_BASE_PATH=" + tmp,
+	}
+}
+
+// runCLI runs one admin command of the service binary.
+func runCLI(ctx context.Context, bin string, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// process is a child (the service or the bare server) whose memory is
+// sampled while it runs.
+type process struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	waitErr error
+
+	mu      sync.Mutex
+	maxRSS  int64 // highest sampled VmRSS, bytes
+	samples int
+	stopSam chan struct{}
+}
+
+// startProcess starts bin with args and env, logging to logPath, and
+// samples its VmRSS every 100 ms.
+func startProcess(bin string, args, env []string, logPath string) (*process, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return nil, err
+	}
+	p := &process{cmd: cmd, logPath: logPath, done: make(chan struct{}), stopSam: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		_ = logf.Close()
+		close(p.done)
+	}()
+	go p.sample()
+	return p, nil
+}
+
+func (p *process) sample() {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopSam:
+			return
+		case <-p.done:
+			return
+		case <-t.C:
+			if rss, err := p.status("VmRSS"); err == nil {
+				p.mu.Lock()
+				p.maxRSS = max(p.maxRSS, rss)
+				p.samples++
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
+// status reads one memory field (in bytes) from /proc/<pid>/status.
+func (p *process) status(field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != field {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", field, err)
+		}
+		return kb * 1024, nil
+	}
+	return 0, fmt.Errorf("%s not in /proc status", field)
+}
+
+// memory reports the kernel's peak RSS (VmHWM) and the highest sample.
+func (p *process) memory() (hwm, sampled int64, samples int) {
+	hwm, _ = p.status("VmHWM")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return hwm, p.maxRSS, p.samples
+}
+
+// waitHTTP polls url until it answers 200, the process exits, or timeout.
+func (p *process) waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	c := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited early (%v):\n%s", p.waitErr, p.logTail())
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if resp, err := c.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("not ready after %s:\n%s", timeout, p.logTail())
+}
+
+// stop sends SIGTERM and waits; SIGKILL after 15 s.
+func (p *process) stop() {
+	close(p.stopSam)
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// logTail is the end of the child's log, for error messages.
+func (p *process) logTail() string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
