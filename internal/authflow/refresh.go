@@ -57,6 +57,16 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 		return RefreshResult{}, err
 	}
 	now := s.now()
+	// The plan too is checked before rotating a live token, for the same
+	// reason: a tenant whose plan lapses and comes back keeps its sessions.
+	// A dead token (rotated, revoked, expired) is judged first, so that it
+	// still gets its 401 and a stolen one still triggers theft detection.
+	live := owner.RotatedAt == nil && owner.RevokedAt == nil && now.Before(owner.ExpiresAt)
+	if live {
+		if err := s.refreshGate(ctx, owner.TenantID); err != nil {
+			return RefreshResult{}, err
+		}
+	}
 	successor := s.deriver.Successor(req.RefreshToken)
 	succHash := token.HashOf(successor)
 	res, err := s.st.Refresh.RotateRefreshToken(ctx, presented,
@@ -83,11 +93,10 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 		s.events.AuthEvent("refresh_rejected", "user")
 		return RefreshResult{}, err
 	}
-	if d, err := s.tenantDecision(ctx, cur.TenantID); err != nil {
-		return RefreshResult{}, err
-	} else if !d.Enabled {
-		s.events.AuthEvent("refresh_rejected", "gate_"+d.Reason)
-		return RefreshResult{}, gateError(d)
+	if !live {
+		if err := s.refreshGate(ctx, cur.TenantID); err != nil {
+			return RefreshResult{}, err
+		}
 	}
 	access, ttl, err := s.issuer.Issue(token.AccessClaims{Subject: user.ID, TenantID: user.TenantID, FamilyID: cur.FamilyID, Email: user.Email})
 	if err != nil {
@@ -99,6 +108,20 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 			RecordID: cur.FamilyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
 	}
 	return RefreshResult{AccessToken: access, RefreshToken: successor, ExpiresInSec: int(ttl.Seconds())}, nil
+}
+
+// refreshGate refuses a refresh when the tenant's plan or the license no
+// longer grants mobile access.
+func (s *Service) refreshGate(ctx context.Context, tenantID string) error {
+	d, err := s.tenantDecision(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if !d.Enabled {
+		s.events.AuthEvent("refresh_rejected", "gate_"+d.Reason)
+		return gateError(d)
+	}
+	return nil
 }
 
 // judgeReplay decides about a token that was not rotated now: nil for a
