@@ -295,3 +295,48 @@ func TestRefreshRateLimitPerUserKeepsThePresentedToken(t *testing.T) {
 	f.refresh(rt)
 	assert.Empty(t, f.audits(mobileauth.AuditRefreshReuse))
 }
+
+func TestRefreshRefusedByThePlanKeepsThePresentedToken(t *testing.T) {
+	f := newFixture(t, hosted())
+	f.addUsers(alice)
+	s := f.session(alice.Email)
+	require.NoError(t, f.store.SetTenantPlan(f.ctx, alice.TenantID, mobileauth.TierEssentials))
+	assertError(t, f.refreshErr(s.RefreshToken), mobileauth.CodeForbidden, msgPlan)
+
+	// The plan comes back later: the client's token still works, and its
+	// retry is not mistaken for theft.
+	f.clock.Advance(time.Hour)
+	require.NoError(t, f.store.SetTenantPlan(f.ctx, alice.TenantID, mobileauth.TierPro))
+	f.refresh(s.RefreshToken)
+	assert.Empty(t, f.audits(mobileauth.AuditRefreshReuse))
+}
+
+func TestRefreshOfARotatedTokenIsJudgedBeforeThePlan(t *testing.T) {
+	cases := []struct {
+		name  string
+		wait  time.Duration
+		code  mobileauth.Code
+		msg   string
+		theft bool
+	}{
+		{name: "replay inside the grace is refused by the plan", wait: time.Second, code: mobileauth.CodeForbidden, msg: msgPlan},
+		{name: "replay after the grace is still theft", wait: grace + time.Second, code: mobileauth.CodeUnauthorized, msg: msgInvalidToken, theft: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, hosted())
+			f.addUsers(alice)
+			s := f.session(alice.Email)
+			fam := f.familyOf(s.AccessToken)
+			r1 := f.refresh(s.RefreshToken)
+			require.NoError(t, f.store.SetTenantPlan(f.ctx, alice.TenantID, mobileauth.TierEssentials))
+			f.clock.Advance(tc.wait)
+
+			assertError(t, f.refreshErr(s.RefreshToken), tc.code, tc.msg)
+			assert.Len(t, f.audits(mobileauth.AuditRefreshReuse), map[bool]int{false: 0, true: 1}[tc.theft])
+			if tc.theft {
+				f.assertFamilyRevoked(fam, r1.AccessToken)
+			}
+		})
+	}
+}
