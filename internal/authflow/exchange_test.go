@@ -1,6 +1,7 @@
 package authflow_test
 
 import (
+	"crypto/rand"
 	"errors"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ const (
 
 // assertError checks err's contract code and, when msg is not empty, its
 // client message exactly.
-func assertError(t *testing.T, err error, code mobileauth.Code, msg string) {
+func assertError(t testing.TB, err error, code mobileauth.Code, msg string) {
 	t.Helper()
 	require.Error(t, err)
 	assert.Equal(t, code, mobileauth.ErrorCode(err), "error: %v", err)
@@ -313,7 +314,7 @@ func TestExchangeRefusesClientUser(t *testing.T) {
 	// Handoff refuses client users, so the OTT is planted directly: the
 	// exchange must hold the line on its own.
 	sessionID := f.signIn(carol.Email)
-	ott, err := token.NewOpaque(randReader())
+	ott, err := token.NewOpaque(rand.Reader)
 	require.NoError(t, err)
 	require.NoError(t, f.store.CreateOTT(f.ctx, mobileauth.OneTimeToken{Hash: token.HashOf(ott), TenantID: carol.TenantID,
 		UserID: carol.ID, SessionHash: token.HashOf(sessionID), State: "s", CreatedAt: t0, ExpiresAt: t0.Add(ottTTL)}))

@@ -181,7 +181,7 @@ func sharing(other *fixture) option {
 
 // fixture is a real Service on a real SQLite store.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	clock  *fakeClock
 	store  *sqlstore.Store
@@ -202,7 +202,7 @@ func (f *fixture) nextIP() string {
 
 // newFixture wires a Service the way internal/app does: Enterprise with an
 // active trial, the in-memory limiter and crypto randomness by default.
-func newFixture(t *testing.T, opts ...option) *fixture {
+func newFixture(t testing.TB, opts ...option) *fixture {
 	t.Helper()
 	trialStart := t0.Add(-24 * time.Hour)
 	cfg := config{
@@ -384,9 +384,6 @@ var errNoEntropy = errors.New("entropy source failed")
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errNoEntropy }
-
-// randReader is the randomness tests use for tokens they plant themselves.
-func randReader() io.Reader { return rand.Reader }
 
 // pkcePair returns a verifier and its S256 challenge.
 func pkcePair(t *testing.T) (verifier, challenge string) {
