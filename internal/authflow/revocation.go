@@ -25,6 +25,9 @@ type revocationView struct {
 	syncing  chan struct{}
 }
 
+// revocationOverlap is how far back each sync re-reads revocations.
+const revocationOverlap = 30 * time.Second
+
 func newRevocationView(src mobileauth.RefreshStore, freshness, horizon time.Duration, now func() time.Time) *revocationView {
 	return &revocationView{src: src, freshness: freshness, horizon: horizon, now: now, revoked: map[string]time.Time{}}
 }
@@ -85,9 +88,10 @@ func (v *revocationView) sync(ctx context.Context) error {
 					v.revoked[id] = start
 				}
 			}
-			// Ask again from a little before this sync began, so a revocation
-			// committed while we read is not missed.
-			v.since = start.Add(-2 * time.Second)
+			// Ask again from well before this sync began, so a revocation that
+			// commits late, or was stamped by a replica whose clock is behind,
+			// is not missed. Re-reading the last half minute is cheap.
+			v.since = start.Add(-revocationOverlap)
 			v.syncedAt = wall
 			v.prune(start)
 		}
