@@ -1,6 +1,8 @@
 package authflow
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/license"
@@ -44,8 +46,8 @@ func (s *CapabilitiesService) Capabilities() Capabilities {
 	d := s.gate.Capabilities()
 	c := Capabilities{
 		Enabled:               d.Enabled,
-		Providers:             s.providers,
-		HostedDomainAllowlist: s.allowlist,
+		Providers:             maps.Clone(s.providers),
+		HostedDomainAllowlist: slices.Clone(s.allowlist),
 		AccessTTLSec:          s.ttl[0],
 		RefreshTTLSec:         s.ttl[1],
 		OTTTTLSec:             s.ttl[2],
