@@ -245,3 +245,61 @@ func TestExchangeRateLimitPerUser(t *testing.T) {
 	r := tkPost(t, in.URL+tkExchangePath, map[string]any{"ott": tkOTTFor(t, in, sess, u, "st", ""), "state": "st"}, tkNextIP())
 	tkAssertRateLimited(t, r)
 }
+
+// TestRefreshRateLimitPerUserHasNoSideEffect: the 31st refresh of one
+// user in a minute is refused before the rotation, so the refused token
+// stays live (a retry after the block must not read as theft).
+func TestRefreshRateLimitPerUserHasNoSideEffect(t *testing.T) {
+	in := start(t, baseEnv(t, freeAddr(t)))
+	tkUser(t, in, "chain@example.com")
+	rt := tkExchange(t, in, tkOTT(t, in, "chain@example.com", "st"), "st").RefreshToken
+	for range 30 {
+		rt = tkRotate(t, in.URL, rt).Refresh
+	}
+	tkAssertRateLimited(t, tkRefresh(t, in.URL, rt))
+	got, err := in.App.Store.GetRefreshToken(context.Background(), token.HashOf(rt))
+	require.NoError(t, err)
+	assert.Nil(t, got.RotatedAt, "the refused token was not rotated")
+	assert.Nil(t, got.ReplacedBy)
+	assert.Nil(t, got.RevokedAt)
+}
+
+// tkOddStrings exchanges and refreshes with device strings a database may
+// choke on (NUL, replacement characters, 60 kB): accepted, never a 500.
+func tkOddStrings(t *testing.T, in *instance) {
+	tkUser(t, in, "odd@example.com")
+	for name, dev := range map[string]string{
+		"NUL":           `{"platform":"ios\u0000","deviceId":"\u0000"}`,
+		"invalid UTF-8": "{\"appVersion\":\"1.0\xff\xfe\"}",
+		"60 kB":         `{"deviceId":"` + strings.Repeat("d", 60_000) + `"}`,
+		"unknown keys":  `{"platform":"android","model":{"x":1},"extra":[1,2]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ott := tkOTT(t, in, "odd@example.com", "st")
+			r := tkDo(t, http.MethodPost, in.URL+tkExchangePath, strings.NewReader(`{"ott":"`+ott+`","state":"st","device":`+dev+`}`),
+				"X-Forwarded-For", tkNextIP())
+			require.Equal(t, http.StatusOK, r.Status, "exchange: %s", r.Body)
+			rt := r.JSON(t)["refreshToken"].(string)
+			r = tkDo(t, http.MethodPost, in.URL+tkRefreshPath, strings.NewReader(`{"refreshToken":"`+rt+`","device":`+dev+`}`),
+				"X-Forwarded-For", tkNextIP())
+			assert.Equal(t, http.StatusOK, r.Status, "refresh: %s", r.Body)
+		})
+	}
+	for name, body := range map[string]string{
+		"NUL in ott and state": `{"ott":"x\u0000","state":"\u0000"}`,
+		"NUL-only ott":         `{"ott":"\u0000","state":"s"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := tkDo(t, http.MethodPost, in.URL+tkExchangePath, strings.NewReader(body), "X-Forwarded-For", tkNextIP())
+			tkAssertError(t, r, http.StatusUnauthorized, mobileauth.CodeUnauthorized)
+		})
+	}
+	for _, path := range []string{tkRefreshPath, tkRevokePath} {
+		r := tkDo(t, http.MethodPost, in.URL+path, strings.NewReader(`{"refreshToken":"r\u0000"}`), "X-Forwarded-For", tkNextIP())
+		assert.Contains(t, []int{http.StatusOK, http.StatusUnauthorized}, r.Status, "%s: %s", path, r.Body)
+	}
+}
+
+func TestTokenEndpointsTakeOddStringsOnSQLite(t *testing.T) {
+	tkOddStrings(t, start(t, baseEnv(t, freeAddr(t))))
+}
