@@ -112,8 +112,9 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 	if err := svc.waitHTTP(ctx, base+"/readyz", 30*time.Second); err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
+	svc.markLog()
 	b.logf("%s: service pid %d ready on %s", e.name, svc.cmd.Process.Pid, addr)
-	if !b.bareDone {
+	if b.o.bare && !b.bareDone {
 		if err := b.measureBare(ctx, base); err != nil {
 			return err
 		}
@@ -144,7 +145,7 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 			pool := newChainPool(sup.chains)
 			do, conns, left = refreshCall(base, pool), b.o.dbConns, pool.left
 		}
-		r, err := b.measure(ctx, ep, e.name, conns, do)
+		r, err := b.measure(ctx, ep, e.name, conns, do, svc.cmd.Process.Pid)
 		if err != nil {
 			return err
 		}
@@ -154,7 +155,8 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 		b.rep.rows = append(b.rep.rows, r)
 	}
 	hwm, sampled, n := svc.memory()
-	b.rep.mem = append(b.rep.mem, memNote{engine: e.name, hwm: hwm, sampled: sampled, samples: n})
+	warns, first := svc.logProblems()
+	b.rep.mem = append(b.rep.mem, memNote{engine: e.name, hwm: hwm, sampled: sampled, samples: n, warnings: warns, firstWarning: first})
 	return nil
 }
 
@@ -176,7 +178,7 @@ func (b *bench) measureBare(ctx context.Context, base string) error {
 	}
 	defer p.stop()
 	b.rep.capsBytes = len(body)
-	r, err := b.measure(ctx, epBare, "-", b.o.cpuConns, getCall(bareURL+capabilitiesPath))
+	r, err := b.measure(ctx, epBare, "-", b.o.cpuConns, getCall(bareURL+capabilitiesPath), p.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -187,7 +189,7 @@ func (b *bench) measureBare(ctx context.Context, base string) error {
 
 // measure warms up, runs -runs closed-loop runs and -half-runs open-loop
 // runs at half the median peak.
-func (b *bench) measure(ctx context.Context, ep, eng string, conns int, do call) (row, error) {
+func (b *bench) measure(ctx context.Context, ep, eng string, conns int, do call, pid int) (row, error) {
 	o := b.o
 	c := newClient(conns)
 	defer c.CloseIdleConnections()
@@ -196,12 +198,15 @@ func (b *bench) measure(ctx context.Context, ep, eng string, conns int, do call)
 	}
 	r := row{endpoint: ep, engine: eng, conns: conns}
 	for i := range o.runs {
+		before := snapCPU(pid)
 		res := closedLoop(ctx, c, conns, o.duration, do)
+		res.cpu = before.until(snapCPU(pid))
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
-		b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d%s", ep, eng, i+1, o.runs,
-			res.rate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, exhaustedNote(res))
+		b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d  CPU µs/req server %s gen %s other %s%s",
+			ep, eng, i+1, o.runs, res.rate, ms(res.p50), ms(res.p99), res.non2xx+res.errs,
+			perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n), exhaustedNote(res))
 		r.runs = append(r.runs, res)
 	}
 	if o.halfRuns == 0 {

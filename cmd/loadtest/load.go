@@ -28,6 +28,7 @@ type result struct {
 	rate      float64 // n / elapsed
 	p50, p99  time.Duration
 	exhausted bool
+	cpu       cpuUse // filled in by the caller, which knows the server's pid
 }
 
 // tally is one worker's record; merged after the run, so no locking.
@@ -106,13 +107,17 @@ func closedLoop(ctx context.Context, c *http.Client, conns int, d time.Duration,
 // latency runs from its release, so time spent queued behind busy workers
 // (a slow service) counts, while the pacer's own timer slack does not.
 func openLoop(ctx context.Context, c *http.Client, conns int, rate float64, d time.Duration, do call) result {
+	if rate < 1 {
+		return result{}
+	}
 	interval := time.Duration(float64(time.Second) / rate)
 	total := int(d / interval)
 	due := make(chan time.Time, total)
+	var exhausted atomic.Bool
 	start := time.Now()
 	go func() {
 		defer close(due)
-		for sent := 0; sent < total && ctx.Err() == nil; {
+		for sent := 0; sent < total && ctx.Err() == nil && !exhausted.Load(); {
 			now := time.Now()
 			for n := min(total, int(now.Sub(start)/interval)+1); sent < n; sent++ {
 				due <- now
@@ -121,7 +126,6 @@ func openLoop(ctx context.Context, c *http.Client, conns int, rate float64, d ti
 		}
 	}()
 	tallies := make([]tally, conns)
-	var exhausted atomic.Bool
 	var wg sync.WaitGroup
 	for w := range conns {
 		wg.Add(1)

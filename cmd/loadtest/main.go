@@ -41,6 +41,7 @@ type options struct {
 	endpoints        []string
 	supplyRate       int
 	keep             bool
+	bare             bool
 }
 
 func main() {
@@ -80,6 +81,7 @@ func parseFlags(args []string) (options, error) {
 	eps := fs.String("endpoints", strings.Join(allEndpoints, ","), "endpoints to drive, comma-separated")
 	fs.IntVar(&o.supplyRate, "supply-rate", 6000,
 		"highest exchange/refresh rate (req/s) the pre-issued OTTs and chains must last for")
+	fs.BoolVar(&o.bare, "bare", true, "measure the bare net/http ceiling (ratios need it)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, databases, service logs)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

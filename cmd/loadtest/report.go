@@ -67,6 +67,24 @@ func (r row) failures() (n int, statuses map[int]int) {
 	return n, statuses
 }
 
+// cpuPerReq is the median, over the closed-loop runs, of CPU µs per
+// request used by the server, the load generator and everything else.
+func (r row) cpuPerReq() (server, gen, other, busy float64) {
+	per := func(f func(cpuUse) float64) float64 {
+		return medianOf(r.runs, func(x result) float64 {
+			if x.n == 0 {
+				return 0
+			}
+			return f(x.cpu) / float64(x.n) * 1e6
+		})
+	}
+	server = per(func(c cpuUse) float64 { return c.server })
+	gen = per(func(c cpuUse) float64 { return c.gen })
+	other = per(func(c cpuUse) float64 { return c.other })
+	busy = medianOf(r.runs, func(x result) float64 { return x.cpu.busy * 100 })
+	return
+}
+
 func (r row) exhausted() bool {
 	return slices.ContainsFunc(append(slices.Clone(r.runs), r.half...), func(x result) bool { return x.exhausted })
 }
@@ -75,6 +93,8 @@ type memNote struct {
 	engine       string
 	hwm, sampled int64
 	samples      int
+	warnings     int    // service log lines at warn level or above
+	firstWarning string // the first of them
 }
 
 type seedNote struct {
@@ -119,10 +139,21 @@ func (rep *report) print(w io.Writer) {
 			ms(r.p50()), ms(r.p99()), ratio, n, half, halfP99)
 	}
 	_ = tw.Flush()
+	fmt.Fprintln(w, "\nwhere the CPU went (closed-loop runs, medians; other = PostgreSQL and the rest of the machine):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "endpoint\tengine\tserver µs/req\tgenerator µs/req\tother µs/req\tmachine busy\t")
+	for _, r := range rep.rows {
+		sv, gn, ot, busy := r.cpuPerReq()
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f%%\t\n", r.endpoint, r.engine, sv, gn, ot, busy)
+	}
+	_ = tw.Flush()
 	fmt.Fprintln(w)
 	for _, m := range rep.mem {
 		fmt.Fprintf(w, "service peak RSS on %s: VmHWM %s (highest VmRSS of %d samples every 100 ms: %s)\n",
 			m.engine, mib(m.hwm), m.samples, mib(m.sampled))
+		if m.warnings > 0 {
+			fmt.Fprintf(w, "  the service logged %d line(s) at warn or above on %s after start-up; the first: %.300s\n", m.warnings, m.engine, m.firstWarning)
+		}
 	}
 	rep.printFailures(w)
 	fmt.Fprintln(w, "\ntargets (issue 3):")

@@ -100,6 +100,8 @@ type process struct {
 	done    chan struct{}
 	waitErr error
 
+	logMark int64 // log offset after start-up; logProblems reads from here
+
 	mu      sync.Mutex
 	maxRSS  int64 // highest sampled VmRSS, bytes
 	samples int
@@ -217,6 +219,31 @@ func (p *process) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// markLog remembers where start-up logging ended (its warnings, such as
+// "no SSO provider is configured", are expected here).
+func (p *process) markLog() {
+	if fi, err := os.Stat(p.logPath); err == nil {
+		p.logMark = fi.Size()
+	}
+}
+
+// logProblems counts the child's log lines at warn level or above since
+// markLog (the service logs JSON) and returns the first of them.
+func (p *process) logProblems() (n int, first string) {
+	b, _ := os.ReadFile(p.logPath)
+	if p.logMark <= int64(len(b)) {
+		b = b[p.logMark:]
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+			if n++; n == 1 {
+				first = line
+			}
+		}
+	}
+	return n, first
 }
 
 // logTail is the end of the child's log, for error messages.
