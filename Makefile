@@ -30,7 +30,7 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-brief.sh
 
 bench:
-	go run ./cmd/loadtest
+	go run ./cmd/loadtest $(BENCHFLAGS)
 
 image:
 	docker build --build-arg VERSION=$(VERSION) -t alga-mobile-auth:$(VERSION) .
