@@ -150,7 +150,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	}
 	logf("built %s", bin)
 
-	b := &bench{o: o, bin: bin, tmp: tmp, logf: logf, rep: &report{o: o}}
+	b := &bench{o: o, bin: bin, tmp: tmp, logf: logf, rep: &report{o: o, loadStart: loadAvg()}}
 	var engines []engine
 	if o.sqlite {
 		engines = append(engines, sqliteEngine(tmp))
@@ -164,6 +164,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		}
 	}
 	b.rep.total = time.Since(started)
+	b.rep.loadEnd = loadAvg()
 	b.rep.print(out)
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -112,6 +113,22 @@ type report struct {
 	bare      float64
 	capsBytes int
 	total     time.Duration
+	// load averages at the start and the end: other work on the machine
+	// makes every number here worse.
+	loadStart, loadEnd string
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
@@ -161,7 +178,7 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintln(w, "  "+t)
 	}
 	rep.printMethod(w)
-	fmt.Fprintf(w, "\ntotal time %s\n", rep.total.Round(time.Second))
+	fmt.Fprintf(w, "\ntotal time %s; load average at start %s, at end %s\n", rep.total.Round(time.Second), rep.loadStart, rep.loadEnd)
 }
 
 func (rep *report) printFailures(w io.Writer) {
