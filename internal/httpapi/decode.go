@@ -27,15 +27,31 @@ func decodeJSON(r *http.Request, v any) error {
 	}
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(v); err != nil {
+		if !tooLarge(err) && overLimit(r) {
+			return decodeError(errTooLarge)
+		}
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if tooLarge(err) {
-			return decodeError(err)
+		if tooLarge(err) || overLimit(r) {
+			return decodeError(errTooLarge)
 		}
 		return mobileauth.Errorf(mobileauth.CodeValidation, "Request body must contain a single JSON object")
 	}
 	return nil
+}
+
+// errTooLarge stands for the body limit in decodeError.
+var errTooLarge = &http.MaxBytesError{Limit: MaxBodyBytes}
+
+// overLimit reads what is left of a body the decoder refused (at most
+// MaxBodyBytes more) and reports whether the whole exceeds the limit. A
+// body over the limit is then refused as such whatever its content, so a
+// chunked body gets the same answer as one with a Content-Length (which
+// limitBody refuses before any decoding).
+func overLimit(r *http.Request) bool {
+	_, err := io.Copy(io.Discard, io.LimitReader(r.Body, MaxBodyBytes+1))
+	return tooLarge(err)
 }
 
 func tooLarge(err error) bool {
