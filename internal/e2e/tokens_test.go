@@ -359,6 +359,21 @@ func TestTokenEndpointsRefuseBadBodies(t *testing.T) {
 			r := tkDo(t, http.MethodPost, in.URL+path, io.MultiReader(strings.NewReader(big)))
 			tkAssertError(t, r, http.StatusRequestEntityTooLarge, mobileauth.CodePayloadTooLarge)
 		})
+		// Chunked, the size shows only while reading: a body over the limit
+		// is still a 413 when it is malformed early, as with Content-Length.
+		for name, body := range map[string]string{
+			"65 KiB of garbage":                 strings.Repeat("x", 65<<10),
+			"an object and 65 KiB of garbage":   `{"ott":"a","state":"s","refreshToken":"r"} ` + strings.Repeat("x", 65<<10),
+			"an object and 65 KiB more objects": `{"ott":"a","state":"s","refreshToken":"r"}` + strings.Repeat("{}", 33<<10),
+			"a wrong type and 65 KiB of fields": `{"ott":1,"refreshToken":1,` + strings.Repeat(`"a":1,`, 11<<10) + `"b":1}`,
+		} {
+			t.Run(path+"/refuses "+name+", chunked", func(t *testing.T) {
+				r := tkDo(t, http.MethodPost, in.URL+path, io.MultiReader(strings.NewReader(body)))
+				tkAssertError(t, r, http.StatusRequestEntityTooLarge, mobileauth.CodePayloadTooLarge)
+				r = tkDo(t, http.MethodPost, in.URL+path, strings.NewReader(body))
+				tkAssertError(t, r, http.StatusRequestEntityTooLarge, mobileauth.CodePayloadTooLarge)
+			})
+		}
 		t.Run(path+"/refuses 65 KiB of trailing whitespace, chunked", func(t *testing.T) {
 			body := `{"ott":"a","state":"s","refreshToken":"r"}` + strings.Repeat(" ", 65<<10)
 			r := tkDo(t, http.MethodPost, in.URL+path, io.MultiReader(strings.NewReader(body)))
