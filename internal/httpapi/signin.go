@@ -182,7 +182,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, id sso.ID) {
 // signout ends the browser session. Cross-site posts are refused so a
 // third-party page cannot sign the user out.
 func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
-	if o := r.Header.Get("Origin"); o != "" && o != s.web.Origin {
+	if s.crossSite(r) {
 		writeError(w, r, s.log, mobileauth.Errorf(mobileauth.CodeForbidden, "Cross-site sign-out refused"))
 		return
 	}
@@ -193,6 +193,24 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	s.clearCookie(w, sessionCookie)
 	setPageHeaders(w)
 	http.Redirect(w, r, "/auth/signin", http.StatusSeeOther)
+}
+
+// crossSite reports whether a state-changing request did not come from
+// our own pages. Sec-Fetch-Site decides when the browser sends it (all
+// current ones do): our pages' Referrer-Policy no-referrer makes browsers
+// send "Origin: null" even on a same-origin form post, so the Origin
+// header alone would refuse our own sign-out button. Without
+// Sec-Fetch-Site, an Origin other than ours (null included) is refused.
+func (s *Server) crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin":
+		return false
+	case "":
+		o := r.Header.Get("Origin")
+		return o != "" && o != s.web.Origin
+	default: // cross-site, same-site (a sibling host), none
+		return true
+	}
 }
 
 // backToSignin sends the browser to the sign-in page with an error code,
