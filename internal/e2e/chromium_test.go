@@ -189,3 +189,38 @@ func siPixelStats(img image.Image) (colours, nonWhite, total int) {
 	}
 	return len(seen), nonWhite, total
 }
+
+// TestChromiumSignOutButton signs in and presses the page's own Sign out
+// button: the browser's real form POST must be accepted.
+func TestChromiumSignOutButton(t *testing.T) {
+	root, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ctx := siChromium(t, root)
+	in := start(t, baseEnv(t, freeAddr(t)))
+	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
+
+	button := chromedp.CSS(`a.btn[href^="/auth/signin/dev"]`)
+	signOut := chromedp.CSS(`form[action="/auth/signout"] button`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(in.URL+"/auth/signin"), chromedp.WaitVisible(button),
+		chromedp.Click(button), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "tech@example.com"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(signOut)))
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("p.lead")))
+	require.NoError(t, err)
+	assert.Equal(t, "You are signed in as tech@example.com.", strings.TrimSpace(text))
+
+	// Under the page's Referrer-Policy no-referrer, Chromium posts this
+	// same-origin form with "Origin: null" and "Sec-Fetch-Site:
+	// same-origin"; the server must accept it (it once answered 403).
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(signOut))
+	require.NoError(t, err)
+	require.Equal(t, int64(http.StatusOK), resp.Status, "after the 303, the sign-in page (got %d from %s)", resp.Status, resp.URL)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(button)))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.Equal(t, in.URL+"/auth/signin", loc)
+	var revoked int
+	require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM web_sessions WHERE revoked_at IS NOT NULL").Scan(&revoked))
+	assert.Equal(t, 1, revoked, "the session ended")
+}

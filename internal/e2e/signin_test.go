@@ -416,17 +416,27 @@ func TestSignOutEndsTheSessionAndItsOTTs(t *testing.T) {
 	before := siOTT(t, c, in, "before")
 
 	t.Run("cross-origin posts are refused", func(t *testing.T) {
-		for _, origin := range []string{"https://evil.example", "null", in.URL + ".evil.example",
-			strings.Replace(in.URL, "http://", "https://", 1)} {
-			r := siPost(t, c, in.URL+"/auth/signout", "Origin", origin)
-			assert.Equal(t, http.StatusForbidden, r.StatusCode, origin)
-			assert.Nil(t, siSetCookie(r, "alga_mobile_session"), origin)
+		for _, hdr := range [][]string{
+			{"Origin", "https://evil.example"},
+			{"Origin", "null"}, // without Sec-Fetch-Site, null is anyone's (a sandboxed frame)
+			{"Origin", in.URL + ".evil.example"},
+			{"Origin", strings.Replace(in.URL, "http://", "https://", 1)},
+			{"Sec-Fetch-Site", "cross-site", "Origin", "null"},
+			{"Sec-Fetch-Site", "cross-site", "Origin", in.URL},
+			{"Sec-Fetch-Site", "same-site", "Origin", "http://sibling.localhost"},
+			{"Sec-Fetch-Site", "none"},
+		} {
+			r := siPost(t, c, in.URL+"/auth/signout", hdr...)
+			assert.Equal(t, http.StatusForbidden, r.StatusCode, "%q", hdr)
+			assert.Nil(t, siSetCookie(r, "alga_mobile_session"), "%q", hdr)
 		}
 		assert.Equal(t, http.StatusMethodNotAllowed, get(t, c, in.URL+"/auth/signout").StatusCode, "a GET (an <img>) cannot sign out")
 		siOTT(t, c, in, "still-signed-in")
 	})
 
-	r := siPost(t, c, in.URL+"/auth/signout", "Origin", in.URL)
+	// What a browser sends from our page: its Referrer-Policy no-referrer
+	// turns the Origin of a same-origin form post into "null".
+	r := siPost(t, c, in.URL+"/auth/signout", "Sec-Fetch-Site", "same-origin", "Origin", "null")
 	require.Equal(t, http.StatusSeeOther, r.StatusCode)
 	assert.Equal(t, "/auth/signin", r.Header.Get("Location"))
 	if cleared := siSetCookie(r, "alga_mobile_session"); assert.NotNil(t, cleared) {
@@ -445,11 +455,16 @@ func TestSignOutEndsTheSessionAndItsOTTs(t *testing.T) {
 	r = get(t, browser(t), in.URL+siHandoffPath("after"), "Cookie", "alga_mobile_session="+old)
 	assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "/auth/signin?callbackUrl="), "a replayed cookie is dead too")
 
-	t.Run("the page's own form, without Origin, signs out", func(t *testing.T) {
-		c := siSignedIn(t, in, "tech@example.com")
-		r := siPost(t, c, in.URL+"/auth/signout")
-		assert.Equal(t, http.StatusSeeOther, r.StatusCode)
-		r = get(t, c, in.URL+siHandoffPath("x"))
-		assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "/auth/signin?callbackUrl="))
-	})
+	for name, hdr := range map[string][]string{
+		"our Origin, no Sec-Fetch-Site": {"Origin", in.URL},
+		"no Origin, no Sec-Fetch-Site":  nil,
+	} {
+		t.Run(name+" signs out", func(t *testing.T) {
+			c := siSignedIn(t, in, "tech@example.com")
+			r := siPost(t, c, in.URL+"/auth/signout", hdr...)
+			assert.Equal(t, http.StatusSeeOther, r.StatusCode)
+			r = get(t, c, in.URL+siHandoffPath("x"))
+			assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "/auth/signin?callbackUrl="))
+		})
+	}
 }
