@@ -66,7 +66,13 @@ func ParsePublicURL(raw string) (*url.URL, error) {
 	if h := u.Hostname(); h == "" || strings.ContainsAny(h, " %") {
 		return nil, fmt.Errorf("has no valid host name, %s", example)
 	}
-	return &url.URL{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}, nil
+	host := strings.ToLower(u.Host)
+	// An explicit default port is the same origin as none; browsers and the
+	// app drop it, so keeping it would break same-origin checks and iss.
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: host}, nil
 }
 
 func (b builder) licensing(e env) {
