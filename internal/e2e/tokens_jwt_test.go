@@ -182,7 +182,8 @@ func TestVerifyRefusesForgedAndAlteredTokens(t *testing.T) {
 	noneTok := tkSign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, map[string]any{"typ": "at+jwt", "kid": kid}, claims(nil))
 
 	forged := map[string]string{
-		"garbage": "not-a-jwt",
+		"garbage":           "not-a-jwt",
+		"the refresh token": ex.RefreshToken,
 		"expired an hour ago": tkSign(t, jwt.SigningMethodEdDSA, priv, hdr, claims(func(c jwt.MapClaims) {
 			c["exp"] = now.Add(-time.Hour).Unix()
 			c["iat"] = now.Add(-2 * time.Hour).Unix()
