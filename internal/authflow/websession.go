@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
@@ -37,6 +39,9 @@ type SignInResult struct {
 // guessed: picking one could sign a technician in to the wrong customer.
 func (s *Service) SignIn(ctx context.Context, req SignInRequest) (SignInResult, error) {
 	email := strings.ToLower(strings.TrimSpace(req.Email))
+	if email == "" || len(email) > 320 || strings.ContainsFunc(email, unicode.IsControl) || !utf8.ValidString(email) {
+		return SignInResult{}, ErrUnknownUser
+	}
 	users, err := s.st.Directory.FindUsersByEmail(ctx, email)
 	if err != nil {
 		return SignInResult{}, fmt.Errorf("find user: %w", err)

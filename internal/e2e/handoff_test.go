@@ -124,6 +124,12 @@ func TestHandoffRefusesInvalidRedirects(t *testing.T) {
 		assert.Equal(t, "/auth/signin?error=invalid_redirect",
 			siLocation(t, signedIn, in.URL+siHandoffQuery("redirect", "alga://auth/callback", "state", strings.Repeat("s", 513))))
 	})
+	for _, state := range []string{"\x00", "a\nb", "\xff\xfe"} {
+		t.Run(fmt.Sprintf("state %q with control or invalid bytes", state), func(t *testing.T) {
+			assert.Equal(t, "/auth/signin?error=invalid_redirect",
+				siLocation(t, signedIn, in.URL+siHandoffQuery("redirect", "alga://auth/callback", "state", state)))
+		})
+	}
 	t.Run("the allowed forms issue an OTT", func(t *testing.T) {
 		for _, redirect := range []string{"alga://auth/callback", "exp://auth/callback", "https://auth/callback",
 			"exp://192.168.1.5:8081/--/auth/callback", "https://app.example.com/auth/callback", "alga://AUTH/callback"} {

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
@@ -22,7 +25,9 @@ func (s *Server) handoff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect, ok := allowlist.MobileRedirect(rawRedirect)
-	if !ok || len(state) > 512 {
+	// The state is echoed to the app and stored with the OTT: bound its size
+	// and refuse control characters (PostgreSQL rejects NUL in text).
+	if !ok || len(state) > 512 || strings.ContainsFunc(state, unicode.IsControl) || !utf8.ValidString(state) {
 		http.Redirect(w, r, "/auth/signin?error=invalid_redirect", http.StatusFound)
 		return
 	}
