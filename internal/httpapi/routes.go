@@ -27,9 +27,9 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/api/v1/mobile/auth/capabilities", s.capabilities)
 	r.Post("/api/v1/mobile/auth/apple", s.apple)
 	if s.tokens != nil {
-		r.Post("/api/v1/mobile/auth/exchange", s.exchange)
-		r.Post("/api/v1/mobile/auth/refresh", s.refresh)
-		r.Post("/api/v1/mobile/auth/revoke", s.revoke)
+		r.Post("/api/v1/mobile/auth/exchange", s.exchange())
+		r.Post("/api/v1/mobile/auth/refresh", s.refresh())
+		r.Post("/api/v1/mobile/auth/revoke", s.revoke())
 		// Proxies may forward the original method (nginx auth_request does).
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
 			r.MethodFunc(m, "/api/v1/mobile/auth/verify", s.verify)

@@ -35,59 +35,51 @@ type revokeBody struct {
 	RefreshToken *string `json:"refreshToken"`
 }
 
-func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
-	var b exchangeBody
-	if err := decodeJSON(r, &b); err != nil {
-		writeError(w, r, s.log, err)
-		return
+// jsonEndpoint is the shape of every JSON endpoint: decode strictly,
+// check required fields, make one use-case call, write its answer.
+func jsonEndpoint[B, R any](s *Server, required func(b *B) error, call func(r *http.Request, b *B) (R, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var b B
+		if err := decodeJSON(r, &b); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if err := required(&b); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		res, err := call(r, &b)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
 	}
-	if missing := missingFields("ott", b.OTT, "state", b.State); missing != nil {
-		writeError(w, r, s.log, missing)
-		return
-	}
-	res, err := s.tokens.Exchange(r.Context(), authflow.ExchangeRequest{OTT: *b.OTT, State: *b.State,
-		CodeVerifier: deref(b.CodeVerifier), Device: derefDevice(b.Device), ClientIP: s.clientIP(r)})
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
-	var b refreshBody
-	if err := decodeJSON(r, &b); err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	if missing := missingFields("refreshToken", b.RefreshToken); missing != nil {
-		writeError(w, r, s.log, missing)
-		return
-	}
-	res, err := s.tokens.Refresh(r.Context(), authflow.RefreshRequest{RefreshToken: *b.RefreshToken,
-		Device: derefDevice(b.Device), ClientIP: s.clientIP(r)})
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+func (s *Server) exchange() http.HandlerFunc {
+	return jsonEndpoint(s, func(b *exchangeBody) error { return missingFields("ott", b.OTT, "state", b.State) },
+		func(r *http.Request, b *exchangeBody) (authflow.ExchangeResult, error) {
+			return s.tokens.Exchange(r.Context(), authflow.ExchangeRequest{OTT: *b.OTT, State: *b.State,
+				CodeVerifier: deref(b.CodeVerifier), Device: derefDevice(b.Device), ClientIP: s.clientIP(r)})
+		})
 }
 
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	var b revokeBody
-	if err := decodeJSON(r, &b); err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	if missing := missingFields("refreshToken", b.RefreshToken); missing != nil {
-		writeError(w, r, s.log, missing)
-		return
-	}
-	if err := s.tokens.Revoke(r.Context(), authflow.RevokeRequest{RefreshToken: *b.RefreshToken, ClientIP: s.clientIP(r)}); err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+func (s *Server) refresh() http.HandlerFunc {
+	return jsonEndpoint(s, func(b *refreshBody) error { return missingFields("refreshToken", b.RefreshToken) },
+		func(r *http.Request, b *refreshBody) (authflow.RefreshResult, error) {
+			return s.tokens.Refresh(r.Context(), authflow.RefreshRequest{RefreshToken: *b.RefreshToken,
+				Device: derefDevice(b.Device), ClientIP: s.clientIP(r)})
+		})
+}
+
+// revoke answers {"ok":true} whether or not the token existed.
+func (s *Server) revoke() http.HandlerFunc {
+	return jsonEndpoint(s, func(b *revokeBody) error { return missingFields("refreshToken", b.RefreshToken) },
+		func(r *http.Request, b *revokeBody) (map[string]bool, error) {
+			err := s.tokens.Revoke(r.Context(), authflow.RevokeRequest{RefreshToken: *b.RefreshToken, ClientIP: s.clientIP(r)})
+			return map[string]bool{"ok": true}, err
+		})
 }
 
 // verify is forward-auth (SPEC §3.7). Identity goes out in headers; the
