@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/config"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/ratelimit"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
@@ -19,7 +20,11 @@ const successorSecretName = "refresh-successor"
 // newAuthflow builds the token machinery and the use-case service.
 func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *token.Keyring, error) {
 	cfg := a.Config
-	ring, err := token.NewKeyring(ctx, a.Store, token.KeyringOptions{Now: o.Now, Rand: o.Rand, AccessTTL: cfg.AccessTTL, Logger: a.Log})
+	keys, err := SigningKeys(cfg, a.Store)
+	if err != nil {
+		return nil, nil, err
+	}
+	ring, err := token.NewKeyring(ctx, keys, token.KeyringOptions{Now: o.Now, Rand: o.Rand, AccessTTL: cfg.AccessTTL, Logger: a.Log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -31,11 +36,7 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 	if err != nil {
 		return nil, nil, err
 	}
-	secret, err := a.Store.ServerSecret(ctx, successorSecretName, func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := io.ReadFull(o.Rand, b)
-		return b, err
-	})
+	secret, err := a.serverSecret(ctx, successorSecretName, o.Rand)
 	if err != nil {
 		return nil, nil, fmt.Errorf("refresh successor secret: %w", err)
 	}
@@ -58,6 +59,26 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 		return nil, nil, err
 	}
 	return svc, ring, nil
+}
+
+// SigningKeys is the store's signing keys, sealed at rest when
+// ALGA_MOBILE_SECRET_KEY is set; serve and `keys rotate` both use it.
+func SigningKeys(cfg *config.Config, st token.KeySource) (token.KeySource, error) {
+	return token.SealedKeys(st, cfg.MasterKey())
+}
+
+// serverSecret is a 32-byte secret for one purpose: derived from
+// ALGA_MOBILE_SECRET_KEY when set (nothing secret in the database), else
+// generated once and kept in the database, shared by every replica.
+func (a *App) serverSecret(ctx context.Context, name string, r io.Reader) ([]byte, error) {
+	if m := a.Config.MasterKey(); m != nil {
+		return token.DeriveKey(m, name)
+	}
+	return a.Store.ServerSecret(ctx, name, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	})
 }
 
 // newLimiter picks where rate-limit state lives: Redis when configured,

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/nineminds/alga-mobile-auth/internal/clientip"
@@ -40,11 +39,7 @@ func (a *App) newWeb(ctx context.Context, o Options, ips *clientip.Resolver) (*h
 		settings.Dev = &sso.ClientSettings{ClientID: idp.ClientID(), ClientSecret: idp.ClientSecret(), Issuer: idp.Issuer()}
 		a.Log.WarnContext(ctx, "development identity provider is on: anyone can sign in as any directory user", "issuer", idp.Issuer())
 	}
-	key, err := a.Store.ServerSecret(ctx, flowSecretName, func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := io.ReadFull(o.Rand, b)
-		return b, err
-	})
+	key, err := a.serverSecret(ctx, flowSecretName, o.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("sign-in flow key: %w", err)
 	}

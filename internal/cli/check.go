@@ -58,9 +58,9 @@ func (r Report) Failed() bool {
 // Write prints one line per finding (and its fix on the next line).
 func (r Report) Write(w io.Writer) {
 	for _, f := range r {
-		fmt.Fprintf(w, "%-8s %-28s %s\n", "["+string(f.Severity)+"]", f.Subject, f.Text)
+		fmt.Fprintf(w, "%-9s %-28s %s\n", "["+string(f.Severity)+"]", f.Subject, f.Text)
 		if f.Fix != "" && f.Severity != OK {
-			fmt.Fprintf(w, "%-8s %-28s fix: %s\n", "", "", f.Fix)
+			fmt.Fprintf(w, "%-9s %-28s fix: %s\n", "", "", f.Fix)
 		}
 	}
 	errs, warns := 0, 0
@@ -115,6 +115,14 @@ func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now fun
 	}
 	if cfg.RedisURL.Set() && !bad["ALGA_MOBILE_REDIS_URL"] {
 		checkRedis(ctx, &r, cfg, probe)
+	}
+	if !bad["ALGA_MOBILE_SECRET_KEY"] {
+		if cfg.SecretKey.Set() {
+			r.add(OK, "ALGA_MOBILE_SECRET_KEY", "set: signing keys encrypted at rest, server secrets derived from it", "")
+		} else {
+			r.add(Warning, "ALGA_MOBILE_SECRET_KEY", "not set: signing keys and server secrets are kept in the database in clear, so protect its backups",
+				"set ALGA_MOBILE_SECRET_KEY (32+ random characters, the same on every replica), then run keys rotate")
+		}
 	}
 	if cfg.DevIDP {
 		r.add(Warning, "ALGA_MOBILE_DEV_IDP", "the development sign-in is on: it signs in anyone who types a known e-mail", "unset ALGA_MOBILE_DEV_IDP outside local demos")

@@ -23,7 +23,7 @@ func checkEnv(t *testing.T, env map[string]string) {
 	for _, k := range []string{"NEXTAUTH_URL", "EDITION", "NEXT_PUBLIC_EDITION", "ALGA_LICENSE", "ALGA_LICENSE_FILE",
 		"ALGA_LICENSE_PUBLIC_KEYS", "ALGA_TRIAL_STARTED_AT", "GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET",
 		"MICROSOFT_OAUTH_CLIENT_ID", "MICROSOFT_OAUTH_CLIENT_SECRET", "ALGA_MOBILE_HOST_ALLOWLIST", "ALGA_MOBILE_DEV_IDP",
-		"ALGA_MOBILE_REDIS_URL"} {
+		"ALGA_MOBILE_REDIS_URL", "ALGA_MOBILE_SECRET_KEY"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
@@ -60,26 +60,26 @@ func TestCheckReports(t *testing.T) {
 		contains []string
 	}{
 		{"community install", map[string]string{"NEXTAUTH_URL": "https://psa.example.com",
-			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret"}, ExitFail,
-			[]string{"[error]  EDITION", "Community Edition", "fix: set EDITION=ee"}},
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d"}, ExitFail,
+			[]string{"[error]   EDITION", "Community Edition", "fix: set EDITION=ee"}},
 		{"missing NEXTAUTH_URL and no provider", map[string]string{"EDITION": "ee"}, ExitFail,
-			[]string{"[error]  NEXTAUTH_URL", "is not set", "[error]  SSO", "no provider is configured"}},
+			[]string{"[error]   NEXTAUTH_URL", "is not set", "[error]   SSO", "no provider is configured"}},
 		{"half-configured provider", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
 			"MICROSOFT_OAUTH_CLIENT_ID": "id"}, ExitFail,
 			[]string{"MICROSOFT_OAUTH_CLIENT_ID is set but MICROSOFT_OAUTH_CLIENT_SECRET is not"}},
 		{"allowlist excludes own host", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
-			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_MOBILE_HOST_ALLOWLIST": "other.example.com"}, ExitFail,
-			[]string{"[error]  ALGA_MOBILE_HOST_ALLOWLIST", "every phone will be blocked", "add psa.example.com"}},
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_MOBILE_HOST_ALLOWLIST": "other.example.com"}, ExitFail,
+			[]string{"[error]   ALGA_MOBILE_HOST_ALLOWLIST", "every phone will be blocked", "add psa.example.com"}},
 		{"license without keys", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
-			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_LICENSE": valid}, ExitFail,
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_LICENSE": valid}, ExitFail,
 			[]string{"reason: no_keys", "ALGA_LICENSE_PUBLIC_KEYS"}},
 		{"fully configured enterprise", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
-			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_LICENSE": valid,
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_LICENSE": valid,
 			"ALGA_LICENSE_PUBLIC_KEYS": keys}, ExitOK,
-			[]string{"[ok]     ALGA_LICENSE", "customer Acme MSP, tier pro", "No errors"}},
+			[]string{"[ok]      ALGA_LICENSE", "customer Acme MSP, tier pro", "No errors"}},
 		{"http on a public host", map[string]string{"NEXTAUTH_URL": "http://psa.example.com", "EDITION": "ee",
-			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_TRIAL_STARTED_AT": time.Now().UTC().Format(time.RFC3339)}, ExitFail,
-			[]string{"[error]  NEXTAUTH_URL", "only connects to https"}},
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_TRIAL_STARTED_AT": time.Now().UTC().Format(time.RFC3339)}, ExitFail,
+			[]string{"[error]   NEXTAUTH_URL", "only connects to https"}},
 		{"bad variables all reported", map[string]string{"NEXTAUTH_URL": "https://psa.example.com/app", "EDITION": "ee",
 			"ALGA_MOBILE_OTT_TTL_SEC": "-1", "ALGA_TRIAL_STARTED_AT": "soon"}, ExitFail,
 			[]string{"NEXTAUTH_URL", "ALGA_MOBILE_OTT_TTL_SEC", "ALGA_TRIAL_STARTED_AT"}},
@@ -92,19 +92,19 @@ func TestCheckReports(t *testing.T) {
 			for _, want := range tt.contains {
 				assert.Contains(t, r.stdout, want)
 			}
-			assert.NotContains(t, r.stdout, "secret")
+			assert.NotContains(t, r.stdout, "gs-9f8e7d")
 			assert.NotContains(t, r.stdout, valid[:40], "the license itself is never printed")
 		})
 	}
 	t.Run("expired enterprise license", func(t *testing.T) {
 		expiredKeys, expiredTok := licenseFixture(t, time.Now().Add(-48*time.Hour))
 		checkEnv(t, map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
-			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "secret", "ALGA_LICENSE": expiredTok,
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_LICENSE": expiredTok,
 			"ALGA_LICENSE_PUBLIC_KEYS": expiredKeys})
 		r := adminRun(t, "check")
 		assert.Equal(t, ExitFail, r.code)
 		assert.Contains(t, r.stdout, "(reason: expired)")
-		assert.Contains(t, r.stdout, "[error]  license tier")
+		assert.Contains(t, r.stdout, "[error]   license tier")
 	})
 	t.Run("check does not create the SQLite database", func(t *testing.T) {
 		checkEnv(t, map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee"})

@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nineminds/alga-mobile-auth/internal/app"
+	"github.com/nineminds/alga-mobile-auth/internal/config"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
@@ -27,8 +29,13 @@ func runKeysRotate(e Env) int {
 	if code, ok := parse(e, fs, usage, 0); !ok {
 		return code
 	}
+	cfg, _ := config.Load()
 	return withStore(e, cmd, func(st *sqlstore.Store) int {
-		k, err := token.Rotate(e.Ctx, st, time.Now(), rand.Reader)
+		keys, err := app.SigningKeys(cfg, st)
+		if err != nil {
+			return fail(e, cmd, err)
+		}
+		k, err := token.Rotate(e.Ctx, keys, time.Now(), rand.Reader)
 		if err != nil {
 			return fail(e, cmd, err)
 		}

@@ -93,8 +93,12 @@ type Config struct {
 	RefreshGrace, SessionTTL      time.Duration
 	Drain, ShutdownTimeout        time.Duration
 
-	DatabaseURL    Secret
-	RedisURL       Secret
+	DatabaseURL Secret
+	RedisURL    Secret
+	// SecretKey is ALGA_MOBILE_SECRET_KEY: when set, signing keys are
+	// encrypted at rest and server secrets are derived from it rather than
+	// kept in the database. Every replica needs the same value.
+	SecretKey      Secret
 	ListenAddr     string
 	MetricsAddr    string
 	TrustedProxies []netip.Prefix
@@ -105,6 +109,14 @@ type Config struct {
 	LogFormat string // json | text
 	LogLevel  string // debug | info | warn | error
 	Audience  string
+}
+
+// MasterKey is the configured secret key as bytes, nil when unset.
+func (c *Config) MasterKey() []byte {
+	if !c.SecretKey.Set() {
+		return nil
+	}
+	return []byte(c.SecretKey.Value())
 }
 
 // Origin is NEXTAUTH_URL's origin ("https://psa.example.com"), "" if unset.
