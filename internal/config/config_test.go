@@ -23,7 +23,7 @@ var allVars = []string{"NEXTAUTH_URL", "EDITION", "NEXT_PUBLIC_EDITION", "ALGA_L
 	"ALGA_MOBILE_DATABASE_URL", "ALGA_MOBILE_DATABASE_URL_FILE", "ALGA_MOBILE_LISTEN_ADDR", "ALGA_MOBILE_METRICS_ADDR",
 	"ALGA_MOBILE_TRUSTED_PROXIES", "ALGA_MOBILE_REDIS_URL", "ALGA_MOBILE_DEV_IDP", "ALGA_MOBILE_DEV_IDP_ADDR",
 	"ALGA_MOBILE_LOG_FORMAT", "ALGA_MOBILE_LOG_LEVEL", "ALGA_MOBILE_SHUTDOWN_DRAIN_SEC",
-	"ALGA_MOBILE_SHUTDOWN_TIMEOUT_SEC", "ALGA_MOBILE_ACCESS_AUDIENCE", "SECRET_FS_BASE_PATH"}
+	"ALGA_MOBILE_SHUTDOWN_TIMEOUT_SEC", "ALGA_MOBILE_ACCESS_AUDIENCE", "SECRET_FS_BASE_PATH", "ALGA_MOBILE_SECRET_KEY"}
 
 // cleanEnv unsets every variable and points the secrets directory at an
 // empty temp dir, so /run/secrets on the test machine cannot interfere.
@@ -284,4 +284,16 @@ func TestAllowlistVariable(t *testing.T) {
 	cfg, ps := load(t, map[string]string{"ALGA_MOBILE_HOST_ALLOWLIST": " PSA.example.com, ,other.example.com "})
 	require.Empty(t, ps)
 	assert.Equal(t, []string{"psa.example.com", "other.example.com"}, cfg.HostAllowlist)
+}
+
+func TestSecretKey(t *testing.T) {
+	cfg, ps := load(t, nil)
+	require.Empty(t, ps)
+	assert.Nil(t, cfg.MasterKey())
+	cfg, ps = load(t, map[string]string{"ALGA_MOBILE_SECRET_KEY": strings.Repeat("k", 32)})
+	require.Empty(t, ps)
+	assert.Len(t, cfg.MasterKey(), 32)
+	_, ps = load(t, map[string]string{"ALGA_MOBILE_SECRET_KEY": "too-short-key"})
+	assert.Equal(t, []string{"ALGA_MOBILE_SECRET_KEY"}, vars(ps))
+	assert.NotContains(t, ps.Error(), "too-short-key")
 }
