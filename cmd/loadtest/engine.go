@@ -87,7 +87,7 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 	if err != nil {
 		return err
 	}
-	env := serviceEnv(addr, dbURL, b.tmp)
+	env := append(serviceEnv(addr, dbURL, b.tmp), b.o.serviceEnv...)
 	p := newPlan(b.o)
 	t0 := time.Now()
 	if err := seedUsers(ctx, b.bin, env, b.tmp, p); err != nil {
@@ -156,7 +156,11 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 	}
 	hwm, sampled, n := svc.memory()
 	warns, first := svc.logProblems()
-	b.rep.mem = append(b.rep.mem, memNote{engine: e.name, hwm: hwm, sampled: sampled, samples: n, warnings: warns, firstWarning: first})
+	m := memNote{engine: e.name, hwm: hwm, sampled: sampled, samples: n, warnings: warns, firstWarning: first}
+	m.anon, _ = svc.status("RssAnon")
+	m.file, _ = svc.status("RssFile")
+	m.shmem, _ = svc.status("RssShmem")
+	b.rep.mem = append(b.rep.mem, m)
 	return nil
 }
 
@@ -204,22 +208,23 @@ func (b *bench) measure(ctx context.Context, ep, eng string, conns int, do call,
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
-		b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d  CPU µs/req server %s gen %s other %s%s",
+		b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d  CPU µs/req server %s gen %s other %s  RSS %s%s",
 			ep, eng, i+1, o.runs, res.rate, ms(res.p50), ms(res.p99), res.non2xx+res.errs,
-			perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n), exhaustedNote(res))
+			perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n),
+			rssOf(pid), exhaustedNote(res))
 		r.runs = append(r.runs, res)
 	}
 	if o.halfRuns == 0 {
 		return r, nil
 	}
-	r.halfRate = r.rate() / 2
+	r.halfRate = r.rate() * o.halfFraction
 	for i := range o.halfRuns {
 		res := openLoop(ctx, c, conns, r.halfRate, o.duration, do)
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
-		b.logf("%-12s %-8s half %d/%d: %8.0f req/s (target %.0f)  p50 %-8s p99 %-8s non-2xx %d%s", ep, eng, i+1,
-			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, exhaustedNote(res))
+		b.logf("%-12s %-8s half %d/%d: %8.0f req/s (target %.0f)  p50 %-8s p99 %-8s non-2xx %d  RSS %s%s", ep, eng, i+1,
+			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, rssOf(pid), exhaustedNote(res))
 		r.half = append(r.half, res)
 	}
 	return r, nil

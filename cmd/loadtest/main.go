@@ -33,15 +33,30 @@ import (
 type options struct {
 	duration, warmup time.Duration
 	runs, halfRuns   int
-	conns            int // overrides dbConns and cpuConns when > 0
-	dbConns          int // exchange, refresh
-	cpuConns         int // capabilities, verify, bare
+	halfFraction     float64 // of the peak, for the open-loop pass (the issue says half)
+	conns            int     // overrides dbConns and cpuConns when > 0
+	dbConns          int     // exchange, refresh
+	cpuConns         int     // capabilities, verify, bare
 	pgURL            string
 	sqlite           bool
 	endpoints        []string
 	supplyRate       int
 	keep             bool
 	bare             bool
+	serviceEnv       []string // extra KEY=VALUE for the service (GOGC, GODEBUG…)
+}
+
+// envList collects repeated -service-env flags.
+type envList []string
+
+func (l *envList) String() string { return strings.Join(*l, " ") }
+
+func (l *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*l = append(*l, v)
+	return nil
 }
 
 func main() {
@@ -72,6 +87,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before an endpoint's runs")
 	fs.IntVar(&o.runs, "runs", 3, "closed-loop runs per endpoint; the median is reported")
 	fs.IntVar(&o.halfRuns, "half-runs", 1, "open-loop runs at half the peak rate per endpoint (0 skips them)")
+	fs.Float64Var(&o.halfFraction, "half-fraction", 0.5, "rate of the open-loop pass as a fraction of the median peak")
 	fs.IntVar(&o.conns, "conns", 0, "connections for every endpoint (0: -db-conns and -cpu-conns)")
 	fs.IntVar(&o.dbConns, "db-conns", 16, "connections for exchange and refresh")
 	fs.IntVar(&o.cpuConns, "cpu-conns", 64, "connections for capabilities, verify and the bare handler")
@@ -83,9 +99,12 @@ func parseFlags(args []string) (options, error) {
 		"highest exchange/refresh rate (req/s) the pre-issued OTTs and chains must last for")
 	fs.BoolVar(&o.bare, "bare", true, "measure the bare net/http ceiling (ratios need it)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, databases, service logs)")
+	var extra envList
+	fs.Var(&extra, "service-env", "extra KEY=VALUE in the service's environment, e.g. GOGC=50 or GODEBUG=gctrace=1 (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	o.serviceEnv = extra
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -97,6 +116,8 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("-duration must be positive and -warmup not negative")
 	case o.runs < 1 || o.halfRuns < 0:
 		return o, errors.New("-runs must be at least 1 and -half-runs not negative")
+	case o.halfFraction <= 0 || o.halfFraction > 1:
+		return o, errors.New("-half-fraction must be in (0, 1]")
 	case o.dbConns < 1 || o.cpuConns < 1:
 		return o, errors.New("connection counts must be at least 1")
 	case o.supplyRate < 1:

@@ -51,7 +51,7 @@ func TestMedianOfOddAndEvenRuns(t *testing.T) {
 }
 
 func TestPlanKeepsEveryUserWithinItsLimits(t *testing.T) {
-	o := options{duration: 10 * time.Second, warmup: 2 * time.Second, runs: 3, halfRuns: 1, supplyRate: 5000,
+	o := options{duration: 10 * time.Second, warmup: 2 * time.Second, runs: 3, halfRuns: 1, halfFraction: 0.5, supplyRate: 5000,
 		endpoints: allEndpoints}
 	p := newPlan(o)
 	need := 5000 * (2 + 30 + 5)

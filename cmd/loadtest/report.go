@@ -94,8 +94,12 @@ type memNote struct {
 	engine       string
 	hwm, sampled int64
 	samples      int
-	warnings     int    // service log lines at warn level or above
-	firstWarning string // the first of them
+	// the RSS at the end, split: anonymous memory (Go heap, SQLite's page
+	// cache), file pages (the binary, mapped files) and shared memory (the
+	// SQLite WAL index).
+	anon, file, shmem int64
+	warnings          int    // service log lines at warn level or above
+	firstWarning      string // the first of them
 }
 
 type seedNote struct {
@@ -138,8 +142,8 @@ func (rep *report) print(w io.Writer) {
 	o := rep.o
 	fmt.Fprintf(w, "\n== alga-mobile-auth benchmark (%s, GOMAXPROCS %d, %d CPUs; load generator in the same machine) ==\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
-	fmt.Fprintf(w, "closed loop: %s warm-up, then %d × %s runs, median reported; p99@half: %d open-loop run(s) of %s at half the median peak\n\n",
-		o.warmup, o.runs, o.duration, o.halfRuns, o.duration)
+	fmt.Fprintf(w, "closed loop: %s warm-up, then %d × %s runs, median reported; p99@half: %d open-loop run(s) of %s at %.2f × the median peak\n\n",
+		o.warmup, o.runs, o.duration, o.halfRuns, o.duration, o.halfFraction)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\tengine\tconns\treq/s\tp50\tp99\t× bare\tnon-2xx\thalf rate\tp99@half\t")
 	for _, r := range rep.rows {
@@ -166,8 +170,8 @@ func (rep *report) print(w io.Writer) {
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	for _, m := range rep.mem {
-		fmt.Fprintf(w, "service peak RSS on %s: VmHWM %s (highest VmRSS of %d samples every 100 ms: %s)\n",
-			m.engine, mib(m.hwm), m.samples, mib(m.sampled))
+		fmt.Fprintf(w, "service peak RSS on %s: VmHWM %s (highest VmRSS of %d samples every 100 ms: %s; at the end anon %s, file %s, shmem %s)\n",
+			m.engine, mib(m.hwm), m.samples, mib(m.sampled), mib(m.anon), mib(m.file), mib(m.shmem))
 		if m.warnings > 0 {
 			fmt.Fprintf(w, "  the service logged %d line(s) at warn or above on %s after start-up; the first: %.300s\n", m.warnings, m.engine, m.firstWarning)
 		}
@@ -284,4 +288,7 @@ func (rep *report) printMethod(w io.Writer) {
 		"    minutes ahead; the expiry check costs the same). refresh: each chain always presents the latest refresh token it got.\n"+
 		"  verify: %d access tokens obtained by exchange, presented in turn.\n", ottLifetime, verifyUsers)
 	fmt.Fprintf(w, "  OTTs and chains are sized for -supply-rate %d req/s.\n", rep.o.supplyRate)
+	if len(rep.o.serviceEnv) > 0 {
+		fmt.Fprintf(w, "  extra service environment: %s\n", strings.Join(rep.o.serviceEnv, " "))
+	}
 }

@@ -152,9 +152,11 @@ func (p *process) sample() {
 	}
 }
 
-// status reads one memory field (in bytes) from /proc/<pid>/status.
-func (p *process) status(field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+func (p *process) status(field string) (int64, error) { return procStatus(p.cmd.Process.Pid, field) }
+
+// procStatus reads one memory field (in bytes) from /proc/<pid>/status.
+func procStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -171,6 +173,15 @@ func (p *process) status(field string) (int64, error) {
 		return kb * 1024, nil
 	}
 	return 0, fmt.Errorf("%s not in /proc status", field)
+}
+
+// rssOf is pid's current VmRSS, for progress lines.
+func rssOf(pid int) string {
+	rss, err := procStatus(pid, "VmRSS")
+	if err != nil {
+		return "?"
+	}
+	return mib(rss)
 }
 
 // memory reports the kernel's peak RSS (VmHWM) and the highest sample.
