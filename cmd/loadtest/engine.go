@@ -145,7 +145,8 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 			pool := newChainPool(sup.chains)
 			do, conns, left = refreshCall(base, pool), b.o.dbConns, pool.left
 		}
-		r, err := b.measure(ctx, ep, e.name, conns, do, svc.cmd.Process.Pid)
+		r, err := b.measure(ctx, target{ep: ep, eng: e.name, conns: conns, do: do, pid: svc.cmd.Process.Pid,
+			metricsURL: base + "/metrics"})
 		if err != nil {
 			return err
 		}
@@ -182,7 +183,8 @@ func (b *bench) measureBare(ctx context.Context, base string) error {
 	}
 	defer p.stop()
 	b.rep.capsBytes = len(body)
-	r, err := b.measure(ctx, epBare, "-", b.o.cpuConns, getCall(bareURL+capabilitiesPath), p.cmd.Process.Pid)
+	r, err := b.measure(ctx, target{ep: epBare, eng: "-", conns: b.o.cpuConns, do: getCall(bareURL + capabilitiesPath),
+		pid: p.cmd.Process.Pid})
 	if err != nil {
 		return err
 	}
@@ -191,10 +193,20 @@ func (b *bench) measureBare(ctx context.Context, base string) error {
 	return nil
 }
 
+// target is what measure drives.
+type target struct {
+	ep, eng    string
+	conns      int
+	do         call
+	pid        int    // the server's process, for CPU and RSS
+	metricsURL string // the service's /metrics, for store timings ("" for bare)
+}
+
 // measure warms up, runs -runs closed-loop runs and -half-runs open-loop
 // runs at half the median peak.
-func (b *bench) measure(ctx context.Context, ep, eng string, conns int, do call, pid int) (row, error) {
+func (b *bench) measure(ctx context.Context, t target) (row, error) {
 	o := b.o
+	ep, eng, conns, do, pid := t.ep, t.eng, t.conns, t.do, t.pid
 	c := newClient(conns)
 	defer c.CloseIdleConnections()
 	if o.warmup > 0 {
@@ -202,9 +214,10 @@ func (b *bench) measure(ctx context.Context, ep, eng string, conns int, do call,
 	}
 	r := row{endpoint: ep, engine: eng, conns: conns}
 	for i := range o.runs {
-		before := snapCPU(pid)
+		before, storeBefore := snapCPU(pid), scrapeStore(t.metricsURL)
 		res := closedLoop(ctx, c, conns, o.duration, do)
 		res.cpu = before.until(snapCPU(pid))
+		r.store = r.store.add(scrapeStore(t.metricsURL).minus(storeBefore))
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}

@@ -18,7 +18,8 @@ type row struct {
 	conns            int
 	runs, half       []result
 	halfRate         float64
-	supplyLeft       int // OTTs or idle chains left afterwards (exchange, refresh)
+	supplyLeft       int        // OTTs or idle chains left afterwards (exchange, refresh)
+	store            storeStats // store operations over the closed-loop runs
 }
 
 func medianOf(rs []result, f func(result) float64) float64 {
@@ -168,6 +169,16 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f%%\t\n", r.endpoint, r.engine, sv, gn, ot, busy)
 	}
 	_ = tw.Flush()
+	fmt.Fprintln(w, "\nstore operations per request (closed-loop runs; time from the call, so it includes waiting for a connection):")
+	for _, r := range rep.rows {
+		n := 0
+		for _, x := range r.runs {
+			n += x.n
+		}
+		if line := r.store.perRequestLine(n); line != "" {
+			fmt.Fprintf(w, "  %s/%s: %s\n", r.endpoint, r.engine, line)
+		}
+	}
 	fmt.Fprintln(w)
 	for _, m := range rep.mem {
 		fmt.Fprintf(w, "service peak RSS on %s: VmHWM %s (highest VmRSS of %d samples every 100 ms: %s; at the end anon %s, file %s, shmem %s)\n",
