@@ -36,7 +36,7 @@ func drain(resp *http.Response) int {
 	return resp.StatusCode
 }
 
-// getCall is a GET of url with optional header name: value.
+// getCall is a plain GET of url.
 func getCall(url string) call {
 	return func(ctx context.Context, c *http.Client, _ int) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
