@@ -2,6 +2,7 @@ package license
 
 import (
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
@@ -52,6 +53,9 @@ type Options struct {
 // call, so a license or trial that ends while the service runs stops
 // granting access at that moment.
 type Gate struct {
+	mu    sync.Mutex
+	cache *verification
+
 	edition    Edition
 	license    string
 	keys       Keys
@@ -186,15 +190,49 @@ func (g *Gate) ForTenant(tenantID string, tenantPlan *mobileauth.Tier) Decision 
 // does not cover).
 func (g *Gate) selfHostTier(now time.Time, tenantID *string) mobileauth.Tier {
 	if g.license != "" {
-		c, reason, _ := Verify(g.license, g.keys, now)
-		if reason == ReasonNone && (tenantID == nil || c.BoundTo(*tenantID)) {
-			return c.Tier
+		c, reason := g.verified(now)
+		if reason == ReasonNone {
+			if tenantID == nil || c.BoundTo(*tenantID) {
+				return c.Tier
+			}
+			// SPEC §5: a license bound to another tenant grants that tenant
+			// essentials, whatever a trial would give.
+			return mobileauth.TierEssentials
 		}
 	}
 	if trialStatus(g.trialStart, now).Active {
 		return mobileauth.TierPro
 	}
 	return mobileauth.TierEssentials
+}
+
+// verified returns the license's verification at now, re-using the last
+// result while it cannot have changed: a valid license stays valid until
+// exp + leeway, an expired or forged one stays refused. The ES256 check
+// then runs once, not on every capabilities or exchange request.
+func (g *Gate) verified(now time.Time) (Claims, Reason) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c := g.cache; c != nil && !now.Before(c.from) && now.Before(c.until) {
+		return c.claims, c.reason
+	}
+	claims, reason, _ := Verify(g.license, g.keys, now)
+	until := now.Add(time.Second) // not yet valid: look again soon
+	switch reason {
+	case ReasonNone:
+		until = claims.ExpiresAt.Add(Leeway)
+	case ReasonExpired, ReasonBadSignature, ReasonUnknownKID, ReasonMalformed, ReasonNoKeys:
+		until = now.Add(100 * 365 * 24 * time.Hour)
+	}
+	g.cache = &verification{claims: claims, reason: reason, from: now, until: until}
+	return claims, reason
+}
+
+// verification is one cached result of Verify and the window it holds in.
+type verification struct {
+	claims      Claims
+	reason      Reason
+	from, until time.Time
 }
 
 // decide turns a tier into a decision.

@@ -96,8 +96,10 @@ func TestGateDecisions(t *testing.T) {
 			mode: ModeSelfHost, capabilities: enabledPro, forTenant: enabledPro},
 		{name: "bound license gives another tenant essentials", opts: Options{Edition: Enterprise, License: lic("aud", tenant), Keys: vendor.keys()}, tenant: otherTenant,
 			mode: ModeSelfHost, capabilities: enabledPro, forTenant: offLicense},
-		{name: "bound license leaves another tenant to the active trial", opts: Options{Edition: Enterprise, License: lic("aud", tenant), Keys: vendor.keys(), TrialStartedAt: activeTrial}, tenant: otherTenant,
-			mode: ModeSelfHost, capabilities: enabledPro, forTenant: enabledPro},
+		// SPEC §5: the bound license grants the other tenant essentials; a
+		// trial does not override a valid license.
+		{name: "bound license gives another tenant essentials even during a trial", opts: Options{Edition: Enterprise, License: lic("aud", tenant), Keys: vendor.keys(), TrialStartedAt: activeTrial}, tenant: otherTenant,
+			mode: ModeSelfHost, capabilities: enabledPro, forTenant: offLicense},
 		{name: "unbound license serves every tenant", opts: Options{Edition: Enterprise, License: lic(), Keys: vendor.keys()}, tenant: otherTenant,
 			mode: ModeSelfHost, capabilities: enabledPro, forTenant: enabledPro},
 	}
