@@ -174,3 +174,31 @@ func FuzzSameOrigin(f *testing.F) {
 		}
 	})
 }
+
+func TestRedirectHostTrusted(t *testing.T) {
+	const origin = "https://psa.example.com"
+	list := []string{"alt.example.com"}
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"alga://auth/callback", true},
+		{"https://psa.example.com/auth/callback", true},
+		{"https://PSA.example.com:443/x/auth/callback", true},
+		{"https://alt.example.com/auth/callback", true},
+		{"https://evil.example/auth/callback", false},
+		{"https://auth/callback", false},
+		{"exp://192.168.1.5:8081/--/auth/callback", true},
+		{"exp://127.0.0.1:8081/--/auth/callback", true},
+		{"exp://8.8.8.8:8081/--/auth/callback", false},
+		{"exp://evil.example/--/auth/callback", false},
+		{"exp://auth/callback", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			u, ok := MobileRedirect(tt.in)
+			require.True(t, ok)
+			assert.Equal(t, tt.want, RedirectHostTrusted(u, origin, list))
+		})
+	}
+}

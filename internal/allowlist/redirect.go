@@ -1,6 +1,7 @@
 package allowlist
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -30,6 +31,32 @@ func MobileRedirect(raw string) (*url.URL, bool) {
 		return u, true
 	}
 	return nil, false
+}
+
+// RedirectHostTrusted is our rule on top of SPEC §3.3 (a deliberate,
+// documented departure): an alga:// redirect only ever reaches the app, but
+// an https or exp redirect names a host, and SPEC's rule alone would let a
+// link send a signed-in browser's OTT to any site whose path ends in
+// /auth/callback. Such redirects must point at the appliance's own host, a
+// host on the allowlist, or (exp only, Expo development clients) a
+// loopback or private address.
+func RedirectHostTrusted(u *url.URL, origin string, hostAllowlist []string) bool {
+	if strings.EqualFold(u.Scheme, "alga") {
+		return true
+	}
+	h := HostName(u.Host)
+	if o, err := url.Parse(origin); err == nil && h == HostName(o.Host) {
+		return true
+	}
+	if Contains(hostAllowlist, h) {
+		return true
+	}
+	if strings.EqualFold(u.Scheme, "exp") {
+		if ip, err := netip.ParseAddr(h); err == nil {
+			return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()
+		}
+	}
+	return false
 }
 
 // WithParams returns redirect with params added, keeping its existing

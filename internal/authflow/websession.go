@@ -123,8 +123,10 @@ type HandoffRequest struct {
 	Redirect      *url.URL
 	State         string
 	CodeChallenge string
-	RequestHost   string
-	ClientIP      string
+	// CodeChallengeMethod must be S256 when a challenge is given.
+	CodeChallengeMethod string
+	RequestHost         string
+	ClientIP            string
 }
 
 // Handoff refusals: SPEC §3.3 error values put on the redirect.
@@ -132,12 +134,14 @@ const (
 	RefuseClientUser = "client_not_allowed"
 	RefuseHost       = "host_not_allowlisted"
 	RefuseRateLimit  = "rate_limited"
+	// RefusePKCE: a code_challenge that is not a valid S256 challenge (a
+	// PKCE check, after the SPEC's numbered steps 4–6).
+	RefusePKCE = "invalid_request"
 )
 
 // HandoffResult is where the browser goes next.
 type HandoffResult struct {
 	Location string
-	OTT      bool // true when Location carries a fresh OTT (no-store)
 }
 
 // Handoff runs steps 4–7 of SPEC §3.3 in order and returns the deep link.
@@ -158,6 +162,11 @@ func (s *Service) Handoff(ctx context.Context, req HandoffRequest) (HandoffResul
 	} else if err != nil {
 		return HandoffResult{}, err
 	}
+	if req.CodeChallenge != "" || req.CodeChallengeMethod != "" {
+		if req.CodeChallengeMethod != "S256" || !token.ValidChallenge(req.CodeChallenge) {
+			return refuse(RefusePKCE)
+		}
+	}
 	ott, err := token.NewOpaque(s.rand)
 	if err != nil {
 		return HandoffResult{}, err
@@ -172,5 +181,5 @@ func (s *Service) Handoff(ctx context.Context, req HandoffRequest) (HandoffResul
 	s.events.AuthEvent("ott_issued", "")
 	s.audit(ctx, mobileauth.AuditEvent{TenantID: req.User.TenantID, UserID: req.User.ID, Operation: mobileauth.AuditOTTIssued,
 		RecordID: fmt.Sprintf("%x", rec.Hash[:8]), ClientIP: req.ClientIP})
-	return HandoffResult{Location: allowlist.WithParams(req.Redirect, url.Values{"ott": {ott}, "state": {req.State}}), OTT: true}, nil
+	return HandoffResult{Location: allowlist.WithParams(req.Redirect, url.Values{"ott": {ott}, "state": {req.State}})}, nil
 }

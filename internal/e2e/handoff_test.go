@@ -130,9 +130,18 @@ func TestHandoffRefusesInvalidRedirects(t *testing.T) {
 				siLocation(t, signedIn, in.URL+siHandoffQuery("redirect", "alga://auth/callback", "state", state)))
 		})
 	}
+	// Our rule on top of SPEC §3.3: https/exp redirects must not carry a
+	// signed-in browser's OTT to a host the appliance does not trust.
+	for _, redirect := range []string{"https://evil.example/auth/callback", "https://auth/callback",
+		"exp://auth/callback", "exp://evil.example:80/x/auth/callback", "exp://8.8.8.8:8081/--/auth/callback"} {
+		t.Run("untrusted host "+redirect, func(t *testing.T) {
+			assert.Equal(t, "/auth/signin?error=invalid_redirect",
+				siLocation(t, signedIn, in.URL+siHandoffQuery("redirect", redirect, "state", "st")))
+		})
+	}
 	t.Run("the allowed forms issue an OTT", func(t *testing.T) {
-		for _, redirect := range []string{"alga://auth/callback", "exp://auth/callback", "https://auth/callback",
-			"exp://192.168.1.5:8081/--/auth/callback", "https://app.example.com/auth/callback", "alga://AUTH/callback"} {
+		for _, redirect := range []string{"alga://auth/callback",
+			"exp://192.168.1.5:8081/--/auth/callback", "https://127.0.0.1/auth/callback", "alga://AUTH/callback"} {
 			loc := siLocation(t, signedIn, in.URL+siHandoffQuery("redirect", redirect, "state", "ok"))
 			u, err := url.Parse(loc)
 			require.NoError(t, err)
@@ -145,7 +154,7 @@ func TestHandoffWithoutSessionAsksForSignIn(t *testing.T) {
 	in := start(t, baseEnv(t, freeAddr(t)))
 	for name, path := range map[string]string{
 		"plain": siHandoffPath("st-1"),
-		"with PKCE and app parameters": siHandoffQuery("redirect", "https://app.example.com/auth/callback?x=1", "state", "st-2",
+		"with PKCE and app parameters": siHandoffQuery("redirect", "https://127.0.0.1/auth/callback?x=1", "state", "st-2",
 			"code_challenge", siChallenge(siVerifier), "code_challenge_method", "S256"),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -164,8 +173,8 @@ func TestHandoffRefusesClientUsers(t *testing.T) {
 
 	assert.Equal(t, "alga://auth/callback?error=client_not_allowed&state=st",
 		siLocation(t, c, in.URL+siHandoffQuery("redirect", "alga://auth/callback", "state", "st")))
-	assert.Equal(t, "https://app.example.com/auth/callback?error=client_not_allowed&state=st+2&x=1",
-		siLocation(t, c, in.URL+siHandoffQuery("redirect", "https://app.example.com/auth/callback?x=1", "state", "st 2")),
+	assert.Equal(t, "https://127.0.0.1/auth/callback?error=client_not_allowed&state=st+2&x=1",
+		siLocation(t, c, in.URL+siHandoffQuery("redirect", "https://127.0.0.1/auth/callback?x=1", "state", "st 2")),
 		"the redirect's own parameters are kept")
 	assert.Equal(t, "alga://auth/callback?error=client_not_allowed&state=st",
 		siLocation(t, c, in.URL+siHandoffPath("st"), "X-Forwarded-Host", "evil.example"),
@@ -219,8 +228,8 @@ func TestHandoffRateLimitsTheEleventhInAMinute(t *testing.T) {
 		siOTT(t, c, in, fmt.Sprintf("s%d", i))
 	}
 	assert.Equal(t, "alga://auth/callback?error=rate_limited&state=s11", siLocation(t, c, in.URL+siHandoffPath("s11")))
-	assert.Equal(t, "https://app.example.com/auth/callback?error=rate_limited&state=s12&x=1",
-		siLocation(t, c, in.URL+siHandoffQuery("redirect", "https://app.example.com/auth/callback?x=1", "state", "s12")),
+	assert.Equal(t, "https://127.0.0.1/auth/callback?error=rate_limited&state=s12&x=1",
+		siLocation(t, c, in.URL+siHandoffQuery("redirect", "https://127.0.0.1/auth/callback?x=1", "state", "s12")),
 		"still blocked, redirect parameters kept")
 	siOTT(t, siSignedIn(t, in, "other@example.com"), in, "other-user")
 }
@@ -286,14 +295,14 @@ func TestHandoffKeepsRedirectParametersAndIsNotCached(t *testing.T) {
 	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
 	c := siSignedIn(t, in, "tech@example.com")
 
-	r := get(t, c, in.URL+siHandoffQuery("redirect", "https://app.example.com/auth/callback?tenant=t1&mode=a+b&ott=planted&state=planted",
+	r := get(t, c, in.URL+siHandoffQuery("redirect", "https://127.0.0.1/auth/callback?tenant=t1&mode=a+b&ott=planted&state=planted",
 		"state", "st-keep"))
 	require.Equal(t, http.StatusFound, r.StatusCode)
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
 	assert.Equal(t, "no-referrer", r.Header.Get("Referrer-Policy"))
 	u, err := url.Parse(r.Header.Get("Location"))
 	require.NoError(t, err)
-	assert.Equal(t, "https://app.example.com/auth/callback", u.Scheme+"://"+u.Host+u.Path)
+	assert.Equal(t, "https://127.0.0.1/auth/callback", u.Scheme+"://"+u.Host+u.Path)
 	q := u.Query()
 	assert.Equal(t, []string{"t1"}, q["tenant"])
 	assert.Equal(t, []string{"a b"}, q["mode"])

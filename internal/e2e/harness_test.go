@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,14 +27,29 @@ type instance struct {
 	App *app.App
 }
 
-// freeAddr reserves a loopback port (closed again before use; fine for tests).
+// handedOut remembers every port freeAddr gave, so two calls never return
+// the same one (the kernel may offer a just-closed port again).
+var (
+	handedOutMu sync.Mutex
+	handedOut   = map[string]bool{}
+)
+
+// freeAddr reserves a loopback port (closed again before use; fine for
+// tests), never one it handed out before in this process.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	handedOutMu.Lock()
+	defer handedOutMu.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		if !handedOut[addr] {
+			handedOut[addr] = true
+			return addr
+		}
+	}
 }
 
 // baseEnv is a demo-like Enterprise configuration on a fresh SQLite file

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 )
 
@@ -15,26 +14,23 @@ func (s *Server) demoHandoff(w http.ResponseWriter, r *http.Request) {
 	if state == "" {
 		state = "demo-state"
 	}
-	handoffURL := "/auth/mobile/handoff?" + url.Values{"redirect": {"alga://auth/callback"}, "state": {state}}.Encode()
-	inner := r.Clone(r.Context())
-	inner.URL, _ = url.Parse(handoffURL)
-	inner.RequestURI = handoffURL
-	rec := httptest.NewRecorder()
-	s.handoff(rec, inner)
-	loc := rec.Header().Get("Location")
-	if u, err := url.Parse(loc); err != nil || u.Scheme != "alga" {
-		// Not signed in yet (or refused): let the real flow take over, and
-		// come back here afterwards.
-		if loc == "/auth/signin" || len(loc) > 0 && loc[0] == '/' {
-			back := url.Values{"callbackUrl": {s.web.Origin + "/demo/handoff?" + url.Values{"state": {state}}.Encode()}}
-			http.Redirect(w, r, "/auth/signin?"+back.Encode(), http.StatusFound)
-			return
-		}
+	q := url.Values{"redirect": {"alga://auth/callback"}, "state": {state}}
+	here := s.web.Origin + "/demo/handoff?" + url.Values{"state": {state}}.Encode()
+	loc, err := s.handoffTarget(r, q, here)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Scheme != "alga" {
+		// Not signed in yet, or refused: the real pages take over.
+		http.Redirect(w, r, loc, http.StatusFound)
+		return
 	}
 	d := pageData{Title: "Demo: the app's deep link", Origin: s.web.Origin, DeepLink: loc}
-	if u, err := url.Parse(loc); err == nil && u.Query().Get("ott") != "" {
+	if ott := u.Query().Get("ott"); ott != "" {
 		d.Curl = "curl -s " + s.web.Origin + "/api/v1/mobile/auth/exchange -H 'content-type: application/json' -d '" +
-			`{"ott":"` + u.Query().Get("ott") + `","state":"` + u.Query().Get("state") + `"}'`
+			`{"ott":"` + ott + `","state":"` + u.Query().Get("state") + `"}'`
 	}
 	s.renderPage(w, r, http.StatusOK, "demo", d)
 }

@@ -10,49 +10,49 @@ import (
 
 	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
-	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
-// handoff is SPEC §3.3, steps 1–3 here (parameters, redirect, session),
-// 4–7 in the use case. Every answer is a 302 that must not be cached.
+// handoff is SPEC §3.3. Every answer is a 302 that must not be cached.
 func (s *Server) handoff(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	q := r.URL.Query()
-	rawRedirect, state := q.Get("redirect"), q.Get("state")
-	if rawRedirect == "" || state == "" {
-		http.Redirect(w, r, "/auth/signin", http.StatusFound)
+	loc, err := s.handoffTarget(r, r.URL.Query(), s.web.Origin+r.URL.RequestURI())
+	if err != nil {
+		writeError(w, r, s.log, err)
 		return
 	}
+	http.Redirect(w, r, loc, http.StatusFound)
+}
+
+// handoffTarget runs steps 1–3 here (parameters, redirect, session) and
+// 4–7 in the use case, and says where the browser goes next. here is the
+// URL to come back to after signing in.
+func (s *Server) handoffTarget(r *http.Request, q url.Values, here string) (string, error) {
+	rawRedirect, state := q.Get("redirect"), q.Get("state")
+	if rawRedirect == "" || state == "" {
+		return "/auth/signin", nil
+	}
 	redirect, ok := allowlist.MobileRedirect(rawRedirect)
+	// https and exp redirects must stay on hosts this appliance trusts, or a
+	// link could send a signed-in user's OTT to any site (see README).
+	ok = ok && allowlist.RedirectHostTrusted(redirect, s.web.Origin, s.web.HostAllowlist)
 	// The state is echoed to the app and stored with the OTT: bound its size
 	// and refuse control characters (PostgreSQL rejects NUL in text).
 	if !ok || len(state) > 512 || strings.ContainsFunc(state, unicode.IsControl) || !utf8.ValidString(state) {
-		http.Redirect(w, r, "/auth/signin?error=invalid_redirect", http.StatusFound)
-		return
+		return "/auth/signin?error=invalid_redirect", nil
 	}
 	sess, user, err := s.web.Service.SessionUser(r.Context(), s.sessionCookie(r))
 	if errors.Is(err, authflow.ErrNoSession) {
-		here := s.web.Origin + r.URL.RequestURI()
-		http.Redirect(w, r, "/auth/signin?"+url.Values{"callbackUrl": {here}}.Encode(), http.StatusFound)
-		return
+		return "/auth/signin?" + url.Values{"callbackUrl": {here}}.Encode(), nil
 	}
 	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
-	challenge := q.Get("code_challenge")
-	if challenge != "" || q.Get("code_challenge_method") != "" {
-		if q.Get("code_challenge_method") != "S256" || !token.ValidChallenge(challenge) {
-			http.Redirect(w, r, allowlist.WithParams(redirect, url.Values{"error": {"invalid_request"}, "state": {state}}), http.StatusFound)
-			return
-		}
+		return "", err
 	}
 	res, err := s.web.Service.Handoff(r.Context(), authflow.HandoffRequest{Session: sess, User: user, Redirect: redirect,
-		State: state, CodeChallenge: challenge, RequestHost: s.web.RequestHost(r), ClientIP: s.clientIP(r)})
+		State: state, CodeChallenge: q.Get("code_challenge"), CodeChallengeMethod: q.Get("code_challenge_method"),
+		RequestHost: s.web.RequestHost(r), ClientIP: s.clientIP(r)})
 	if err != nil {
-		writeError(w, r, s.log, err)
-		return
+		return "", err
 	}
-	http.Redirect(w, r, res.Location, http.StatusFound)
+	return res.Location, nil
 }

@@ -34,6 +34,9 @@ type WebOptions struct {
 	// RequestHost is the host the browser asked for, as the trusted-proxy
 	// rules see it (for the handoff's allowlist check).
 	RequestHost func(*http.Request) string
+	// HostAllowlist is ALGA_MOBILE_HOST_ALLOWLIST: besides the appliance's
+	// own host, the hosts an https or exp hand-off redirect may point at.
+	HostAllowlist []string
 }
 
 // flowTTL bounds how long a user may spend at the identity provider.
