@@ -44,6 +44,7 @@ type options struct {
 	keep             bool
 	bare             bool
 	serviceEnv       []string // extra KEY=VALUE for the service (GOGC, GODEBUG…)
+	serviceBin       string   // a prebuilt service binary instead of `go build`
 }
 
 // envList collects repeated -service-env flags.
@@ -99,6 +100,7 @@ func parseFlags(args []string) (options, error) {
 		"highest exchange/refresh rate (req/s) the pre-issued OTTs and chains must last for")
 	fs.BoolVar(&o.bare, "bare", true, "measure the bare net/http ceiling (ratios need it)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, databases, service logs)")
+	fs.StringVar(&o.serviceBin, "service-bin", "", "benchmark this alga-mobile-auth binary instead of building ./cmd/alga-mobile-auth")
 	var extra envList
 	fs.Var(&extra, "service-env", "extra KEY=VALUE in the service's environment, e.g. GOGC=50 or GODEBUG=gctrace=1 (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -148,10 +150,6 @@ func known(e string) bool {
 
 // run builds the service and benchmarks it on each engine in turn.
 func run(ctx context.Context, o options, out, progress io.Writer) error {
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
 	tmp, err := os.MkdirTemp("", "alga-bench-")
 	if err != nil {
 		return err
@@ -165,11 +163,17 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		fmt.Fprintf(progress, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 	}
 	started := time.Now()
-	bin, err := buildService(ctx, root, tmp)
-	if err != nil {
-		return err
+	bin := o.serviceBin
+	if bin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return err
+		}
+		if bin, err = buildService(ctx, root, tmp); err != nil {
+			return err
+		}
+		logf("built %s", bin)
 	}
-	logf("built %s", bin)
 
 	b := &bench{o: o, bin: bin, tmp: tmp, logf: logf, rep: &report{o: o, loadStart: loadAvg()}}
 	var engines []engine
