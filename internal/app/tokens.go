@@ -90,6 +90,7 @@ func (a *App) newLimiter() (mobileauth.RateLimiter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ALGA_MOBILE_REDIS_URL: %w", err)
 		}
+		ratelimit.RouteRedisLogs(a.Log)
 		client := redis.NewClient(opts)
 		a.closers = append(a.closers, client.Close)
 		return ratelimit.NewRedis(client, "alga-mobile:rl:"), nil

@@ -89,7 +89,9 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	user, err := s.activeInternalUser(ctx, cur.TenantID, cur.UserID)
 	if err != nil {
 		// The user was disabled since sign-in: end the whole family.
-		_ = s.revokeFamily(ctx, cur.FamilyID)
+		if rerr := s.revokeFamily(ctx, cur.FamilyID); rerr != nil {
+			s.log.ErrorContext(ctx, "could not revoke the family of a disabled user", "family", cur.FamilyID, "error", rerr)
+		}
 		s.events.AuthEvent("refresh_rejected", "user")
 		return RefreshResult{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,7 +285,7 @@ func checkDatabase(ctx context.Context, r *Report, cfg *config.Config, probe boo
 		_ = st.Close()
 	}
 	if err != nil {
-		r.add(Error, "ALGA_MOBILE_DATABASE_URL", kind+": cannot connect: "+err.Error(), "check the host, credentials and that the database exists")
+		r.add(Error, "ALGA_MOBILE_DATABASE_URL", kind+": cannot connect: "+oneLine{err}.Error(), "check the host, credentials and that the database exists")
 		return
 	}
 	r.add(OK, "ALGA_MOBILE_DATABASE_URL", kind+": reachable", "")
@@ -327,6 +328,7 @@ func checkRedis(ctx context.Context, r *Report, cfg *config.Config, probe bool) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	ratelimit.RouteRedisLogs(slog.New(slog.NewTextHandler(io.Discard, nil))) // the finding says it
 	client := redis.NewClient(opts)
 	defer client.Close()
 	if err := client.Ping(ctx).Err(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +116,13 @@ func TestCheckReports(t *testing.T) {
 		_, err := os.Stat(path)
 		assert.True(t, os.IsNotExist(err))
 	})
+}
+
+func TestBareCommandSaysWhatIsMissing(t *testing.T) {
+	r := adminRun(t)
+	assert.Equal(t, ExitUsage, r.code)
+	assert.True(t, strings.HasPrefix(r.stderr, "alga-mobile-auth: missing command"), r.stderr)
+	r = adminRun(t, "users")
+	assert.Equal(t, ExitUsage, r.code)
+	assert.True(t, strings.HasPrefix(r.stderr, "alga-mobile-auth users: missing command"), r.stderr)
 }

@@ -63,6 +63,7 @@ func dispatch(e Env, prefix string, cmds []*command) int {
 		code := ExitOK
 		if len(e.Args) == 0 {
 			w, code = e.Stderr, ExitUsage
+			fmt.Fprintf(w, "%s: missing command (run %s --help)\n\n", prefix, prefix)
 		}
 		printCommands(w, prefix, cmds)
 		return code

@@ -297,3 +297,22 @@ func TestSecretKey(t *testing.T) {
 	assert.Equal(t, []string{"ALGA_MOBILE_SECRET_KEY"}, vars(ps))
 	assert.NotContains(t, ps.Error(), "too-short-key")
 }
+
+func TestMoreVariableRules(t *testing.T) {
+	_, ps := load(t, map[string]string{"NEXTAUTH_URL": "http://localhost:8080", "ALGA_MOBILE_DEV_IDP": "true", "ALGA_MOBILE_DEV_IDP_ADDR": "0.0.0.0:8081"})
+	assert.Equal(t, []string{"ALGA_MOBILE_DEV_IDP_ADDR"}, vars(ps), "the development provider listens on loopback only")
+
+	_, ps = load(t, map[string]string{"ALGA_MOBILE_OTT_TTL_SEC": "99999999999999999999"})
+	require.Len(t, ps, 1)
+	assert.Contains(t, ps[0].Message, "too large")
+
+	// An empty file in the secrets directory does not hide the variable.
+	cleanEnv(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "GOOGLE_OAUTH_CLIENT_SECRET"), []byte("\n"), 0o600))
+	t.Setenv("SECRET_FS_BASE_PATH", dir)
+	t.Setenv("GOOGLE_OAUTH_CLIENT_SECRET", "from-env")
+	cfg, err := Load()
+	require.NoError(t, err)
+	assert.Equal(t, "from-env", cfg.Google.ClientSecret.Value())
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,6 +27,8 @@ func (s *Seconds) Decode(v string) error {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	switch {
+	case errors.Is(err, strconv.ErrRange):
+		s.err = fmt.Errorf("is too large (at most ten years, %d seconds)", 10*365*24*3600)
 	case err != nil:
 		s.err = fmt.Errorf("must be a whole number of seconds, got %q", clip(v))
 	case n <= 0:

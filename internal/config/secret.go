@@ -67,8 +67,11 @@ func (r secretResolver) resolve(name string) (Secret, SecretSource, error) {
 	if r.dir != "" {
 		b, err := os.ReadFile(filepath.Join(r.dir, name))
 		switch {
-		case err == nil:
+		case err == nil && strings.TrimSpace(string(b)) != "":
 			return Secret(strings.TrimSpace(string(b))), FromSecretsDir, nil
+		case err == nil:
+			// An empty file (a placeholder mount) does not hide the other
+			// sources; treating it as "unset" would silently mask them.
 		case !errors.Is(err, fs.ErrNotExist):
 			return "", FromSecretsDir, fmt.Errorf("cannot read %s from the secrets directory %s: %w", name, r.dir, unwrapPathError(err))
 		}

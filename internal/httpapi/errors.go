@@ -64,8 +64,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			msg = "An internal error occurred"
 		}
 		lvl := slog.LevelError
-		if e.Code == mobileauth.CodeServiceUnavailable || e.Code == mobileauth.CodeNotImplemented {
+		switch e.Code {
+		case mobileauth.CodeServiceUnavailable:
 			lvl = slog.LevelWarn
+		case mobileauth.CodeNotImplemented:
+			lvl = slog.LevelInfo
 		}
 		log.Log(r.Context(), lvl, "request failed", "code", e.Code, "status", status, "error", err)
 	} else if e.Cause != nil {

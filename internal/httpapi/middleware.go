@@ -108,7 +108,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		status := strconv.Itoa(rec.status)
 		if s.metrics != nil {
-			s.metrics.ObserveRequest(route, r.Method, status, d)
+			s.metrics.ObserveRequest(route, methodLabel(r.Method), status, d)
 		}
 		lvl := slog.LevelInfo
 		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
@@ -121,3 +121,14 @@ func (s *Server) observe(next http.Handler) http.Handler {
 }
 
 func (s *Server) now() time.Time { return s.clock() }
+
+// methodLabel bounds the method label: a client may send any token as a
+// method, and each distinct label would be a new time series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/sso"
@@ -14,7 +15,7 @@ import (
 // is listed here, and api/openapi.yaml must list the same (a test checks).
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(correlate, s.observe, recoverer(s.log), limitBody(s.log))
+	r.Use(correlate, s.observe, recoverer(s.log), limitBody(s.log), middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

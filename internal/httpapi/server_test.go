@@ -288,3 +288,21 @@ func TestBearer(t *testing.T) {
 		assert.Equal(t, tt.want, bearer(req), "%q/%q", tt.auth, tt.key)
 	}
 }
+
+func TestInventedMethodsShareOneMetricsLabel(t *testing.T) {
+	h := newTestServer(t, testOptions()).Handler()
+	for _, m := range []string{"XM1", "XM2", "BREW"} {
+		do(t, h, m, "/nope", nil)
+	}
+	body := do(t, h, http.MethodGet, "/metrics", nil).Body.String()
+	assert.NotContains(t, body, `method="XM1"`)
+	assert.Contains(t, body, `alga_mobile_http_requests_total{method="other",route="unmatched",status="405"} 3`)
+}
+
+func TestHeadOnGetRoutes(t *testing.T) {
+	h := newTestServer(t, testOptions()).Handler()
+	for _, p := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/auth/signin", "/mobile/connect"} {
+		rec := do(t, h, http.MethodHead, p, nil)
+		assert.Equal(t, http.StatusOK, rec.Code, p)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -132,3 +133,15 @@ func ParseRedisURL(rawURL string) (*redis.Options, error) {
 	}
 	return opts, nil
 }
+
+// slogPrintf adapts go-redis's internal logger to slog, so its messages
+// (pool errors, reconnects) carry our format instead of bypassing it.
+type slogPrintf struct{ log *slog.Logger }
+
+func (l slogPrintf) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// RouteRedisLogs sends go-redis's own log lines to log (process-wide: the
+// library has a single logger).
+func RouteRedisLogs(log *slog.Logger) { redis.SetLogger(slogPrintf{log: log}) }
