@@ -49,7 +49,7 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 	if d := s.gate.Capabilities(); !d.Enabled && d.Reason == license.DecisionEdition {
 		return ExchangeResult{}, gateError(d)
 	}
-	if err := s.limit(ctx, "exchange-ip:"+req.ClientIP, exchangeLimit); err != nil {
+	if err := s.limit(ctx, "exchange-ip:"+rateIP(req.ClientIP), exchangeLimit); err != nil {
 		return ExchangeResult{}, err
 	}
 	now := s.now()

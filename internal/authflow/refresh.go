@@ -37,7 +37,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	if len(req.RefreshToken) > 512 {
 		return RefreshResult{}, unauthorized(errors.New("refresh token too long"))
 	}
-	if err := s.limit(ctx, "refresh-ip:"+req.ClientIP, refreshLimit); err != nil {
+	if err := s.limit(ctx, "refresh-ip:"+rateIP(req.ClientIP), refreshLimit); err != nil {
 		return RefreshResult{}, err
 	}
 	presented := token.HashOf(req.RefreshToken)

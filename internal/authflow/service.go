@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -178,4 +179,19 @@ func (s *Service) tenantDecision(ctx context.Context, tenantID string) (license.
 		return license.Decision{}, err
 	}
 	return s.gate.ForTenant(tenantID, t.Plan), nil
+}
+
+// rateIP is the address a per-IP limit counts: IPv6 clients by their /64,
+// since one subscriber usually holds a whole /64 and could otherwise
+// rotate addresses past every limit. Audit events keep the full address.
+func rateIP(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

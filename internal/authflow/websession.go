@@ -157,7 +157,7 @@ func (s *Service) Handoff(ctx context.Context, req HandoffRequest) (HandoffResul
 		return refuse(RefuseHost)
 	}
 	var rl *RateLimitedError
-	if err := s.limit(ctx, "handoff:"+req.User.TenantID+":"+req.User.ID+":"+req.ClientIP, handoffLimit); errors.As(err, &rl) {
+	if err := s.limit(ctx, "handoff:"+req.User.TenantID+":"+req.User.ID+":"+rateIP(req.ClientIP), handoffLimit); errors.As(err, &rl) {
 		return refuse(RefuseRateLimit)
 	} else if err != nil {
 		return HandoffResult{}, err

@@ -330,3 +330,10 @@ func hasOTT(res authflow.HandoffResult) bool {
 	u, err := url.Parse(res.Location)
 	return err == nil && u.Query().Get("ott") != ""
 }
+
+func TestRateIPGroupsIPv6By64(t *testing.T) {
+	assert.Equal(t, authflow.RateIPForTest("2001:db8:1:2:aaaa::1"), authflow.RateIPForTest("2001:db8:1:2:bbbb::9"))
+	assert.NotEqual(t, authflow.RateIPForTest("2001:db8:1:2::1"), authflow.RateIPForTest("2001:db8:1:3::1"))
+	assert.Equal(t, "192.0.2.7", authflow.RateIPForTest("192.0.2.7"))
+	assert.Equal(t, "not-an-ip", authflow.RateIPForTest("not-an-ip"))
+}
