@@ -87,7 +87,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured run")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before an endpoint's runs")
 	fs.IntVar(&o.runs, "runs", 3, "closed-loop runs per endpoint; the median is reported")
-	fs.IntVar(&o.halfRuns, "half-runs", 1, "open-loop runs at half the peak rate per endpoint (0 skips them)")
+	fs.IntVar(&o.halfRuns, "half-runs", 3, "open-loop runs at half the peak rate per endpoint, median reported (0 skips them)")
 	fs.Float64Var(&o.halfFraction, "half-fraction", 0.5, "rate of the open-loop pass as a fraction of the median peak")
 	fs.IntVar(&o.conns, "conns", 0, "connections for every endpoint (0: -db-conns and -cpu-conns)")
 	fs.IntVar(&o.dbConns, "db-conns", 16, "connections for exchange and refresh")

@@ -143,7 +143,7 @@ func (rep *report) print(w io.Writer) {
 	o := rep.o
 	fmt.Fprintf(w, "\n== alga-mobile-auth benchmark (%s, GOMAXPROCS %d, %d CPUs; load generator in the same machine) ==\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
-	fmt.Fprintf(w, "closed loop: %s warm-up, then %d × %s runs, median reported; p99@half: %d open-loop run(s) of %s at %.2f × the median peak\n\n",
+	fmt.Fprintf(w, "closed loop: %s warm-up, then %d × %s runs, median reported; p99@half: median of %d open-loop run(s) of %s at %.2f × the median peak\n\n",
 		o.warmup, o.runs, o.duration, o.halfRuns, o.duration, o.halfFraction)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\tengine\tconns\treq/s\tp50\tp99\t× bare\tnon-2xx\thalf rate\tp99@half\t")
