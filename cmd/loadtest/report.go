@@ -192,6 +192,10 @@ func (rep *report) print(w io.Writer) {
 	for _, t := range rep.targets() {
 		fmt.Fprintln(w, "  "+t)
 	}
+	if b, ok := rep.find(epBare, "-"); ok && len(b.half) > 0 {
+		fmt.Fprintf(w, "  (floor: the bare handler's own p99 at half its peak was %s; the server and this generator share the CPUs)\n",
+			ms(b.halfP99()))
+	}
 	rep.printMethod(w)
 	fmt.Fprintf(w, "\ntotal time %s; load average at start %s, at end %s\n", rep.total.Round(time.Second), rep.loadStart, rep.loadEnd)
 }
