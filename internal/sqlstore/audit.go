@@ -71,7 +71,7 @@ func (s *Store) ListAudit(ctx context.Context, f mobileauth.AuditFilter) ([]mobi
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
-	rows, err := s.query(ctx, query, args...)
+	rows, err := s.read(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}

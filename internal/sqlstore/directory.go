@@ -72,7 +72,7 @@ func (s *Store) FindUsersByEmail(ctx context.Context, email string) ([]mobileaut
 // GetUser returns one user; ErrNotFound if absent.
 func (s *Store) GetUser(ctx context.Context, tenantID, userID string) (mobileauth.User, error) {
 	defer s.track("GetUser", time.Now())
-	u, err := scanUser(s.queryRow(ctx, "SELECT "+userColumns+" FROM users WHERE tenant_id = $1 AND id = $2", tenantID, userID))
+	u, err := scanUser(s.readRow(ctx, "SELECT "+userColumns+" FROM users WHERE tenant_id = $1 AND id = $2", tenantID, userID))
 	if err != nil {
 		return mobileauth.User{}, notFound("get user", err)
 	}
@@ -97,7 +97,7 @@ func (s *Store) GetTenant(ctx context.Context, tenantID string) (mobileauth.Tena
 		t    = mobileauth.Tenant{ID: tenantID}
 		plan sql.NullString
 	)
-	if err := s.queryRow(ctx, "SELECT plan FROM tenants WHERE id = $1", tenantID).Scan(&plan); err != nil {
+	if err := s.readRow(ctx, "SELECT plan FROM tenants WHERE id = $1", tenantID).Scan(&plan); err != nil {
 		return mobileauth.Tenant{}, notFound("get tenant", err)
 	}
 	if plan.Valid {
@@ -125,7 +125,7 @@ func (s *Store) SetTenantPlan(ctx context.Context, tenantID string, plan mobilea
 }
 
 func (s *Store) queryUsers(ctx context.Context, query string, args ...any) ([]mobileauth.User, error) {
-	rows, err := s.query(ctx, query, args...)
+	rows, err := s.read(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

@@ -108,6 +108,22 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return s.db.QueryContext(ctx, s.q(query), args...)
 }
 
+// readRow runs a single-row read-only query on the read pool.
+func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.rstmts.prepare(ctx, s.rdb, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.rdb.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// read runs a multi-row read-only query on the read pool.
+func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.rstmts.prepare(ctx, s.rdb, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.rdb.QueryContext(ctx, s.q(query), args...)
+}
+
 // txn is a transaction whose statements are rebound and, when already
 // prepared, reused.
 type txn struct {

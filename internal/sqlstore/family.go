@@ -57,7 +57,7 @@ func (s *Store) GetFamily(ctx context.Context, id string) (mobileauth.TokenFamil
 		device           string
 		created, revoked dbTime
 	)
-	err := s.queryRow(ctx, "SELECT id, tenant_id, user_id, session_hash, device, created_at, revoked_at"+
+	err := s.readRow(ctx, "SELECT id, tenant_id, user_id, session_hash, device, created_at, revoked_at"+
 		" FROM token_families WHERE id = $1", id).
 		Scan(&f.ID, &f.TenantID, &f.UserID, &session, &device, &created, &revoked)
 	if err != nil {
@@ -117,7 +117,7 @@ func (s *Store) RevokeSessionFamilies(ctx context.Context, sessionHash mobileaut
 // by the clock skew it tolerates.
 func (s *Store) RevokedFamiliesSince(ctx context.Context, since time.Time) ([]string, error) {
 	defer s.track("RevokedFamiliesSince", time.Now())
-	rows, err := s.query(ctx, "SELECT id FROM token_families"+
+	rows, err := s.read(ctx, "SELECT id FROM token_families"+
 		" WHERE revoked_at IS NOT NULL AND revoked_at >= $1 ORDER BY revoked_at, id", s.ts(since))
 	if err != nil {
 		return nil, fmt.Errorf("list revoked families: %w", err)

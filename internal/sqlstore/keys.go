@@ -12,7 +12,7 @@ import (
 // ListSigningKeys returns every signing key, newest first.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]mobileauth.SigningKey, error) {
 	defer s.track("ListSigningKeys", time.Now())
-	rows, err := s.query(ctx, "SELECT kid, algorithm, private_der, public_der, created_at, retired_at"+
+	rows, err := s.read(ctx, "SELECT kid, algorithm, private_der, public_der, created_at, retired_at"+
 		" FROM signing_keys ORDER BY created_at DESC, kid DESC")
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
@@ -81,7 +81,7 @@ func (s *Store) ServerSecret(ctx context.Context, name string, gen func() ([]byt
 
 func (s *Store) readSecret(ctx context.Context, name string) ([]byte, error) {
 	var v []byte
-	if err := s.queryRow(ctx, "SELECT value FROM server_secrets WHERE name = $1", name).Scan(&v); err != nil {
+	if err := s.readRow(ctx, "SELECT value FROM server_secrets WHERE name = $1", name).Scan(&v); err != nil {
 		return nil, notFound(fmt.Sprintf("read server secret %q", name), err)
 	}
 	return v, nil

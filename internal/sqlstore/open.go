@@ -26,6 +26,13 @@ const defaultPostgresConns = 16
 const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
+// sqliteReadPragmas configure the read pool's connections (WAL mode is a
+// property of the file, set by the writer).
+const sqliteReadPragmas = "_pragma=busy_timeout(5000)&_pragma=query_only(1)&_pragma=foreign_keys(1)"
+
+// sqliteReaders is the size of the SQLite read pool.
+const sqliteReaders = 4
+
 // target is a parsed database URL.
 type target struct {
 	dialect string
@@ -133,6 +140,18 @@ func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) err
 	}
 	s.db = db
 	s.stmts.enabled = true
+	// Readers: query-only connections that never write, so they cannot
+	// take the write lock; a few of them serve lookups concurrently.
+	rdb, err := sql.Open("sqlite", path+"?"+sqliteReadPragmas)
+	if err != nil {
+		return errors.Join(fmt.Errorf("open sqlite database %s: %w", path, err), db.Close(), s.unlock())
+	}
+	rdb.SetMaxOpenConns(sqliteReaders)
+	rdb.SetMaxIdleConns(sqliteReaders)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	s.rdb = rdb
+	s.rstmts.enabled = true
 	return nil
 }
 
@@ -160,6 +179,7 @@ func (s *Store) openPostgres(ctx context.Context, t target, maxConns int) error 
 		return errors.Join(redact(err, c.Password), db.Close())
 	}
 	s.db = db
+	s.rdb = db
 	return nil
 }
 

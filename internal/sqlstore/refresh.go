@@ -122,7 +122,7 @@ func successorUsed(ctx context.Context, tx *txn, succ *mobileauth.Hash) (bool, e
 // when only its family is revoked); ErrNotFound if absent.
 func (s *Store) GetRefreshToken(ctx context.Context, hash mobileauth.Hash) (mobileauth.RefreshToken, error) {
 	defer s.track("GetRefreshToken", time.Now())
-	t, err := scanRefresh(s.queryRow(ctx, refreshSelect+" WHERE t.hash = $1", hashArg(hash)))
+	t, err := scanRefresh(s.readRow(ctx, refreshSelect+" WHERE t.hash = $1", hashArg(hash)))
 	if err != nil {
 		return mobileauth.RefreshToken{}, notFound("get refresh token", err)
 	}

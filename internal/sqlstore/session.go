@@ -30,7 +30,7 @@ func (s *Store) GetSession(ctx context.Context, idHash mobileauth.Hash) (mobilea
 		hash                      dbHash
 		created, expires, revoked dbTime
 	)
-	err := s.queryRow(ctx, "SELECT id_hash, tenant_id, user_id, provider, created_at, expires_at, revoked_at"+
+	err := s.readRow(ctx, "SELECT id_hash, tenant_id, user_id, provider, created_at, expires_at, revoked_at"+
 		" FROM web_sessions WHERE id_hash = $1", hashArg(idHash)).
 		Scan(&hash, &ws.TenantID, &ws.UserID, &ws.Provider, &created, &expires, &revoked)
 	if err != nil {

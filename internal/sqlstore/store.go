@@ -48,7 +48,12 @@ type Options struct {
 
 // Store implements the mobileauth store interfaces on one *sql.DB.
 type Store struct {
-	db      *sql.DB
+	db *sql.DB
+	// rdb serves reads that need no transaction. On SQLite it is a second,
+	// query-only pool: WAL lets readers run beside the one writer, so
+	// lookups no longer queue behind writes. On PostgreSQL it is db.
+	rdb     *sql.DB
+	rstmts  stmtCache
 	dialect string
 	now     func() time.Time
 	observe func(op string, d time.Duration)
@@ -95,7 +100,10 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 
 // Close closes the database and releases the SQLite lock.
 func (s *Store) Close() error {
-	err := errors.Join(s.stmts.close(), s.db.Close())
+	err := errors.Join(s.stmts.close(), s.rstmts.close(), s.db.Close())
+	if s.rdb != nil && s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
 	if s.lock != nil {
 		// Closing the descriptor releases the flock.
 		err = errors.Join(err, s.lock.Close())
