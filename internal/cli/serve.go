@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/nineminds/alga-mobile-auth/internal/app"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
 )
+
+// defaultMemoryLimit is the Go runtime's soft memory limit for serve.
+const defaultMemoryLimit = 40 << 20
 
 func runServe(e Env) int {
 	fs := flags("serve")
@@ -21,6 +25,11 @@ func runServe(e Env) int {
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "alga-mobile-auth serve: %v\nRun 'alga-mobile-auth check' for a full report.\n", err)
 		return ExitFail
+	}
+	// A soft memory limit keeps the heap (and RSS) small on a busy
+	// appliance; GOMEMLIMIT in the environment overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	a, err := app.Open(e.Ctx, cfg, app.Options{Version: e.Version, LogWriter: os.Stderr, Exclusive: true})
 	if err != nil {

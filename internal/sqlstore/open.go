@@ -28,10 +28,12 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 
 // sqliteReadPragmas configure the read pool's connections (WAL mode is a
 // property of the file, set by the writer).
-const sqliteReadPragmas = "_pragma=busy_timeout(5000)&_pragma=query_only(1)&_pragma=foreign_keys(1)"
+// Each reader keeps a small page cache (1 MiB): the hot rows are few, and
+// memory stays within the service's budget.
+const sqliteReadPragmas = "_pragma=busy_timeout(5000)&_pragma=query_only(1)&_pragma=foreign_keys(1)&_pragma=cache_size(-1024)"
 
 // sqliteReaders is the size of the SQLite read pool.
-const sqliteReaders = 4
+const sqliteReaders = 3
 
 // target is a parsed database URL.
 type target struct {
