@@ -23,6 +23,7 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/logging"
 	"github.com/nineminds/alga-mobile-auth/internal/metrics"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 )
 
@@ -54,6 +55,7 @@ type App struct {
 	now      func() time.Time
 	cancel   context.CancelFunc
 	closers  []func() error
+	audit    *auditWriter
 }
 
 // Open builds the App: logger, metrics, store (migrated), license gate and
@@ -138,6 +140,10 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.handler = srv.Handler()
 	return a, nil
 }
+
+// AuditLog is the audit trail as the service writes it (batched): reading
+// through it first writes everything already appended.
+func (a *App) AuditLog() mobileauth.AuditStore { return a.audit }
 
 // Handler is the public HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }

@@ -44,6 +44,8 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 	if err != nil {
 		return nil, nil, err
 	}
+	a.audit = newAuditWriter(a.Store, a.Log)
+	a.closers = append(a.closers, a.audit.Close)
 	limiter, err := a.newLimiter()
 	if err != nil {
 		return nil, nil, err

@@ -364,7 +364,7 @@ func TestNginxPassesTheRealClientAddressToTheService(t *testing.T) {
 	in := st.svc
 	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
 	ngTokens(t, st, "tech@example.com", "X-Forwarded-For", "198.51.100.23", "X-Correlation-Id", "ng-audit-1")
-	events, err := in.App.Store.ListAudit(context.Background(), mobileauth.AuditFilter{TenantID: tenantA})
+	events, err := in.App.AuditLog().ListAudit(context.Background(), mobileauth.AuditFilter{TenantID: tenantA})
 	require.NoError(t, err)
 	got := map[string]mobileauth.AuditEvent{}
 	for _, e := range events {

@@ -230,6 +230,8 @@ func TestSignInRefusesUsersOutsideTheDirectory(t *testing.T) {
 			siAssertPageHeaders(t, r, body)
 			siAssertNoSession(t, in, c, r)
 			var n int
+			_, err := in.App.AuditLog().ListAudit(context.Background(), mobileauth.AuditFilter{Limit: 1}) // writes what is queued
+			require.NoError(t, err)
 			require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM audit_events WHERE operation = ? AND details LIKE ?",
 				mobileauth.AuditSignInRefused, "%"+tt.email+"%").Scan(&n))
 			assert.Equal(t, 1, n, "the refusal is audited")

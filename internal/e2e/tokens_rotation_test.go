@@ -45,7 +45,7 @@ func tkAssertDead(t *testing.T, base string, tok tkTokens, what string) {
 // tkReuseAudit returns the reasons of the user's refresh-reuse events.
 func tkReuseAudit(t *testing.T, in *instance, userID string) []string {
 	t.Helper()
-	events, err := in.App.Store.ListAudit(context.Background(), mobileauth.AuditFilter{TenantID: tenantA, UserID: userID, Limit: 100})
+	events, err := in.App.AuditLog().ListAudit(context.Background(), mobileauth.AuditFilter{TenantID: tenantA, UserID: userID, Limit: 100})
 	require.NoError(t, err)
 	var reasons []string
 	for _, e := range events {

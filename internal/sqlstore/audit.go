@@ -21,6 +21,40 @@ const (
 // a zero Time becomes now). Details are kept as a JSON object.
 func (s *Store) AppendAudit(ctx context.Context, e mobileauth.AuditEvent) error {
 	defer s.track("AppendAudit", time.Now())
+	args, err := s.auditArgs(e)
+	if err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, insertAudit, args...); err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	return nil
+}
+
+// AppendAudits stores several events in one transaction (all or none), so
+// a busy service pays one commit for a batch instead of one per event.
+func (s *Store) AppendAudits(ctx context.Context, events []mobileauth.AuditEvent) error {
+	defer s.track("AppendAudits", time.Now())
+	return s.inTx(ctx, func(tx *txn) error {
+		for _, e := range events {
+			args, err := s.auditArgs(e)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.exec(ctx, insertAudit, args...); err != nil {
+				return fmt.Errorf("append audit event: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+const insertAudit = "INSERT INTO audit_events" +
+	" (occurred_at, tenant_id, user_id, operation, record_id, client_ip, correlation_id, details)" +
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+
+// auditArgs encodes one event as insertAudit's arguments.
+func (s *Store) auditArgs(e mobileauth.AuditEvent) ([]any, error) {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
@@ -28,18 +62,11 @@ func (s *Store) AppendAudit(ctx context.Context, e mobileauth.AuditEvent) error 
 	if len(e.Details) > 0 {
 		b, err := json.Marshal(e.Details)
 		if err != nil {
-			return fmt.Errorf("encode audit details: %w", err)
+			return nil, fmt.Errorf("encode audit details: %w", err)
 		}
 		details = string(b)
 	}
-	_, err := s.exec(ctx, "INSERT INTO audit_events"+
-		" (occurred_at, tenant_id, user_id, operation, record_id, client_ip, correlation_id, details)"+
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-		s.ts(e.Time), e.TenantID, e.UserID, e.Operation, e.RecordID, e.ClientIP, e.CorrelationID, details)
-	if err != nil {
-		return fmt.Errorf("append audit event: %w", err)
-	}
-	return nil
+	return []any{s.ts(e.Time), e.TenantID, e.UserID, e.Operation, e.RecordID, e.ClientIP, e.CorrelationID, details}, nil
 }
 
 // ListAudit returns events newest first (in insertion order, which stays
