@@ -51,7 +51,7 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 		return nil, nil, err
 	}
 	svc, err := authflow.New(authflow.Deps{
-		Stores:  authflow.Stores{OTTs: a.Store, Sessions: a.Store, Refresh: a.Store, Directory: a.Store, Audit: a.Store},
+		Stores:  authflow.Stores{OTTs: a.Store, Sessions: a.Store, Refresh: a.Store, Directory: a.Store, Audit: a.audit},
 		Limiter: limiter, Gate: a.Gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
 		Events: a.Metrics, Log: a.Log, Now: o.Now, Rand: o.Rand,
 		Settings: authflow.Settings{OTTTTL: cfg.OTTTTL, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
