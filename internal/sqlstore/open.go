@@ -182,6 +182,20 @@ func (s *Store) openPostgres(ctx context.Context, t target, maxConns int) error 
 	}
 	s.db = db
 	s.rdb = db
+	// Rate-limit counters are written through their own small pool whose
+	// commits do not wait for the WAL flush (synchronous_commit=off): a
+	// crash may forget the last fraction of a second of counts, which is
+	// harmless, and each request saves two durable commits. Tokens and
+	// audit events keep full durability on the main pool.
+	relaxedCfg := t.pgCfg.Copy()
+	if relaxedCfg.RuntimeParams == nil {
+		relaxedCfg.RuntimeParams = map[string]string{}
+	}
+	relaxedCfg.RuntimeParams["synchronous_commit"] = "off"
+	relaxed := stdlib.OpenDB(*relaxedCfg)
+	relaxed.SetMaxOpenConns(max(2, maxConns/2))
+	relaxed.SetMaxIdleConns(max(2, maxConns/2))
+	s.relaxed = relaxed
 	return nil
 }
 

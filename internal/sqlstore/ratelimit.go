@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -69,8 +70,14 @@ func (s *Store) Hit(ctx context.Context, key string, l mobileauth.RateLimit, now
 		count         int64
 		start, blockd dbTime
 	)
-	err := s.queryRow(ctx, rateHitQuery, key, s.ts(now), s.ts(now.Add(-l.Window)), l.Limit,
-		firstBlock, s.ts(firstExpiry), blockEnd).Scan(&count, &start, &blockd)
+	args := []any{key, s.ts(now), s.ts(now.Add(-l.Window)), l.Limit, firstBlock, s.ts(firstExpiry), blockEnd}
+	var row *sql.Row
+	if s.relaxed != nil {
+		row = s.relaxed.QueryRowContext(ctx, s.q(rateHitQuery), args...)
+	} else {
+		row = s.queryRow(ctx, rateHitQuery, args...)
+	}
+	err := row.Scan(&count, &start, &blockd)
 	if err != nil {
 		return mobileauth.RateDecision{}, fmt.Errorf("rate limit hit: %w", err)
 	}

@@ -52,8 +52,11 @@ type Store struct {
 	// rdb serves reads that need no transaction. On SQLite it is a second,
 	// query-only pool: WAL lets readers run beside the one writer, so
 	// lookups no longer queue behind writes. On PostgreSQL it is db.
-	rdb     *sql.DB
-	rstmts  stmtCache
+	rdb    *sql.DB
+	rstmts stmtCache
+	// relaxed, on PostgreSQL only, is a pool for writes that may skip the
+	// durable commit (rate-limit counters); nil on SQLite.
+	relaxed *sql.DB
 	dialect string
 	now     func() time.Time
 	observe func(op string, d time.Duration)
@@ -103,6 +106,9 @@ func (s *Store) Close() error {
 	err := errors.Join(s.stmts.close(), s.rstmts.close(), s.db.Close())
 	if s.rdb != nil && s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
+	}
+	if s.relaxed != nil {
+		err = errors.Join(err, s.relaxed.Close())
 	}
 	if s.lock != nil {
 		// Closing the descriptor releases the flock.
