@@ -3,9 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
-	"github.com/nineminds/alga-mobile-auth/internal/testenv"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
 )
 
 // adminResult is what one run of the binary produced.
@@ -161,31 +158,14 @@ func TestAdminCommandsNeedOnlyTheDatabaseSetting(t *testing.T) {
 	}
 }
 
-// adminPostgres points the configuration at a fresh schema of the database
-// of ALGA_TEST_POSTGRES_URL (dropped when the test ends) and returns its URL.
+// adminPostgres points the configuration at a fresh schema of its own on
+// the database of ALGA_TEST_POSTGRES_URL and returns its URL.
 func adminPostgres(t *testing.T) string {
 	t.Helper()
-	base := testenv.PostgresURL(t)
 	adminEnv(t)
-	admin, err := sqlstore.Open(t.Context(), base, sqlstore.Options{})
-	require.NoError(t, err)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "clitest_" + hex.EncodeToString(b)
-	_, err = admin.DB().ExecContext(t.Context(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		assert.NoError(t, err)
-		assert.NoError(t, admin.Close())
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	t.Setenv("ALGA_MOBILE_DATABASE_URL", u.String())
-	return u.String()
+	u := storetest.PostgresSchema(t, "clitest")
+	t.Setenv("ALGA_MOBILE_DATABASE_URL", u)
+	return u
 }
 
 func TestAdminCommandsOnPostgres(t *testing.T) {

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
-	"github.com/nineminds/alga-mobile-auth/internal/testenv"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
@@ -172,31 +169,8 @@ func TestConcurrentRefreshOfOneTokenOnSQLite(t *testing.T) {
 	tkConcurrentRefresh(t, in, []string{in.URL})
 }
 
-// tkPostgresURL creates a schema of the test's own on the database of
-// ALGA_TEST_POSTGRES_URL (dropped when the test ends) and returns a URL
-// whose search_path points at it.
-func tkPostgresURL(t *testing.T) string {
-	t.Helper()
-	base := testenv.PostgresURL(t)
-	admin, err := sqlstore.Open(context.Background(), base, sqlstore.Options{})
-	require.NoError(t, err)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "e2e_tokens_" + hex.EncodeToString(b)
-	_, err = admin.DB().ExecContext(context.Background(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		assert.NoError(t, err)
-		assert.NoError(t, admin.Close())
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// tkPostgresURL is a fresh schema for the test (see storetest.PostgresSchema).
+func tkPostgresURL(t *testing.T) string { return storetest.PostgresSchema(t, "e2e_tokens") }
 
 // tkTwoReplicas starts two instances sharing one PostgreSQL schema and one
 // public URL (the issuer of their tokens), as replicas behind a proxy do.

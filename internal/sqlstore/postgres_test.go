@@ -1,10 +1,6 @@
 package sqlstore_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -15,34 +11,10 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
-	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
-// postgresSchema creates a schema of its own for the test on the database
-// of ALGA_TEST_POSTGRES_URL, drops it when the test ends, and returns a URL
-// whose search_path points at it, so runs and tests never collide.
-func postgresSchema(t testing.TB) string {
-	t.Helper()
-	base := testenv.PostgresURL(t)
-	admin, err := sqlstore.Open(t.Context(), base, sqlstore.Options{})
-	require.NoError(t, err)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "storetest_" + hex.EncodeToString(b)
-	_, err = admin.DB().ExecContext(t.Context(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		assert.NoError(t, err)
-		assert.NoError(t, admin.Close())
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// postgresSchema is a fresh schema for the test (see storetest.PostgresSchema).
+func postgresSchema(t testing.TB) string { return storetest.PostgresSchema(t, "storetest") }
 
 // openPostgres opens and migrates a store on a fresh schema.
 func openPostgres(t *testing.T) *sqlstore.Store {
