@@ -24,11 +24,7 @@ func openPostgres(t *testing.T) *sqlstore.Store {
 
 func openPostgresAt(t *testing.T, url string) *sqlstore.Store {
 	t.Helper()
-	s, err := sqlstore.Open(t.Context(), url, sqlstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, s.Close()) })
-	require.NoError(t, s.Migrate(t.Context()))
-	return s
+	return openMigrated(t, url, sqlstore.Options{})
 }
 
 func TestPostgresStoreSuite(t *testing.T) {
@@ -36,12 +32,7 @@ func TestPostgresStoreSuite(t *testing.T) {
 }
 
 func TestPostgresMigrateIsIdempotent(t *testing.T) {
-	s := openPostgres(t)
-	require.NoError(t, s.Migrate(t.Context()), "second run")
-	var n int
-	require.NoError(t, s.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
-	assert.Equal(t, 1, n)
-	assert.Equal(t, sqlstore.DialectPostgres, s.Dialect())
+	assertMigrateIsIdempotent(t, openPostgres(t), sqlstore.DialectPostgres)
 }
 
 func TestPostgresReplicasMigrateAtOnce(t *testing.T) {

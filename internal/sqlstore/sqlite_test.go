@@ -20,11 +20,29 @@ import (
 func openSQLite(t *testing.T) *sqlstore.Store {
 	t.Helper()
 	url := "sqlite:" + filepath.Join(t.TempDir(), "data", "mobile-auth.db")
-	s, err := sqlstore.Open(t.Context(), url, sqlstore.Options{Exclusive: true})
+	return openMigrated(t, url, sqlstore.Options{Exclusive: true})
+}
+
+// openMigrated opens url, migrates it and closes it when the test ends;
+// both engines' openers use it.
+func openMigrated(t *testing.T, url string, o sqlstore.Options) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(t.Context(), url, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, s.Close()) })
 	require.NoError(t, s.Migrate(t.Context()))
 	return s
+}
+
+// assertMigrateIsIdempotent migrates s a second time and checks the
+// version table still records one migration.
+func assertMigrateIsIdempotent(t *testing.T, s *sqlstore.Store, dialect string) {
+	t.Helper()
+	require.NoError(t, s.Migrate(t.Context()), "second run")
+	var n int
+	require.NoError(t, s.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
+	assert.Equal(t, 1, n)
+	assert.Equal(t, dialect, s.Dialect())
 }
 
 func TestSQLiteStoreSuite(t *testing.T) {
@@ -32,12 +50,7 @@ func TestSQLiteStoreSuite(t *testing.T) {
 }
 
 func TestSQLiteMigrateIsIdempotent(t *testing.T) {
-	s := openSQLite(t)
-	require.NoError(t, s.Migrate(t.Context()), "second run")
-	var n int
-	require.NoError(t, s.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
-	assert.Equal(t, 1, n)
-	assert.Equal(t, sqlstore.DialectSQLite, s.Dialect())
+	assertMigrateIsIdempotent(t, openSQLite(t), sqlstore.DialectSQLite)
 }
 
 func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
