@@ -61,22 +61,32 @@ func (o *outcomes) add(refreshToken string, err error) {
 	}
 }
 
-func TestConcurrentExchangesOfOneOTTSucceedOnce(t *testing.T) {
-	cases := []struct {
-		name      string
-		instances int
-	}{
-		{name: "one instance", instances: 1},
-		{name: "two instances on one SQLite file", instances: 2},
+// instanceCases run a race on one service, and on two sharing one file.
+var instanceCases = []struct {
+	name      string
+	instances int
+}{
+	{name: "one instance", instances: 1},
+	{name: "two instances on one SQLite file", instances: 2},
+}
+
+// replicas builds n services on one SQLite file (limits out of the way),
+// with alice in the directory; the fixture is the first one's.
+func replicas(t *testing.T, n int) (*fixture, []*authflow.Service) {
+	t.Helper()
+	f := newFixture(t, withLimiter(allowAll{}))
+	f.addUsers(alice)
+	svcs := []*authflow.Service{f.svc}
+	for len(svcs) < n {
+		svcs = append(svcs, newFixture(t, sharing(f), withLimiter(allowAll{})).svc)
 	}
-	for _, tc := range cases {
+	return f, svcs
+}
+
+func TestConcurrentExchangesOfOneOTTSucceedOnce(t *testing.T) {
+	for _, tc := range instanceCases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, withLimiter(allowAll{}))
-			f.addUsers(alice)
-			svcs := []*authflow.Service{f.svc}
-			for len(svcs) < tc.instances {
-				svcs = append(svcs, newFixture(t, sharing(f), withLimiter(allowAll{})).svc)
-			}
+			f, svcs := replicas(t, tc.instances)
 			ott, _ := f.issueOTT(alice.Email, "s", "")
 
 			o := newOutcomes()
@@ -97,21 +107,9 @@ func TestConcurrentExchangesOfOneOTTSucceedOnce(t *testing.T) {
 }
 
 func TestConcurrentRefreshesOfOneTokenMakeOneSuccessor(t *testing.T) {
-	cases := []struct {
-		name      string
-		instances int
-	}{
-		{name: "one instance", instances: 1},
-		{name: "two instances on one SQLite file", instances: 2},
-	}
-	for _, tc := range cases {
+	for _, tc := range instanceCases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, withLimiter(allowAll{}))
-			f.addUsers(alice)
-			svcs := []*authflow.Service{f.svc}
-			for len(svcs) < tc.instances {
-				svcs = append(svcs, newFixture(t, sharing(f), withLimiter(allowAll{})).svc)
-			}
+			f, svcs := replicas(t, tc.instances)
 			s := f.session(alice.Email)
 			fam := f.familyOf(s.AccessToken)
 
