@@ -86,16 +86,16 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 	if err := s.limit(ctx, "exchange-user:"+ott.TenantID+":"+ott.UserID, exchangeLimit); err != nil {
 		return ExchangeResult{}, err
 	}
-	user, err := s.activeInternalUser(ctx, ott.TenantID, ott.UserID)
+	m, err := s.loadMember(ctx, ott.TenantID, ott.UserID)
+	if err != nil {
+		return ExchangeResult{}, err
+	}
+	user, err := m.activeInternal()
 	if err != nil {
 		s.events.AuthEvent("ott_rejected", "user")
 		return ExchangeResult{}, err
 	}
-	d, err := s.tenantDecision(ctx, user.TenantID)
-	if err != nil {
-		return ExchangeResult{}, err
-	}
-	if !d.Enabled {
+	if d := m.gate; !d.Enabled {
 		s.events.AuthEvent("ott_rejected", "gate_"+d.Reason)
 		return ExchangeResult{}, gateError(d)
 	}
@@ -107,24 +107,6 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 	s.audit(ctx, mobileauth.AuditEvent{TenantID: user.TenantID, UserID: user.ID, Operation: mobileauth.AuditExchange,
 		RecordID: familyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
 	return res, nil
-}
-
-// activeInternalUser loads the user and refuses inactive or client users.
-func (s *Service) activeInternalUser(ctx context.Context, tenantID, userID string) (mobileauth.User, error) {
-	u, err := s.st.Directory.GetUser(ctx, tenantID, userID)
-	if errors.Is(err, mobileauth.ErrNotFound) {
-		return u, unauthorized(err)
-	}
-	if err != nil {
-		return u, fmt.Errorf("load user: %w", err)
-	}
-	if !u.Active {
-		return u, unauthorized(errors.New("user is inactive"))
-	}
-	if u.Type != mobileauth.UserInternal {
-		return u, mobileauth.Errorf(mobileauth.CodeForbidden, "Client portal users cannot use the mobile app")
-	}
-	return u, nil
 }
 
 // startFamily creates a token family with its first refresh token and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
@@ -56,6 +57,12 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	if err := s.limit(ctx, "refresh-user:"+owner.TenantID+":"+owner.UserID, refreshLimit); err != nil {
 		return RefreshResult{}, err
 	}
+	// The owner's user and tenant plan are read once, here, for the checks
+	// on both sides of the rotation (a token's tenant and user never change).
+	m, err := s.loadMember(ctx, owner.TenantID, owner.UserID)
+	if err != nil {
+		return RefreshResult{}, err
+	}
 	now := s.now()
 	// The plan too is checked before rotating a live token, for the same
 	// reason: a tenant whose plan lapses and comes back keeps its sessions.
@@ -63,7 +70,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	// still gets its 401 and a stolen one still triggers theft detection.
 	live := owner.RotatedAt == nil && owner.RevokedAt == nil && now.Before(owner.ExpiresAt)
 	if live {
-		if err := s.refreshGate(ctx, owner.TenantID); err != nil {
+		if err := s.refreshGate(m.gate); err != nil {
 			return RefreshResult{}, err
 		}
 	}
@@ -86,7 +93,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 		}
 		event = "refresh_grace_replay"
 	}
-	user, err := s.activeInternalUser(ctx, cur.TenantID, cur.UserID)
+	user, err := m.activeInternal()
 	if err != nil {
 		// The user was disabled since sign-in: end the whole family.
 		if rerr := s.revokeFamily(ctx, cur.FamilyID); rerr != nil {
@@ -96,7 +103,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 		return RefreshResult{}, err
 	}
 	if !live {
-		if err := s.refreshGate(ctx, cur.TenantID); err != nil {
+		if err := s.refreshGate(m.gate); err != nil {
 			return RefreshResult{}, err
 		}
 	}
@@ -114,11 +121,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 
 // refreshGate refuses a refresh when the tenant's plan or the license no
 // longer grants mobile access.
-func (s *Service) refreshGate(ctx context.Context, tenantID string) error {
-	d, err := s.tenantDecision(ctx, tenantID)
-	if err != nil {
-		return err
-	}
+func (s *Service) refreshGate(d license.Decision) error {
 	if !d.Enabled {
 		s.events.AuthEvent("refresh_rejected", "gate_"+d.Reason)
 		return gateError(d)

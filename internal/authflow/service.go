@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -172,13 +173,34 @@ func gateError(d license.Decision) error {
 	return mobileauth.Errorf(mobileauth.CodeForbidden, "Mobile app access is not available on your plan")
 }
 
-// tenantDecision asks the gate about the user's tenant.
-func (s *Service) tenantDecision(ctx context.Context, tenantID string) (license.Decision, error) {
-	t, err := s.st.Directory.GetTenant(ctx, tenantID)
-	if err != nil && !errors.Is(err, mobileauth.ErrNotFound) {
-		return license.Decision{}, err
+// member is a token's owner as exchange and refresh need them: the user
+// (nil when absent) and the gate's decision for their tenant, read from the
+// store at once.
+type member struct {
+	user *mobileauth.User
+	gate license.Decision
+}
+
+// loadMember reads the user and their tenant's plan in one store call.
+func (s *Service) loadMember(ctx context.Context, tenantID, userID string) (member, error) {
+	m, err := s.st.Directory.GetMember(ctx, tenantID, userID)
+	if err != nil {
+		return member{}, fmt.Errorf("load user: %w", err)
 	}
-	return s.gate.ForTenant(tenantID, t.Plan), nil
+	return member{user: m.User, gate: s.gate.ForTenant(tenantID, m.Tenant.Plan)}, nil
+}
+
+// activeInternal refuses a missing, inactive or client user.
+func (m member) activeInternal() (mobileauth.User, error) {
+	switch {
+	case m.user == nil:
+		return mobileauth.User{}, unauthorized(errors.New("user not found"))
+	case !m.user.Active:
+		return mobileauth.User{}, unauthorized(errors.New("user is inactive"))
+	case m.user.Type != mobileauth.UserInternal:
+		return mobileauth.User{}, mobileauth.Errorf(mobileauth.CodeForbidden, "Client portal users cannot use the mobile app")
+	}
+	return *m.user, nil
 }
 
 // rateIP is the address a per-IP limit counts: IPv6 clients by their /64,

@@ -51,6 +51,14 @@ type Tenant struct {
 	Plan *Tier
 }
 
+// Member is a user with their tenant. User is nil when no such user
+// exists; Tenant.Plan is nil when unset or when the tenant does not exist
+// (both read as no plan by the gate).
+type Member struct {
+	User   *User
+	Tenant Tenant
+}
+
 // Tier is a licensing tier. Order: essentials < solo < pro.
 type Tier string
 

@@ -91,6 +91,10 @@ type DirectoryStore interface {
 	// DisableUser sets active=false; ErrNotFound if absent.
 	DisableUser(ctx context.Context, tenantID, email string) error
 	GetTenant(ctx context.Context, tenantID string) (Tenant, error)
+	// GetMember reads a user and their tenant at once, as every exchange
+	// and refresh needs both; a missing user is Member.User == nil, not an
+	// error.
+	GetMember(ctx context.Context, tenantID, userID string) (Member, error)
 	SetTenantPlan(ctx context.Context, tenantID string, plan Tier) error
 }
 

@@ -148,9 +148,10 @@ func isUniqueViolation(err error) bool {
 	return false
 }
 
-// conflict maps a unique violation to ErrConflict and wraps anything else.
+// conflict maps a unique violation to ErrConflict and wraps anything else
+// (an error already mapped is only wrapped).
 func conflict(what string, err error) error {
-	if isUniqueViolation(err) {
+	if isUniqueViolation(err) && !errors.Is(err, mobileauth.ErrConflict) {
 		return fmt.Errorf("%s: %w: %w", what, mobileauth.ErrConflict, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -107,6 +108,33 @@ func (s *Store) GetTenant(ctx context.Context, tenantID string) (mobileauth.Tena
 	return t, nil
 }
 
+// GetMember reads a user and their tenant's plan in one query; only when
+// the user is absent does it take a second, for the tenant alone.
+func (s *Store) GetMember(ctx context.Context, tenantID, userID string) (mobileauth.Member, error) {
+	defer s.track("GetMember", time.Now())
+	var plan sql.NullString
+	u, err := scanUser(s.readRow(ctx, "SELECT "+prefixed("u.", userColumns)+", t.plan"+
+		" FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id WHERE u.tenant_id = $1 AND u.id = $2",
+		tenantID, userID), &plan)
+	if errors.Is(err, sql.ErrNoRows) {
+		t, err := s.GetTenant(ctx, tenantID)
+		if err != nil && !errors.Is(err, mobileauth.ErrNotFound) {
+			return mobileauth.Member{}, fmt.Errorf("get member: %w", err)
+		}
+		t.ID = tenantID
+		return mobileauth.Member{Tenant: t}, nil
+	}
+	if err != nil {
+		return mobileauth.Member{}, fmt.Errorf("get member: %w", err)
+	}
+	m := mobileauth.Member{User: &u, Tenant: mobileauth.Tenant{ID: tenantID}}
+	if plan.Valid {
+		p := mobileauth.Tier(plan.String)
+		m.Tenant.Plan = &p
+	}
+	return m, nil
+}
+
 // SetTenantPlan sets an existing tenant's plan; the empty tier clears it
 // (NULL, read as pro by the hosted gate). ErrNotFound if the tenant does
 // not exist: tenants come into being with their first user, so a typo in
@@ -144,15 +172,27 @@ func (s *Store) queryUsers(ctx context.Context, query string, args ...any) ([]mo
 	return users, nil
 }
 
-func scanUser(row rowScanner) (mobileauth.User, error) {
+// scanUser reads userColumns, then extra destinations for columns that
+// follow them.
+func scanUser(row rowScanner, extra ...any) (mobileauth.User, error) {
 	var (
 		u        mobileauth.User
 		userType string
 		created  dbTime
 	)
-	if err := row.Scan(&u.TenantID, &u.ID, &u.Email, &u.FirstName, &u.LastName, &userType, &u.Active, &created); err != nil {
+	dest := append([]any{&u.TenantID, &u.ID, &u.Email, &u.FirstName, &u.LastName, &userType, &u.Active, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return u, err
 	}
 	u.Type, u.CreatedAt = mobileauth.UserType(userType), created.t
 	return u, nil
+}
+
+// prefixed qualifies every column of a comma-separated list with prefix.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = prefix + c
+	}
+	return strings.Join(cols, ", ")
 }

@@ -21,13 +21,43 @@ const refreshSelect = "SELECT t.hash, t.family_id, t.tenant_id, t.user_id, t.cre
 	" t.rotated_at, t.replaced_by, COALESCE(t.revoked_at, f.revoked_at)" +
 	" FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id"
 
+// rotateClaim is the conditional UPDATE that claims a token for rotation:
+// it changes the row only if the token is not yet rotated, not revoked, not
+// expired at $2, its family is not revoked, and it belongs to the family,
+// tenant and user the successor names ($4–$6, each empty for "inherit").
+const rotateClaim = "UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3" +
+	" WHERE hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2" +
+	" AND NOT EXISTS (SELECT 1 FROM token_families f" +
+	" WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)" +
+	" AND ($4 = '' OR family_id = $4) AND ($5 = '' OR tenant_id = $5) AND ($6 = '' OR user_id = $6)" +
+	" RETURNING " + refreshColumns
+
+// rotateStatement is, on PostgreSQL, the claim and the successor's insert
+// as one data-modifying CTE: atomic on its own, and one round trip instead
+// of four (BEGIN, UPDATE, INSERT, COMMIT) on the busiest write path. A
+// clashing successor hash fails the whole statement, claim included.
+const rotateStatement = "WITH claimed AS (" + rotateClaim + ")," +
+	" successor AS (INSERT INTO refresh_tokens (hash, family_id, tenant_id, user_id, created_at, expires_at)" +
+	" SELECT $3, family_id, tenant_id, user_id, $7, $8 FROM claimed)" +
+	" SELECT " + refreshColumns + " FROM claimed"
+
+// rotationState reads a token as refreshSelect does, plus whether its
+// successor has been rotated or revoked since (or is gone, which only
+// happens after it expired and was purged): 1 if so, 0 if not or if the
+// token has no successor.
+const rotationState = "SELECT t.hash, t.family_id, t.tenant_id, t.user_id, t.created_at, t.expires_at," +
+	" t.rotated_at, t.replaced_by, COALESCE(t.revoked_at, f.revoked_at)," +
+	" CASE WHEN t.replaced_by IS NULL THEN 0 WHEN s.hash IS NULL THEN 1" +
+	" WHEN s.rotated_at IS NOT NULL OR s.revoked_at IS NOT NULL THEN 1 ELSE 0 END" +
+	" FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id" +
+	" LEFT JOIN refresh_tokens s ON s.hash = t.replaced_by WHERE t.hash = $1"
+
 // RotateRefreshToken replaces the token old by successor, atomically. One
-// conditional UPDATE claims the old token: it changes the row only if the
-// token is not yet rotated, not revoked, not expired at now and its family
-// is not revoked, so among concurrent callers on any replica exactly one
-// gets Outcome Rotated; the successor is inserted in the same transaction.
-// The successor inherits FamilyID, TenantID and UserID from old when they
-// are empty (the caller knows only the presented token's hash).
+// conditional UPDATE (rotateClaim) claims the old token, so among
+// concurrent callers on any replica exactly one gets Outcome Rotated; the
+// successor is inserted in the same statement (PostgreSQL) or transaction
+// (SQLite). The successor inherits FamilyID, TenantID and UserID from old
+// when they are empty (the caller knows only the presented token's hash).
 //
 // Every other caller gets Outcome AlreadyRotated with Current read after the
 // claim failed, and must decide from it:
@@ -39,56 +69,50 @@ const refreshSelect = "SELECT t.hash, t.family_id, t.tenant_id, t.user_id, t.cre
 //     Current.ExpiresAt is not after now.
 //
 // ErrNotFound when old is unknown; ErrConflict when the successor's hash
-// already exists (nothing is changed then).
+// already exists (nothing is changed then); an error, changing nothing,
+// when the successor names another family, tenant or user than old's.
 func (s *Store) RotateRefreshToken(ctx context.Context, old mobileauth.Hash, successor mobileauth.RefreshToken, now time.Time) (mobileauth.RotateResult, error) {
 	defer s.track("RotateRefreshToken", time.Now())
-	var res mobileauth.RotateResult
-	err := s.inTx(ctx, func(tx *txn) error {
-		row := tx.queryRow(ctx, "UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3"+
-			" WHERE hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2"+
-			" AND NOT EXISTS (SELECT 1 FROM token_families f"+
-			" WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)"+
-			" RETURNING "+refreshColumns,
-			hashArg(old), s.ts(now), hashArg(successor.Hash))
-		cur, err := scanRefresh(row)
-		switch {
-		case err == nil:
-			res = mobileauth.RotateResult{Outcome: mobileauth.Rotated, Current: cur}
-			return s.insertSuccessor(ctx, tx, cur, successor)
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("rotate refresh token: %w", err)
-		}
-		// Not claimed: report the token as it stands now.
-		cur, err = scanRefresh(tx.queryRow(ctx, refreshSelect+" WHERE t.hash = $1", hashArg(old)))
-		if err != nil {
-			return notFound("rotate refresh token", err)
-		}
-		used, err := successorUsed(ctx, tx, cur.ReplacedBy)
-		if err != nil {
-			return err
-		}
-		res = mobileauth.RotateResult{Outcome: mobileauth.AlreadyRotated, Current: cur, SuccessorUsed: used}
-		return nil
-	})
+	args := []any{hashArg(old), s.ts(now), hashArg(successor.Hash), successor.FamilyID, successor.TenantID, successor.UserID}
+	var (
+		cur mobileauth.RefreshToken
+		err error
+	)
+	if s.dialect == DialectPostgres {
+		args = append(args, s.ts(successor.CreatedAt), s.ts(successor.ExpiresAt))
+		cur, err = scanRefresh(s.queryRow(ctx, rotateStatement, args...))
+	} else {
+		err = s.inTx(ctx, func(tx *txn) error {
+			var err error
+			if cur, err = scanRefresh(tx.queryRow(ctx, rotateClaim, args...)); err != nil {
+				return err
+			}
+			successor.FamilyID, successor.TenantID, successor.UserID = cur.FamilyID, cur.TenantID, cur.UserID
+			return s.insertRefresh(ctx, tx, successor)
+		})
+	}
+	switch {
+	case err == nil:
+		return mobileauth.RotateResult{Outcome: mobileauth.Rotated, Current: cur}, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return mobileauth.RotateResult{}, conflict("rotate refresh token", err)
+	}
+	// Not claimed: report the token as it stands now. The claim's losers
+	// read after the winner committed (PostgreSQL re-checks the row once
+	// the winner's lock is released; SQLite has one writer), so they see
+	// its rotation.
+	var used int64
+	cur, err = scanRefresh(s.readRow(ctx, rotationState, hashArg(old)), &used)
 	if err != nil {
-		return mobileauth.RotateResult{}, err
+		return mobileauth.RotateResult{}, notFound("rotate refresh token", err)
 	}
-	return res, nil
-}
-
-// insertSuccessor stores the successor of cur, filling in what it inherits.
-func (s *Store) insertSuccessor(ctx context.Context, tx *txn, cur, succ mobileauth.RefreshToken) error {
-	var err error
-	if succ.FamilyID, err = inherit("family", succ.FamilyID, cur.FamilyID); err != nil {
-		return err
+	for _, f := range [][3]string{{"family", successor.FamilyID, cur.FamilyID},
+		{"tenant", successor.TenantID, cur.TenantID}, {"user", successor.UserID, cur.UserID}} {
+		if _, err := inherit(f[0], f[1], f[2]); err != nil {
+			return mobileauth.RotateResult{}, err
+		}
 	}
-	if succ.TenantID, err = inherit("tenant", succ.TenantID, cur.TenantID); err != nil {
-		return err
-	}
-	if succ.UserID, err = inherit("user", succ.UserID, cur.UserID); err != nil {
-		return err
-	}
-	return s.insertRefresh(ctx, tx, succ)
+	return mobileauth.RotateResult{Outcome: mobileauth.AlreadyRotated, Current: cur, SuccessorUsed: used == 1}, nil
 }
 
 // inherit returns got, or want when got is empty; a different non-empty
@@ -98,24 +122,6 @@ func inherit(what, got, want string) (string, error) {
 		return want, nil
 	}
 	return "", fmt.Errorf("successor refresh token: %s differs from the rotated token's", what)
-}
-
-// successorUsed reports whether the successor has been rotated or revoked
-// (or is gone, which only happens after it expired and was purged).
-func successorUsed(ctx context.Context, tx *txn, succ *mobileauth.Hash) (bool, error) {
-	if succ == nil {
-		return false, nil
-	}
-	var rotated, revoked dbTime
-	err := tx.queryRow(ctx, "SELECT rotated_at, revoked_at FROM refresh_tokens WHERE hash = $1",
-		hashArg(*succ)).Scan(&rotated, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read successor refresh token: %w", err)
-	}
-	return rotated.valid || revoked.valid, nil
 }
 
 // GetRefreshToken returns the token whatever its state (RevokedAt also set
@@ -141,13 +147,16 @@ func (s *Store) insertRefresh(ctx context.Context, tx *txn, t mobileauth.Refresh
 	return nil
 }
 
-func scanRefresh(row rowScanner) (mobileauth.RefreshToken, error) {
+// scanRefresh reads refreshColumns, then extra destinations for columns
+// that follow them.
+func scanRefresh(row rowScanner, extra ...any) (mobileauth.RefreshToken, error) {
 	var (
 		t                                  mobileauth.RefreshToken
 		hash, replacedBy                   dbHash
 		created, expires, rotated, revoked dbTime
 	)
-	err := row.Scan(&hash, &t.FamilyID, &t.TenantID, &t.UserID, &created, &expires, &rotated, &replacedBy, &revoked)
+	dest := append([]any{&hash, &t.FamilyID, &t.TenantID, &t.UserID, &created, &expires, &rotated, &replacedBy, &revoked}, extra...)
+	err := row.Scan(dest...)
 	if err != nil {
 		return t, err
 	}

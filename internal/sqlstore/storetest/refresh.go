@@ -189,6 +189,29 @@ func testRotation(t *testing.T, open Opener) {
 		assert.ErrorIs(t, err, mobileauth.ErrConflict)
 		assert.Nil(t, getToken(t, s, "a").RotatedAt, "the claim is rolled back")
 	})
+	t.Run("a successor naming another family, tenant or user changes nothing", func(t *testing.T) {
+		s := open(t)
+		seedFamily(t, s, "fam", "sid", "a")
+		for _, mutate := range []func(*mobileauth.RefreshToken){
+			func(rt *mobileauth.RefreshToken) { rt.FamilyID = "fam-other" },
+			func(rt *mobileauth.RefreshToken) { rt.TenantID = "tenant-other" },
+			func(rt *mobileauth.RefreshToken) { rt.UserID = "user-other" },
+		} {
+			succ := newToken("b", t0)
+			mutate(&succ)
+			_, err := s.RotateRefreshToken(ctx, hash("a"), succ, at(time.Minute))
+			require.Error(t, err)
+			assert.NotErrorIs(t, err, mobileauth.ErrNotFound)
+			assert.Nil(t, getToken(t, s, "a").RotatedAt, "not claimed")
+			_, err = s.GetRefreshToken(ctx, hash("b"))
+			assert.ErrorIs(t, err, mobileauth.ErrNotFound, "no successor")
+		}
+		succ := newToken("b", t0)
+		succ.FamilyID, succ.TenantID, succ.UserID = "fam", "tenant-1", "user-1"
+		res, err := s.RotateRefreshToken(ctx, hash("a"), succ, at(time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, mobileauth.Rotated, res.Outcome, "naming the same family, tenant and user is fine")
+	})
 }
 
 func testRevocation(t *testing.T, open Opener) {
