@@ -75,11 +75,7 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 			return ExchangeResult{}, unauthorized(errors.New("PKCE verifier mismatch"))
 		}
 	}
-	sess, err := s.st.Sessions.GetSession(ctx, ott.SessionHash)
-	if err != nil && !errors.Is(err, mobileauth.ErrNotFound) {
-		return ExchangeResult{}, fmt.Errorf("load web session: %w", err)
-	}
-	if err != nil || !sess.Valid(now) {
+	if !ott.SessionValid {
 		s.events.AuthEvent("ott_rejected", "session_ended")
 		return ExchangeResult{}, unauthorized(errors.New("issuing web session ended"))
 	}

@@ -15,7 +15,7 @@ type OTTStore interface {
 	// ConsumeOTT marks the token consumed and returns it, atomically: among
 	// concurrent callers (on any replica) exactly one gets it; the others,
 	// and callers after expiry, get ErrNotFound.
-	ConsumeOTT(ctx context.Context, hash Hash, now time.Time) (OneTimeToken, error)
+	ConsumeOTT(ctx context.Context, hash Hash, now time.Time) (ConsumedOTT, error)
 }
 
 // SessionStore keeps browser sessions.

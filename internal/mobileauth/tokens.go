@@ -45,6 +45,14 @@ type OneTimeToken struct {
 	ConsumedAt    *time.Time
 }
 
+// ConsumedOTT is a one-time token as it was consumed, with whether the
+// web session that issued it was still valid (WebSession.Valid) at that
+// moment: the exchange needs both, and the store reads them together.
+type ConsumedOTT struct {
+	OneTimeToken
+	SessionValid bool
+}
+
 // TokenFamily groups every refresh token descended from one exchange, so
 // that reuse of any member can revoke all of them (RFC 9700 §4.14).
 type TokenFamily struct {

@@ -19,6 +19,7 @@ type Opener func(t *testing.T) *sqlstore.Store
 // Run runs the whole suite; each subtest opens its own store.
 func Run(t *testing.T, open Opener) {
 	t.Run("OneTimeTokens", func(t *testing.T) { testOTT(t, open) })
+	t.Run("OneTimeTokenSession", func(t *testing.T) { testOTTSession(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("Families", func(t *testing.T) { testFamilies(t, open) })
 	t.Run("Rotation", func(t *testing.T) { testRotation(t, open) })

@@ -37,7 +37,8 @@ func testOTT(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		want := ott
 		want.ConsumedAt = ptr(at(30 * time.Second))
-		assertOTT(t, want, got)
+		assertOTT(t, want, got.OneTimeToken)
+		assert.False(t, got.SessionValid, "its session does not exist")
 
 		_, err = s.ConsumeOTT(ctx, ott.Hash, at(31*time.Second))
 		assert.ErrorIs(t, err, mobileauth.ErrNotFound, "second consumption")
@@ -63,6 +64,42 @@ func testOTT(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		assert.Empty(t, got.CodeChallenge)
 	})
+}
+
+// testOTTSession checks that consuming an OTT reports whether the web
+// session that issued it is still valid at that moment.
+func testOTTSession(t *testing.T, open Opener) {
+	ctx := t.Context()
+	s := open(t)
+	for _, tc := range []struct {
+		name    string
+		session *mobileauth.WebSession // nil: none stored
+		revoke  bool
+		valid   bool
+	}{
+		{name: "live session", session: &mobileauth.WebSession{ExpiresAt: at(time.Hour)}, valid: true},
+		{name: "session ending a millisecond later", session: &mobileauth.WebSession{ExpiresAt: at(10*time.Second + time.Millisecond)}, valid: true},
+		{name: "session ended at that moment", session: &mobileauth.WebSession{ExpiresAt: at(10 * time.Second)}},
+		{name: "signed-out session", session: &mobileauth.WebSession{ExpiresAt: at(time.Hour)}, revoke: true},
+		{name: "no session"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOTT(tc.name)
+			require.NoError(t, s.CreateOTT(ctx, o))
+			if tc.session != nil {
+				ws := *tc.session
+				ws.IDHash, ws.TenantID, ws.UserID, ws.Provider, ws.CreatedAt = o.SessionHash, o.TenantID, o.UserID, "google", t0
+				require.NoError(t, s.CreateSession(ctx, ws))
+				if tc.revoke {
+					require.NoError(t, s.RevokeSession(ctx, ws.IDHash, at(5*time.Second)))
+				}
+			}
+			got, err := s.ConsumeOTT(ctx, o.Hash, at(10*time.Second))
+			require.NoError(t, err)
+			assert.Equal(t, tc.valid, got.SessionValid)
+			assert.Equal(t, o.SessionHash, got.SessionHash)
+		})
+	}
 }
 
 func assertOTT(t *testing.T, want, got mobileauth.OneTimeToken) {
