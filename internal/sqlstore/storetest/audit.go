@@ -87,4 +87,31 @@ func testAudit(t *testing.T, open Opener) {
 		require.Len(t, got, 1)
 		assert.False(t, got[0].Time.IsZero())
 	})
+	t.Run("a batch stores what one-by-one appends store, in order", func(t *testing.T) {
+		batched := open(t)
+		var batch []mobileauth.AuditEvent
+		for i := range 300 {
+			e := events[i%len(events)]
+			e.RecordID = fmt.Sprint(i)
+			batch = append(batch, e)
+		}
+		require.NoError(t, batched.AppendAudits(ctx, nil), "an empty batch is a no-op")
+		require.NoError(t, batched.AppendAudits(ctx, batch))
+		got, err := batched.ListAudit(ctx, mobileauth.AuditFilter{Limit: 1000})
+		require.NoError(t, err)
+		require.Len(t, got, len(batch))
+		want, err := s.ListAudit(ctx, mobileauth.AuditFilter{})
+		require.NoError(t, err)
+		for i, g := range got {
+			j := len(batch) - 1 - i // newest first
+			assert.Equal(t, fmt.Sprint(j), g.RecordID, "in batch order")
+			if i > 0 {
+				assert.Less(t, g.ID, got[i-1].ID)
+			}
+			// want is newest first too: events[k] is want[len(events)-1-k].
+			w := want[len(events)-1-j%len(events)]
+			w.ID, w.RecordID = g.ID, g.RecordID
+			assert.Equal(t, w, g)
+		}
+	})
 }
