@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	// Registers the "pgx" database/sql driver for the throwaway database.
@@ -146,7 +148,7 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 			do, conns, left = refreshCall(base, pool), b.o.dbConns, pool.left
 		}
 		r, err := b.measure(ctx, target{ep: ep, eng: e.name, conns: conns, do: do, pid: svc.cmd.Process.Pid,
-			metricsURL: base + "/metrics"})
+			metricsURL: base + "/metrics", addr: addr})
 		if err != nil {
 			return err
 		}
@@ -184,7 +186,7 @@ func (b *bench) measureBare(ctx context.Context, base string) error {
 	defer p.stop()
 	b.rep.capsBytes = len(body)
 	r, err := b.measure(ctx, target{ep: epBare, eng: "-", conns: b.o.cpuConns, do: getCall(bareURL + capabilitiesPath),
-		pid: p.cmd.Process.Pid})
+		pid: p.cmd.Process.Pid, addr: strings.TrimPrefix(bareURL, "http://")})
 	if err != nil {
 		return err
 	}
@@ -200,6 +202,7 @@ type target struct {
 	do         call
 	pid        int    // the server's process, for CPU and RSS
 	metricsURL string // the service's /metrics, for store timings ("" for bare)
+	addr       string // host:port of the server
 }
 
 // measure warms up, runs -runs closed-loop runs and -half-runs open-loop
@@ -231,13 +234,44 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 		return r, nil
 	}
 	r.halfRate = r.rate() * o.halfFraction
+	if o.halfRate > 0 {
+		r.halfRate = o.halfRate
+	}
+	hconns := conns
+	if o.halfConns > 0 {
+		hconns = o.halfConns
+	}
+	hc := c
+	if o.halfClient == halfLean {
+		lc, lt := newLeanClient(t.addr, hconns)
+		if err := lt.prewarm(ctx, hconns); err != nil {
+			return r, err
+		}
+		defer lt.closeIdle()
+		hc = lc
+	}
+	// The generator's garbage (requests, responses, headers) would start
+	// a GC cycle every few dozen milliseconds at the default GOGC, and each
+	// cycle's stop-the-world pauses and mark work land in the measured
+	// tail. Its live heap is small, so a higher GOGC costs little memory.
+	defer debug.SetGCPercent(debug.SetGCPercent(halfGOGC))
 	for i := range o.halfRuns {
-		res := openLoop(ctx, c, conns, r.halfRate, o.duration, do)
+		before, gcBefore := snapCPU(pid), scrapeGCs(t.metricsURL)
+		res := openLoop(ctx, hc, hconns, r.halfRate, o.duration, do)
+		res.cpu = before.until(snapCPU(pid))
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
+		svcGCs := "-"
+		if a, z := gcBefore, scrapeGCs(t.metricsURL); a >= 0 && z >= 0 {
+			svcGCs = fmt.Sprintf("%.0f", z-a)
+		}
 		b.logf("%-12s %-8s half %d/%d: %8.0f req/s (target %.0f)  p50 %-8s p99 %-8s non-2xx %d  RSS %s%s", ep, eng, i+1,
 			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, rssOf(pid), exhaustedNote(res))
+		b.logf("%-12s %-8s half %d/%d parts: p99 pacer lag %s (not counted), queue wait %s, in request %s; GCs gen %d server %s; "+
+			"CPU µs/req server %s gen %s other %s, machine busy %.0f%%", ep, eng, i+1, o.halfRuns,
+			ms(res.parts.lag99), ms(res.parts.wait99), ms(res.parts.req99), res.parts.genGCs, svcGCs,
+			perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n), res.cpu.busy*100)
 		r.half = append(r.half, res)
 	}
 	return r, nil

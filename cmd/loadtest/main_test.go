@@ -81,6 +81,9 @@ func TestParseFlagsRefusesNonsense(t *testing.T) {
 		{"-endpoints", "capabilities,nope"},
 		{"-sqlite=false", "-pg", ""},
 		{"-db-conns", "0"},
+		{"-half-client", "curl"},
+		{"-half-rate", "-5"},
+		{"-half-conns", "-1"},
 		{"extra"},
 	} {
 		_, err := parseFlags(args)
@@ -91,6 +94,8 @@ func TestParseFlagsRefusesNonsense(t *testing.T) {
 	assert.Equal(t, 8, o.dbConns)
 	assert.Equal(t, 8, o.cpuConns)
 	assert.Equal(t, allEndpoints, o.endpoints)
+	assert.Equal(t, halfLean, o.halfClient, "the open-loop pass uses the lean client unless told otherwise")
+	assert.Zero(t, o.halfConns, "as many open-loop connections as closed-loop ones by default")
 }
 
 func TestCPUFiguresAreReadFromProc(t *testing.T) {

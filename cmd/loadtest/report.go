@@ -18,6 +18,7 @@ type row struct {
 	conns            int
 	runs, half       []result
 	halfRate         float64
+	halfConns        int        // workers and connections of the open-loop pass
 	supplyLeft       int        // OTTs or idle chains left afterwards (exchange, refresh)
 	store            storeStats // store operations over the closed-loop runs
 }
@@ -196,6 +197,9 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  (floor: the bare handler's own p99 at half its peak was %s; the server and this generator share the CPUs)\n",
 			ms(b.halfP99()))
 	}
+	for _, n := range rep.busyNotes() {
+		fmt.Fprintln(w, "  "+n)
+	}
 	rep.printMethod(w)
 	fmt.Fprintf(w, "\ntotal time %s; load average at start %s, at end %s\n", rep.total.Round(time.Second), rep.loadStart, rep.loadEnd)
 }
@@ -303,7 +307,50 @@ func (rep *report) printMethod(w io.Writer) {
 		"    minutes ahead; the expiry check costs the same). refresh: each chain always presents the latest refresh token it got.\n"+
 		"  verify: %d access tokens obtained by exchange, presented in turn.\n", ottLifetime, verifyUsers)
 	fmt.Fprintf(w, "  OTTs and chains are sized for -supply-rate %d req/s.\n", rep.o.supplyRate)
+	fmt.Fprintf(w, "  p99@half: a pacer releases the requests that have come due (it wakes every %s asked, about every 1 ms in practice)\n"+
+		"    to %s workers with a connection each (-half-conns; 0 = as the closed loop), client %s; latency runs from release, so\n"+
+		"    waiting for a free worker counts; no sample is dropped. The generator runs this pass with GOGC=%d.\n",
+		paceTick, halfConnsText(rep.o.halfConns), rep.o.halfClient, halfGOGC)
 	if len(rep.o.serviceEnv) > 0 {
 		fmt.Fprintf(w, "  extra service environment: %s\n", strings.Join(rep.o.serviceEnv, " "))
 	}
+}
+
+func halfConnsText(n int) string {
+	if n == 0 {
+		return "as many"
+	}
+	return fmt.Sprint(n)
+}
+
+// busyOtherShare is the share of the machine's CPU that neither the
+// server nor this generator used during a row's open-loop runs (median).
+func (r row) busyOtherShare() float64 {
+	return medianOf(r.half, func(x result) float64 {
+		if x.elapsed <= 0 {
+			return 0
+		}
+		return x.cpu.other / (x.elapsed.Seconds() * float64(runtime.NumCPU()))
+	})
+}
+
+// otherNoteShare is the share of the machine used by other processes above
+// which the report says that a p99@half figure was measured next to them.
+const otherNoteShare = 0.05
+
+// busyNotes flags the open-loop figures that other work on the machine
+// (another benchmark, a build) shared the CPUs with: such work lengthens
+// the tail, and the figure says less about the service.
+func (rep *report) busyNotes() []string {
+	var out []string
+	for _, r := range rep.rows {
+		if len(r.half) == 0 {
+			continue
+		}
+		if s := r.busyOtherShare(); s > otherNoteShare {
+			out = append(out, fmt.Sprintf("(note: other processes used %.0f%% of the machine during the open-loop runs of %s/%s, median; its p99@half includes that)",
+				s*100, r.endpoint, r.engine))
+		}
+	}
+	return out
 }

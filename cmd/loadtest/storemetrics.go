@@ -135,3 +135,27 @@ func (s storeStats) perRequestLine(n int) string {
 	}
 	return fmt.Sprintf("%.0fµs/req in the store: %s", total/float64(n)*1e6, strings.Join(parts, ", "))
 }
+
+// scrapeGCs reads the service's completed GC cycles (the Go collector's
+// go_gc_duration_seconds_count) from /metrics; -1 when unavailable.
+func scrapeGCs(metricsURL string) float64 {
+	if metricsURL == "" {
+		return -1
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(metricsURL)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_gc_duration_seconds_count "); ok {
+			if n, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
