@@ -29,7 +29,8 @@ func usersCommands() []*command {
 	return []*command{
 		{name: "add", summary: "add a user to the directory", run: runUsersAdd},
 		{name: "list", summary: "list every user", run: runUsersList},
-		{name: "disable", summary: "stop a user from signing in", run: runUsersDisable},
+		{name: "disable", summary: "stop a user from signing in", run: func(e Env) int { return runUsersSetActive(e, false) }},
+		{name: "enable", summary: "let a disabled user sign in again", run: func(e Env) int { return runUsersSetActive(e, true) }},
 		{name: "import", summary: "add users from a CSV file (all or nothing)", run: runUsersImport},
 	}
 }
@@ -146,14 +147,20 @@ func writeUsersJSON(e Env, users []mobileauth.User) int {
 	return ExitOK
 }
 
-func runUsersDisable(e Env) int {
-	const cmd = "users disable"
+// runUsersSetActive is `users disable` (active false) and `users enable`.
+func runUsersSetActive(e Env, active bool) int {
+	cmd, done, usage := "users disable", "disabled", "users disable --tenant <uuid> --email <e>\n\n"+
+		"Marks the user inactive: they can no longer sign in, and each of their app sessions ends at\n"+
+		"its next refresh (an access token already issued works until it expires:\n"+
+		"ALGA_MOBILE_ACCESS_TTL_SEC, 15 minutes by default)."
+	if active {
+		cmd, done, usage = "users enable", "enabled", "users enable --tenant <uuid> --email <e>\n\n"+
+			"Marks a disabled user active again, so they can sign in. An app session that tried to\n"+
+			"refresh while they were disabled has ended for good: the app signs in again."
+	}
 	fs := flags(cmd)
 	tenant := fs.String("tenant", "", "tenant id (UUID; required)")
 	email := fs.String("email", "", "the user's e-mail address (required)")
-	usage := cmd + " --tenant <uuid> --email <e>\n\n" +
-		"Marks the user inactive: they can no longer sign in. Tokens already issued stay valid until\n" +
-		"they expire or are revoked."
 	if code, ok := parse(e, fs, usage, 0); !ok {
 		return code
 	}
@@ -169,13 +176,13 @@ func runUsersDisable(e Env) int {
 		return usageError(e, cmd, "--email: %v", err)
 	}
 	return withStore(e, cmd, func(st *sqlstore.Store) int {
-		if err := st.DisableUser(e.Ctx, tenantID, addr); err != nil {
+		if err := st.SetUserActive(e.Ctx, tenantID, addr, active); err != nil {
 			if errors.Is(err, mobileauth.ErrNotFound) {
 				return fail(e, cmd, fmt.Errorf("no user with e-mail %s in tenant %s", addr, tenantID))
 			}
 			return fail(e, cmd, err)
 		}
-		fmt.Fprintf(e.Stdout, "disabled %s in tenant %s\n", addr, tenantID)
+		fmt.Fprintf(e.Stdout, "%s %s in tenant %s\n", done, addr, tenantID)
 		return ExitOK
 	})
 }

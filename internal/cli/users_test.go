@@ -68,6 +68,13 @@ func TestUsersAddListDisableRoundTrip(t *testing.T) {
 	assert.False(t, u.Active)
 	assert.Equal(t, "alice@example.com", u.Email)
 	assert.Equal(t, mobileauth.UserInternal, u.Type)
+
+	r = adminRun(t, "users", "enable", "--tenant", tenantA, "--email", "Alice@Example.com")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, "enabled alice@example.com in tenant "+tenantA+"\n", r.stdout)
+	u, err = adminStore(t, url).GetUser(context.Background(), tenantA, userA)
+	require.NoError(t, err)
+	assert.True(t, u.Active)
 }
 
 func TestUsersAddRefusesDuplicates(t *testing.T) {
@@ -122,6 +129,9 @@ func TestUsersCommandsRefuseBadValues(t *testing.T) {
 		{"disable without e-mail", []string{"users", "disable", "--tenant", tenantA}, "--email is required"},
 		{"disable with a bad tenant", []string{"users", "disable", "--tenant", "x", "--email", "a@example.com"}, `--tenant: "x" is not a UUID`},
 		{"disable with a bad e-mail", []string{"users", "disable", "--tenant", tenantA, "--email", "@"}, "--email:"},
+		{"enable without tenant", []string{"users", "enable", "--email", "a@example.com"}, "--tenant"},
+		{"enable with a bad e-mail", []string{"users", "enable", "--tenant", tenantA, "--email", "a@"}, "--email:"},
+		{"enable with an argument", []string{"users", "enable", "--tenant", tenantA, "--email", "a@example.com", "x"}, `unexpected argument "x"`},
 		{"import without a file", []string{"users", "import"}, "the CSV file is required"},
 		{"import with two files", []string{"users", "import", "a.csv", "b.csv"}, `unexpected argument "b.csv"`},
 		{"unknown users command", []string{"users", "delete"}, `unknown command "delete"`},
@@ -135,11 +145,13 @@ func TestUsersCommandsRefuseBadValues(t *testing.T) {
 	}
 }
 
-func TestUsersDisableReportsAnUnknownUser(t *testing.T) {
+func TestUsersDisableAndEnableReportAnUnknownUser(t *testing.T) {
 	adminEnv(t)
-	r := adminRun(t, "users", "disable", "--tenant", tenantA, "--email", "nobody@example.com")
-	assert.Equal(t, ExitFail, r.code)
-	assert.Equal(t, "alga-mobile-auth users disable: no user with e-mail nobody@example.com in tenant "+tenantA+"\n", r.stderr)
+	for _, cmd := range []string{"disable", "enable"} {
+		r := adminRun(t, "users", cmd, "--tenant", tenantA, "--email", "nobody@example.com")
+		assert.Equal(t, ExitFail, r.code)
+		assert.Equal(t, "alga-mobile-auth users "+cmd+": no user with e-mail nobody@example.com in tenant "+tenantA+"\n", r.stderr)
+	}
 }
 
 func TestUsersListCleansTerminalEscapes(t *testing.T) {

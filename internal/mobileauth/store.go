@@ -88,8 +88,9 @@ type DirectoryStore interface {
 	// FindUsersByEmail matches case-insensitively across tenants.
 	FindUsersByEmail(ctx context.Context, email string) ([]User, error)
 	GetUser(ctx context.Context, tenantID, userID string) (User, error)
-	// DisableUser sets active=false; ErrNotFound if absent.
-	DisableUser(ctx context.Context, tenantID, email string) error
+	// SetUserActive enables or disables a user (idempotent); ErrNotFound if
+	// absent.
+	SetUserActive(ctx context.Context, tenantID, email string, active bool) error
 	GetTenant(ctx context.Context, tenantID string) (Tenant, error)
 	// GetMember reads a user and their tenant at once, as every exchange
 	// and refresh needs both; a missing user is Member.User == nil, not an

@@ -80,15 +80,16 @@ func (s *Store) GetUser(ctx context.Context, tenantID, userID string) (mobileaut
 	return u, nil
 }
 
-// DisableUser sets active=false (idempotent); ErrNotFound if absent.
-func (s *Store) DisableUser(ctx context.Context, tenantID, email string) error {
-	defer s.track("DisableUser", time.Now())
+// SetUserActive enables or disables a user (idempotent); ErrNotFound if
+// absent.
+func (s *Store) SetUserActive(ctx context.Context, tenantID, email string, active bool) error {
+	defer s.track("SetUserActive", time.Now())
 	res, err := s.exec(ctx, "UPDATE users SET active = $3 WHERE tenant_id = $1 AND email = $2",
-		tenantID, normEmail(email), false)
+		tenantID, normEmail(email), active)
 	if err != nil {
-		return fmt.Errorf("disable user: %w", err)
+		return fmt.Errorf("set user active: %w", err)
 	}
-	return rowsAffectedErr("disable user", res)
+	return rowsAffectedErr("set user active", res)
 }
 
 // GetTenant returns a tenant; ErrNotFound if absent.

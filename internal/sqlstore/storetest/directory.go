@@ -68,16 +68,23 @@ func testDirectory(t *testing.T, open Opener) {
 		}
 		assert.Equal(t, []string{"t1/ada@example.com", "t1/bob@example.com", "t2/ada@example.com"}, got)
 	})
-	t.Run("disables by tenant and e-mail", func(t *testing.T) {
-		require.NoError(t, s.DisableUser(ctx, "t1", "ADA@example.com"))
-		require.NoError(t, s.DisableUser(ctx, "t1", "ada@example.com"), "idempotent")
+	t.Run("disables and enables by tenant and e-mail", func(t *testing.T) {
+		require.NoError(t, s.SetUserActive(ctx, "t1", "ADA@example.com", false))
+		require.NoError(t, s.SetUserActive(ctx, "t1", "ada@example.com", false), "idempotent")
 		u, err := s.GetUser(ctx, "t1", "u1")
 		require.NoError(t, err)
 		assert.False(t, u.Active)
 		other, err := s.GetUser(ctx, "t2", "u9")
 		require.NoError(t, err)
 		assert.True(t, other.Active, "the other tenant's user stays active")
-		assert.ErrorIs(t, s.DisableUser(ctx, "t1", "nobody@example.com"), mobileauth.ErrNotFound)
+		assert.ErrorIs(t, s.SetUserActive(ctx, "t1", "nobody@example.com", false), mobileauth.ErrNotFound)
+
+		require.NoError(t, s.SetUserActive(ctx, "t1", "Ada@Example.com", true))
+		require.NoError(t, s.SetUserActive(ctx, "t1", "ada@example.com", true), "idempotent")
+		u, err = s.GetUser(ctx, "t1", "u1")
+		require.NoError(t, err)
+		assert.True(t, u.Active)
+		assert.ErrorIs(t, s.SetUserActive(ctx, "t1", "nobody@example.com", true), mobileauth.ErrNotFound)
 	})
 	t.Run("unknown is not found", func(t *testing.T) {
 		_, err := s.GetUser(ctx, "t1", "nope")
