@@ -217,6 +217,9 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 	}
 	r := row{endpoint: ep, engine: eng, conns: conns}
 	for i := range o.runs {
+		if err := b.waitQuiet(ctx, ep, eng, fmt.Sprintf("run %d/%d", i+1, o.runs)); err != nil {
+			return r, err
+		}
 		before, storeBefore := snapCPU(pid), scrapeStore(t.metricsURL)
 		res := closedLoop(ctx, c, conns, o.duration, do)
 		res.cpu = before.until(snapCPU(pid))
@@ -256,6 +259,9 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 	// tail. Its live heap is small, so a higher GOGC costs little memory.
 	defer debug.SetGCPercent(debug.SetGCPercent(halfGOGC))
 	for i := range o.halfRuns {
+		if err := b.waitQuiet(ctx, ep, eng, fmt.Sprintf("half %d/%d", i+1, o.halfRuns)); err != nil {
+			return r, err
+		}
 		before, gcBefore := snapCPU(pid), scrapeGCs(t.metricsURL)
 		res := openLoop(ctx, hc, hconns, r.halfRate, o.duration, do)
 		res.cpu = before.until(snapCPU(pid))
@@ -282,4 +288,19 @@ func exhaustedNote(r result) string {
 		return fmt.Sprintf("  (supply ran out after %s: raise -supply-rate)", r.elapsed.Round(100*time.Millisecond))
 	}
 	return ""
+}
+
+// waitQuiet holds a run back while other work keeps the machine busy
+// (see quiet.go) and logs any wait.
+func (b *bench) waitQuiet(ctx context.Context, ep, eng, which string) error {
+	waited, quiet, err := newQuietWaiter().wait(ctx, b.o.quietWait)
+	switch {
+	case err != nil:
+		return err
+	case !quiet:
+		b.logf("%-12s %-8s %s: the machine stayed busy for %s; measuring anyway", ep, eng, which, waited.Round(time.Second))
+	case waited > 0:
+		b.logf("%-12s %-8s %s: waited %s for other work on the machine to stop", ep, eng, which, waited.Round(100*time.Millisecond))
+	}
+	return nil
 }

@@ -43,11 +43,12 @@ type options struct {
 	supplyRate       int
 	keep             bool
 	bare             bool
-	serviceEnv       []string // extra KEY=VALUE for the service (GOGC, GODEBUG…)
-	serviceBin       string   // a prebuilt service binary instead of `go build`
-	halfRate         float64  // fixed open-loop rate (req/s) instead of halfFraction × peak, when > 0
-	halfConns        int      // open-loop workers and connections (0: as the closed loop)
-	halfClient       string   // halfLean or halfStd
+	serviceEnv       []string      // extra KEY=VALUE for the service (GOGC, GODEBUG…)
+	serviceBin       string        // a prebuilt service binary instead of `go build`
+	halfRate         float64       // fixed open-loop rate (req/s) instead of halfFraction × peak, when > 0
+	halfConns        int           // open-loop workers and connections (0: as the closed loop)
+	halfClient       string        // halfLean or halfStd
+	quietWait        time.Duration // longest wait for a quiet machine before each run
 }
 
 // envList collects repeated -service-env flags.
@@ -107,6 +108,8 @@ func parseFlags(args []string) (options, error) {
 	fs.Float64Var(&o.halfRate, "half-rate", 0, "open-loop rate in req/s for every endpoint instead of -half-fraction × peak (for comparisons at one rate)")
 	fs.IntVar(&o.halfConns, "half-conns", 0, "workers and connections of the open-loop pass (0: as many as the closed loop)")
 	fs.StringVar(&o.halfClient, "half-client", halfLean, "client of the open-loop pass: "+halfLean+" (one goroutine per request, see lean.go) or "+halfStd)
+	fs.DurationVar(&o.quietWait, "quiet-wait", 30*time.Second,
+		"before each measured run, wait up to this long for other work on the machine to stop (0: don't)")
 	var extra envList
 	fs.Var(&extra, "service-env", "extra KEY=VALUE in the service's environment, e.g. GOGC=50 or GODEBUG=gctrace=1 (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -126,8 +129,8 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("-runs must be at least 1 and -half-runs not negative")
 	case o.halfFraction <= 0 || o.halfFraction > 1:
 		return o, errors.New("-half-fraction must be in (0, 1]")
-	case o.halfRate < 0 || o.halfConns < 0:
-		return o, errors.New("-half-rate and -half-conns must not be negative")
+	case o.halfRate < 0 || o.halfConns < 0 || o.quietWait < 0:
+		return o, errors.New("-half-rate, -half-conns and -quiet-wait must not be negative")
 	case o.halfClient != halfLean && o.halfClient != halfStd:
 		return o, fmt.Errorf("-half-client must be %s or %s", halfLean, halfStd)
 	case o.dbConns < 1 || o.cpuConns < 1:

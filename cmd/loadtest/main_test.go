@@ -84,6 +84,7 @@ func TestParseFlagsRefusesNonsense(t *testing.T) {
 		{"-half-client", "curl"},
 		{"-half-rate", "-5"},
 		{"-half-conns", "-1"},
+		{"-quiet-wait", "-1s"},
 		{"extra"},
 	} {
 		_, err := parseFlags(args)

@@ -311,6 +311,10 @@ func (rep *report) printMethod(w io.Writer) {
 		"    to %s workers with a connection each (-half-conns; 0 = as the closed loop), client %s; latency runs from release, so\n"+
 		"    waiting for a free worker counts; no sample is dropped. The generator runs this pass with GOGC=%d.\n",
 		paceTick, halfConnsText(rep.o.halfConns), rep.o.halfClient, halfGOGC)
+	if rep.o.quietWait > 0 {
+		fmt.Fprintf(w, "  each measured run started once other work left the machine under %.0f%% busy for %s (waiting at most %s).\n",
+			quietShare*100, quietSpell, rep.o.quietWait)
+	}
 	if len(rep.o.serviceEnv) > 0 {
 		fmt.Fprintf(w, "  extra service environment: %s\n", strings.Join(rep.o.serviceEnv, " "))
 	}
