@@ -7,7 +7,11 @@
 // workers, next to a bare net/http handler that serves the same capabilities
 // bytes from its own process: the ceiling on this machine. Every measurement
 // runs -runs times and the median is reported; a second, open-loop pass at
-// half the peak rate gives the p99 the issue's latency targets are about.
+// half the peak rate gives the p99 the issue's latency targets are about. That
+// pass sends through a lean keep-alive client (lean.go) with the generator's
+// GC relaxed, so that its tail is the server's rather than the generator's,
+// and every run waits for other work on the shared machine to stop first
+// (quiet.go).
 // The table ends with PASS/MISS for each target of the issue.
 //
 // Rate limits stay on in the service. The load keeps clear of them the way
