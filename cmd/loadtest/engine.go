@@ -75,6 +75,17 @@ type bench struct {
 	logf     func(format string, args ...any)
 	rep      *report
 	bareDone bool
+	// bareProc serves the bare handler for the whole benchmark; bareDo
+	// calls it, for the bare runs paired with capabilities and verify.
+	bareProc *process
+	bareDo   call
+}
+
+// stopBare stops the bare server, if one was started.
+func (b *bench) stopBare() {
+	if b.bareProc != nil {
+		b.bareProc.stop()
+	}
 }
 
 // runEngine seeds a fresh database, starts the service on it and measures
@@ -183,9 +194,9 @@ func (b *bench) measureBare(ctx context.Context, base string) error {
 	if err != nil {
 		return err
 	}
-	defer p.stop()
+	b.bareProc, b.bareDo = p, getCall(bareURL+capabilitiesPath)
 	b.rep.capsBytes = len(body)
-	r, err := b.measure(ctx, target{ep: epBare, eng: "-", conns: b.o.cpuConns, do: getCall(bareURL + capabilitiesPath),
+	r, err := b.measure(ctx, target{ep: epBare, eng: "-", conns: b.o.cpuConns, do: b.bareDo,
 		pid: p.cmd.Process.Pid, addr: strings.TrimPrefix(bareURL, "http://")})
 	if err != nil {
 		return err
@@ -216,9 +227,23 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 		closedLoop(ctx, c, conns, o.warmup, do)
 	}
 	r := row{endpoint: ep, engine: eng, conns: conns}
+	// capabilities and verify are judged as a ratio to the bare handler:
+	// each of their runs follows a bare run of its own, so that the ratio
+	// compares two runs seconds apart rather than runs minutes apart on a
+	// machine whose speed drifts.
+	var bc *http.Client
+	if b.bareDo != nil && (ep == epCapabilities || ep == epVerify) {
+		bc = newClient(conns)
+		defer bc.CloseIdleConnections()
+	}
 	for i := range o.runs {
 		if err := b.waitQuiet(ctx, ep, eng, fmt.Sprintf("run %d/%d", i+1, o.runs)); err != nil {
 			return r, err
+		}
+		if bc != nil {
+			br := closedLoop(ctx, bc, conns, o.duration, b.bareDo)
+			b.logf("%-12s %-8s run %d/%d: bare just before: %8.0f req/s", ep, eng, i+1, o.runs, br.rate)
+			r.pairedBare = append(r.pairedBare, br)
 		}
 		before, storeBefore := snapCPU(pid), scrapeStore(t.metricsURL)
 		res := closedLoop(ctx, c, conns, o.duration, do)

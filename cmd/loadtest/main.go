@@ -193,6 +193,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	}
 
 	b := &bench{o: o, bin: bin, tmp: tmp, logf: logf, rep: &report{o: o, loadStart: loadAvg()}}
+	defer b.stopBare()
 	var engines []engine
 	if o.sqlite {
 		engines = append(engines, sqliteEngine(tmp))

@@ -50,6 +50,41 @@ func TestMedianOfOddAndEvenRuns(t *testing.T) {
 	assert.Equal(t, 15.0, medianOf([]result{{rate: 10}, {rate: 20}}, rate))
 }
 
+func TestRatioPairsEachRunWithTheBareRunBeforeIt(t *testing.T) {
+	runs := func(rates ...float64) []result {
+		out := make([]result, len(rates))
+		for i, r := range rates {
+			out[i].rate = r
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		r    row
+		bare float64
+		want float64
+		ok   bool
+	}{
+		// The machine slowed down between runs: each run against its own
+		// bare run gives 0.8, whatever the bare row's median says.
+		{"paired", row{runs: runs(40, 32, 48), pairedBare: runs(50, 40, 60)}, 100, 0.8, true},
+		{"median of the paired ratios", row{runs: runs(10, 30, 45), pairedBare: runs(50, 50, 50)}, 0, 0.6, true},
+		{"unpaired rows use the bare row", row{runs: runs(20, 30, 40)}, 100, 0.3, true},
+		{"no bare at all", row{runs: runs(20)}, 0, 0, false},
+		{"an empty bare run gives no ratio", row{runs: runs(20), pairedBare: runs(0)}, 100, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := tt.r.ratio(tt.bare)
+			assert.Equal(t, tt.ok, ok)
+			assert.InDelta(t, tt.want, got, 1e-9)
+		})
+	}
+	rep := &report{bare: 100, mem: []memNote{{engine: "sqlite"}},
+		rows: []row{{endpoint: epCapabilities, engine: "sqlite", runs: runs(40, 32, 48), pairedBare: runs(50, 40, 60)}}}
+	assert.Contains(t, rep.targets(), "PASS capabilities ≥ 0.70 × bare on sqlite: 0.80 (median of 3 runs, each against a bare run just before it)")
+}
+
 func TestPlanKeepsEveryUserWithinItsLimits(t *testing.T) {
 	o := options{duration: 10 * time.Second, warmup: 2 * time.Second, runs: 3, halfRuns: 1, halfFraction: 0.5, supplyRate: 5000,
 		endpoints: allEndpoints}
