@@ -244,7 +244,7 @@ func TestRefreshOfDisabledUserRevokesFamily(t *testing.T) {
 	f.addUsers(alice)
 	s := f.session(alice.Email)
 	fam := f.familyOf(s.AccessToken)
-	require.NoError(t, f.store.DisableUser(f.ctx, alice.TenantID, alice.Email))
+	require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, false))
 
 	assertError(t, f.refreshErr(s.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken)
 	f.assertFamilyRevoked(fam, s.AccessToken)

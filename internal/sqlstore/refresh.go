@@ -17,9 +17,12 @@ const refreshColumns = "hash, family_id, tenant_id, user_id, created_at, expires
 // reflects a revoked family (a successor inserted while its family was being
 // revoked on another replica may miss the token-level stamp; the family's
 // stamp is authoritative).
-const refreshSelect = "SELECT t.hash, t.family_id, t.tenant_id, t.user_id, t.created_at, t.expires_at," +
-	" t.rotated_at, t.replaced_by, COALESCE(t.revoked_at, f.revoked_at)" +
-	" FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id"
+const refreshSelect = "SELECT " + refreshJoinedColumns + refreshJoin
+
+const refreshJoinedColumns = "t.hash, t.family_id, t.tenant_id, t.user_id, t.created_at, t.expires_at," +
+	" t.rotated_at, t.replaced_by, COALESCE(t.revoked_at, f.revoked_at)"
+
+const refreshJoin = " FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id"
 
 // rotateClaim is the conditional UPDATE that claims a token for rotation:
 // it changes the row only if the token is not yet rotated, not revoked, not
@@ -45,12 +48,10 @@ const rotateStatement = "WITH claimed AS (" + rotateClaim + ")," +
 // successor has been rotated or revoked since (or is gone, which only
 // happens after it expired and was purged): 1 if so, 0 if not or if the
 // token has no successor.
-const rotationState = "SELECT t.hash, t.family_id, t.tenant_id, t.user_id, t.created_at, t.expires_at," +
-	" t.rotated_at, t.replaced_by, COALESCE(t.revoked_at, f.revoked_at)," +
+const rotationState = "SELECT " + refreshJoinedColumns + "," +
 	" CASE WHEN t.replaced_by IS NULL THEN 0 WHEN s.hash IS NULL THEN 1" +
 	" WHEN s.rotated_at IS NOT NULL OR s.revoked_at IS NOT NULL THEN 1 ELSE 0 END" +
-	" FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id" +
-	" LEFT JOIN refresh_tokens s ON s.hash = t.replaced_by WHERE t.hash = $1"
+	refreshJoin + " LEFT JOIN refresh_tokens s ON s.hash = t.replaced_by WHERE t.hash = $1"
 
 // RotateRefreshToken replaces the token old by successor, atomically. One
 // conditional UPDATE (rotateClaim) claims the old token, so among
@@ -106,22 +107,24 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old mobileauth.Hash, suc
 	if err != nil {
 		return mobileauth.RotateResult{}, notFound("rotate refresh token", err)
 	}
-	for _, f := range [][3]string{{"family", successor.FamilyID, cur.FamilyID},
-		{"tenant", successor.TenantID, cur.TenantID}, {"user", successor.UserID, cur.UserID}} {
-		if _, err := inherit(f[0], f[1], f[2]); err != nil {
-			return mobileauth.RotateResult{}, err
-		}
+	// The claim also fails for a successor naming another family, tenant
+	// or user (a caller bug); say so rather than report a state.
+	if err := sameOwner(successor, cur); err != nil {
+		return mobileauth.RotateResult{}, err
 	}
 	return mobileauth.RotateResult{Outcome: mobileauth.AlreadyRotated, Current: cur, SuccessorUsed: used == 1}, nil
 }
 
-// inherit returns got, or want when got is empty; a different non-empty
-// value is a caller bug.
-func inherit(what, got, want string) (string, error) {
-	if got == "" || got == want {
-		return want, nil
+// sameOwner refuses a successor whose family, tenant or user is set and
+// differs from the rotated token's (empty means "inherit").
+func sameOwner(succ, cur mobileauth.RefreshToken) error {
+	for _, f := range [][3]string{{"family", succ.FamilyID, cur.FamilyID},
+		{"tenant", succ.TenantID, cur.TenantID}, {"user", succ.UserID, cur.UserID}} {
+		if f[1] != "" && f[1] != f[2] {
+			return fmt.Errorf("successor refresh token: %s differs from the rotated token's", f[0])
+		}
 	}
-	return "", fmt.Errorf("successor refresh token: %s differs from the rotated token's", what)
+	return nil
 }
 
 // GetRefreshToken returns the token whatever its state (RevokedAt also set
