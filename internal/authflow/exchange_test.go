@@ -209,7 +209,7 @@ func TestExchangeRefusals(t *testing.T) {
 		{
 			name: "inactive user",
 			prepare: func(t *testing.T, f *fixture, ott, _ string) authflow.ExchangeRequest {
-				require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, false))
+				require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, false, f.clock.Now()))
 				return exchangeReq(ott, "s", "1.1.1.1")
 			},
 			code: mobileauth.CodeUnauthorized, msg: msgInvalidToken, consumed: true,

@@ -59,6 +59,8 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	}
 	// The owner's user and tenant plan are read once, here, for the checks
 	// on both sides of the rotation (a token's tenant and user never change).
+	// A `users disable` committed after this read revokes the family, so
+	// the rotation below then refuses the token.
 	m, err := s.loadMember(ctx, owner.TenantID, owner.UserID)
 	if err != nil {
 		return RefreshResult{}, err

@@ -239,15 +239,48 @@ func TestRefreshRefusals(t *testing.T) {
 	}
 }
 
-func TestRefreshOfDisabledUserRevokesFamily(t *testing.T) {
+func TestRefreshOfAUserMadeInactiveElsewhereRevokesFamily(t *testing.T) {
 	f := newFixture(t)
 	f.addUsers(alice)
 	s := f.session(alice.Email)
 	fam := f.familyOf(s.AccessToken)
-	require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, false))
+	// `users disable` revokes at once (below); a directory changed by other
+	// means leaves the family live until its next refresh ends it.
+	_, err := f.store.DB().ExecContext(f.ctx, "UPDATE users SET active = 0 WHERE tenant_id = ? AND id = ?", alice.TenantID, alice.ID)
+	require.NoError(t, err)
 
 	assertError(t, f.refreshErr(s.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken)
 	f.assertFamilyRevoked(fam, s.AccessToken)
+}
+
+func TestDisablingAUserEndsEverySessionForGood(t *testing.T) {
+	const freshness = 20 * time.Millisecond
+	f := newFixture(t, withSettings(func(s *authflow.Settings) { s.RevocationFreshness = freshness }))
+	f.addUsers(alice, bob)
+	app := f.session(alice.Email)
+	browser := f.signIn(alice.Email)
+	other := f.session(bob.Email)
+	fam := f.familyOf(app.AccessToken)
+	require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, false, f.clock.Now()))
+
+	// Nothing is presented while she is disabled (a stolen token lying
+	// low): the revocation must not depend on a refresh coming by.
+	got, err := f.store.GetFamily(f.ctx, fam)
+	require.NoError(t, err)
+	assert.NotNil(t, got.RevokedAt, "the family is revoked by the disable itself")
+	assert.Eventually(t, func() bool {
+		_, err := f.svc.Verify(f.ctx, app.AccessToken)
+		return err != nil
+	}, 2*time.Second, freshness/2, "the access token stops verifying within the revocation view's freshness")
+	assert.Empty(t, f.audits(mobileauth.AuditRefreshReuse), "not theft")
+
+	require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, true, f.clock.Now()))
+	assertError(t, f.refreshErr(app.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken)
+	_, _, err = f.svc.SessionUser(f.ctx, browser)
+	assert.Error(t, err, "the browser session stays signed out")
+	f.session(alice.Email) // signing in anew works
+
+	f.refresh(other.RefreshToken) // another user's session is untouched
 }
 
 func TestRefreshRateLimitPerIP(t *testing.T) {

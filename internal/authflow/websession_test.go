@@ -87,7 +87,7 @@ func TestSessionUserRefusals(t *testing.T) {
 			return id
 		}},
 		{name: "user disabled since", id: func(t *testing.T, f *fixture, id string) string {
-			require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, false))
+			require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, false, f.clock.Now()))
 			return id
 		}},
 	}

@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -150,13 +151,13 @@ func writeUsersJSON(e Env, users []mobileauth.User) int {
 // runUsersSetActive is `users disable` (active false) and `users enable`.
 func runUsersSetActive(e Env, active bool) int {
 	cmd, done, usage := "users disable", "disabled", "users disable --tenant <uuid> --email <e>\n\n"+
-		"Marks the user inactive: they can no longer sign in, and each of their app sessions ends at\n"+
-		"its next refresh (an access token already issued works until it expires:\n"+
-		"ALGA_MOBILE_ACCESS_TTL_SEC, 15 minutes by default)."
+		"Marks the user inactive, so they can no longer sign in, and ends every session of theirs at\n"+
+		"once: their app sessions (refresh tokens are revoked; their access tokens fail at /verify\n"+
+		"within a second) and their browser sign-ins. Enabling them later revives none of these."
 	if active {
 		cmd, done, usage = "users enable", "enabled", "users enable --tenant <uuid> --email <e>\n\n"+
-			"Marks a disabled user active again, so they can sign in. An app session that tried to\n"+
-			"refresh while they were disabled has ended for good: the app signs in again."
+			"Marks a disabled user active again, so they can sign in. Sessions ended by the disable\n"+
+			"stay ended: the app and the browser sign in anew."
 	}
 	fs := flags(cmd)
 	tenant := fs.String("tenant", "", "tenant id (UUID; required)")
@@ -176,7 +177,7 @@ func runUsersSetActive(e Env, active bool) int {
 		return usageError(e, cmd, "--email: %v", err)
 	}
 	return withStore(e, cmd, func(st *sqlstore.Store) int {
-		if err := st.SetUserActive(e.Ctx, tenantID, addr, active); err != nil {
+		if err := st.SetUserActive(e.Ctx, tenantID, addr, active, time.Now()); err != nil {
 			if errors.Is(err, mobileauth.ErrNotFound) {
 				return fail(e, cmd, fmt.Errorf("no user with e-mail %s in tenant %s", addr, tenantID))
 			}

@@ -208,7 +208,7 @@ func TestSignInRefusesUsersOutsideTheDirectory(t *testing.T) {
 	in := start(t, env)
 	ctx := context.Background()
 	in.addUser(t, tenantA, "gone@example.com", mobileauth.UserInternal)
-	require.NoError(t, in.App.Store.SetUserActive(ctx, tenantA, "gone@example.com", false))
+	require.NoError(t, in.App.Store.SetUserActive(ctx, tenantA, "gone@example.com", false, time.Now()))
 	in.addUser(t, tenantA, "twice@example.com", mobileauth.UserInternal)
 	in.addUser(t, siTenantB, "twice@example.com", mobileauth.UserInternal)
 
@@ -251,7 +251,7 @@ func TestSignInWithTheFakeProviderWorks(t *testing.T) {
 	in.addUser(t, tenantA, siValidEmail, mobileauth.UserInternal)
 	in.addUser(t, tenantA, "moved@example.com", mobileauth.UserInternal)
 	in.addUser(t, siTenantB, "moved@example.com", mobileauth.UserInternal)
-	require.NoError(t, in.App.Store.SetUserActive(context.Background(), tenantA, "moved@example.com", false))
+	require.NoError(t, in.App.Store.SetUserActive(context.Background(), tenantA, "moved@example.com", false, time.Now()))
 
 	for i, email := range []string{siValidEmail, "Tech@Example.COM", "moved@example.com"} {
 		good, _ := siKeys()

@@ -154,7 +154,7 @@ func TestExchangeRefusalsOverHTTP(t *testing.T) {
 	t.Run("user disabled after the handoff is a 401", func(t *testing.T) {
 		tkUser(t, in, "gone@example.com")
 		ott := tkOTT(t, in, "gone@example.com", "st")
-		require.NoError(t, in.App.Store.SetUserActive(context.Background(), tenantA, "gone@example.com", false))
+		require.NoError(t, in.App.Store.SetUserActive(context.Background(), tenantA, "gone@example.com", false, time.Now()))
 		r := post(map[string]any{"ott": ott, "state": "st"})
 		tkAssertError(t, r, http.StatusUnauthorized, mobileauth.CodeUnauthorized)
 	})

@@ -89,8 +89,9 @@ type DirectoryStore interface {
 	FindUsersByEmail(ctx context.Context, email string) ([]User, error)
 	GetUser(ctx context.Context, tenantID, userID string) (User, error)
 	// SetUserActive enables or disables a user (idempotent); ErrNotFound if
-	// absent.
-	SetUserActive(ctx context.Context, tenantID, email string, active bool) error
+	// absent. Disabling also revokes, at now, every token family and web
+	// session of the user, so that enabling later revives none of them.
+	SetUserActive(ctx context.Context, tenantID, email string, active bool, now time.Time) error
 	GetTenant(ctx context.Context, tenantID string) (Tenant, error)
 	// GetMember reads a user and their tenant at once, as every exchange
 	// and refresh needs both; a missing user is Member.User == nil, not an

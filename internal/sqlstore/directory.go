@@ -81,15 +81,36 @@ func (s *Store) GetUser(ctx context.Context, tenantID, userID string) (mobileaut
 }
 
 // SetUserActive enables or disables a user (idempotent); ErrNotFound if
-// absent.
-func (s *Store) SetUserActive(ctx context.Context, tenantID, email string, active bool) error {
+// absent. Disabling revokes, in the same transaction, the user's token
+// families (and their refresh tokens) and web sessions at now: a stolen
+// refresh token or browser cookie that was not used while the user was
+// disabled must not work again once they are enabled.
+func (s *Store) SetUserActive(ctx context.Context, tenantID, email string, active bool, now time.Time) error {
 	defer s.track("SetUserActive", time.Now())
-	res, err := s.exec(ctx, "UPDATE users SET active = $3 WHERE tenant_id = $1 AND email = $2",
-		tenantID, normEmail(email), active)
-	if err != nil {
-		return fmt.Errorf("set user active: %w", err)
-	}
-	return rowsAffectedErr("set user active", res)
+	return s.inTx(ctx, func(tx *txn) error {
+		var userID string
+		err := tx.queryRow(ctx, "UPDATE users SET active = $3 WHERE tenant_id = $1 AND email = $2 RETURNING id",
+			tenantID, normEmail(email), active).Scan(&userID)
+		if err != nil {
+			return notFound("set user active", err)
+		}
+		if active {
+			return nil
+		}
+		// No index serves these (disabling is rare; every exchange would
+		// pay for one), so they scan; family tokens are found by family.
+		for _, q := range []string{
+			"UPDATE token_families SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+			"UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL" +
+				" AND family_id IN (SELECT id FROM token_families WHERE tenant_id = $1 AND user_id = $2)",
+			"UPDATE web_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+		} {
+			if _, err := tx.exec(ctx, q, tenantID, userID, s.ts(now)); err != nil {
+				return fmt.Errorf("revoke a disabled user's sessions: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // GetTenant returns a tenant; ErrNotFound if absent.

@@ -170,7 +170,18 @@ func (s *Store) openPostgres(ctx context.Context, t target, maxConns int) error 
 	if maxConns <= 0 {
 		maxConns = defaultPostgresConns
 	}
-	db := stdlib.OpenDB(*t.pgCfg)
+	// Single-statement claims (OTT consumption, rotation, rate-limit
+	// upserts) rely on READ COMMITTED: a loser waits for the winner, re-checks
+	// the row and finds nothing to claim. Under a stricter default (set on the
+	// database, the role or the URL) losers would get serialization
+	// failures, i.e. 500s instead of 401s or grace replays, so every
+	// connection asks for READ COMMITTED whatever the default.
+	cfg := t.pgCfg.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxConns)
 	// As many idle as open: a smaller idle pool would close and reopen
 	// connections under steady load.
@@ -187,10 +198,7 @@ func (s *Store) openPostgres(ctx context.Context, t target, maxConns int) error 
 	// crash may forget the last fraction of a second of counts, which is
 	// harmless, and each request saves two durable commits. Tokens and
 	// audit events keep full durability on the main pool.
-	relaxedCfg := t.pgCfg.Copy()
-	if relaxedCfg.RuntimeParams == nil {
-		relaxedCfg.RuntimeParams = map[string]string{}
-	}
+	relaxedCfg := cfg.Copy()
 	relaxedCfg.RuntimeParams["synchronous_commit"] = "off"
 	relaxed := stdlib.OpenDB(*relaxedCfg)
 	relaxed.SetMaxOpenConns(max(2, maxConns/2))

@@ -1,6 +1,9 @@
 package sqlstore_test
 
 import (
+	"cmp"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,11 +63,32 @@ func TestPostgresReplicasMigrateAtOnce(t *testing.T) {
 }
 
 // TestPostgresReplicasShareState spreads racers over two stores (two
-// replicas' pools) on one database: still exactly one winner.
+// replicas' pools) on one database: still exactly one winner. The store
+// relies on READ COMMITTED (a losing claim re-checks the row and comes back
+// empty), so it holds its connections to it even where the database or the
+// URL asks for a stricter default, under which losers would get
+// serialization failures (500s) instead.
 func TestPostgresReplicasShareState(t *testing.T) {
+	for _, isolation := range []string{"", "repeatable read", "serializable"} {
+		t.Run("default isolation "+cmp.Or(isolation, "of the server"), func(t *testing.T) {
+			u, err := url.Parse(postgresSchema(t))
+			require.NoError(t, err)
+			if isolation != "" {
+				q := u.Query()
+				q.Set("default_transaction_isolation", isolation)
+				u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads + literally
+			}
+			testReplicasShareState(t, u.String())
+		})
+	}
+}
+
+func testReplicasShareState(t *testing.T, url string) {
 	ctx := t.Context()
-	url := postgresSchema(t)
 	a, b := openPostgresAt(t, url), openPostgresAt(t, url)
+	var level string
+	require.NoError(t, a.DB().QueryRowContext(ctx, "SHOW transaction_isolation").Scan(&level))
+	assert.Equal(t, "read committed", level)
 	replicas := []*sqlstore.Store{a, b}
 	now := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
 

@@ -101,7 +101,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old mobileauth.Hash, suc
 	// Not claimed: report the token as it stands now. The claim's losers
 	// read after the winner committed (PostgreSQL re-checks the row once
 	// the winner's lock is released; SQLite has one writer), so they see
-	// its rotation.
+	// its rotation — provided the read goes to the primary: on PostgreSQL
+	// the read pool is the main pool, and must stay so (a lagging replica
+	// would make a retry look revoked).
 	var used int64
 	cur, err = scanRefresh(s.readRow(ctx, rotationState, hashArg(old)), &used)
 	if err != nil {
