@@ -123,10 +123,7 @@ func (s *Store) GetTenant(ctx context.Context, tenantID string) (mobileauth.Tena
 	if err := s.readRow(ctx, "SELECT plan FROM tenants WHERE id = $1", tenantID).Scan(&plan); err != nil {
 		return mobileauth.Tenant{}, notFound("get tenant", err)
 	}
-	if plan.Valid {
-		p := mobileauth.Tier(plan.String)
-		t.Plan = &p
-	}
+	t.Plan = tierOf(plan)
 	return t, nil
 }
 
@@ -149,12 +146,7 @@ func (s *Store) GetMember(ctx context.Context, tenantID, userID string) (mobilea
 	if err != nil {
 		return mobileauth.Member{}, fmt.Errorf("get member: %w", err)
 	}
-	m := mobileauth.Member{User: &u, Tenant: mobileauth.Tenant{ID: tenantID}}
-	if plan.Valid {
-		p := mobileauth.Tier(plan.String)
-		m.Tenant.Plan = &p
-	}
-	return m, nil
+	return mobileauth.Member{User: &u, Tenant: mobileauth.Tenant{ID: tenantID, Plan: tierOf(plan)}}, nil
 }
 
 // SetTenantPlan sets an existing tenant's plan; the empty tier clears it
@@ -217,4 +209,13 @@ func prefixed(prefix, columns string) string {
 		cols[i] = prefix + c
 	}
 	return strings.Join(cols, ", ")
+}
+
+// tierOf reads a nullable plan column: nil when unset.
+func tierOf(plan sql.NullString) *mobileauth.Tier {
+	if !plan.Valid {
+		return nil
+	}
+	t := mobileauth.Tier(plan.String)
+	return &t
 }
