@@ -25,12 +25,17 @@ type row struct {
 }
 
 func medianOf(rs []result, f func(result) float64) float64 {
-	if len(rs) == 0 {
-		return 0
-	}
 	v := make([]float64, len(rs))
 	for i, r := range rs {
 		v[i] = f(r)
+	}
+	return median(v)
+}
+
+// median sorts v in place and returns its median (0 when empty).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
 	}
 	sort.Float64s(v)
 	if len(v)%2 == 1 {
@@ -46,14 +51,14 @@ func (r row) rate() float64 { return medianOf(r.runs, func(x result) float64 { r
 // runs, else the median rate over bare (the bare row's median).
 func (r row) ratio(bare float64) (float64, bool) {
 	if len(r.pairedBare) > 0 && len(r.pairedBare) == len(r.runs) {
-		ratios := make([]result, len(r.runs))
+		ratios := make([]float64, len(r.runs))
 		for i, x := range r.runs {
 			if r.pairedBare[i].rate <= 0 {
 				return 0, false
 			}
-			ratios[i].rate = x.rate / r.pairedBare[i].rate
+			ratios[i] = x.rate / r.pairedBare[i].rate
 		}
-		return medianOf(ratios, func(x result) float64 { return x.rate }), true
+		return median(ratios), true
 	}
 	if bare <= 0 {
 		return 0, false

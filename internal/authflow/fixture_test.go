@@ -27,6 +27,7 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/ratelimit"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+	"github.com/nineminds/alga-mobile-auth/internal/testclock"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
@@ -46,29 +47,12 @@ const (
 	deepLink   = "alga://auth/callback"
 )
 
-// fakeClock is a settable clock shared by the service, the store, the
+// fakeClock is the settable clock shared by the service, the store, the
 // keyring and the gate, so expiry is tested by advancing it, never by
 // sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = testclock.Clock
 
-func newClock() *fakeClock { return &fakeClock{t: t0} }
-
-// Now returns the current fake time.
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *fakeClock { return testclock.New(t0) }
 
 // allowAll is a RateLimiter that never refuses, for the concurrency tests
 // (the limiter has its own tests; here it would only get in the way).

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nineminds/alga-mobile-auth/internal/devidp"
 	"github.com/nineminds/alga-mobile-auth/internal/sso"
+	"github.com/nineminds/alga-mobile-auth/internal/testclock"
 )
 
 const origin = "http://127.0.0.1:8080"
@@ -203,24 +204,9 @@ func TestConcurrentSignInsGetTheirOwnIdentity(t *testing.T) {
 }
 
 // clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testclock.Clock
 
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock(t time.Time) *clock { return testclock.New(t) }
 
 // freeLoopbackAddr reserves a port and releases it for the provider that
 // will come up later.
