@@ -10,6 +10,8 @@
 # ALGA_MOBILE_DATABASE_URL=postgres://… to run several replicas.
 
 FROM golang:1.26-bookworm AS build
+# The patched toolchain (go.mod's go line), fetched from the Go module proxy.
+ENV GOTOOLCHAIN=go1.27.3
 WORKDIR /src
 
 # Dependencies first, so code changes do not refetch modules.
