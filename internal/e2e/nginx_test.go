@@ -38,11 +38,13 @@ import (
 // ngConfPath is the shipped configuration, relative to this package.
 const ngConfPath = "../../deploy/proxy/nginx.conf"
 
-// ngDevCallback routes the development provider's OAuth callback to the
-// sidecar. The shipped file routes only the production providers' callbacks
-// (google, azure-ad); the tests sign in through the development provider,
-// so the rendered copy gets this one extra location, next to its siblings.
-const ngDevCallback = "location = /api/auth/callback/dev {\n            proxy_pass http://alga_mobile_auth;\n        }\n        "
+// ngDevCallback routes the development provider's sign-in start and OAuth
+// callback to the sidecar. The shipped file routes only the production
+// providers' (google, azure-ad); the tests sign in through the development
+// provider, so the rendered copy gets these two extra exact locations, next
+// to their siblings.
+const ngDevCallback = "location = /auth/signin/dev {\n            proxy_pass http://alga_mobile_auth;\n        }\n        " +
+	"location = /api/auth/callback/dev {\n            proxy_pass http://alga_mobile_auth;\n        }\n        "
 
 // ngSeen is what the stub web app received in one request.
 type ngSeen struct {
@@ -120,11 +122,24 @@ func ngStart(t *testing.T) *ngStack {
 	return &ngStack{URL: "http://" + proxyAddr, svc: svc, web: web}
 }
 
-// ngRender fills the placeholders of the shipped file and writes it into
-// a fresh prefix directory; it returns the file's path.
+// ngRender fills the placeholders of the shipped standalone file, adds the
+// development provider's locations and writes it into a fresh prefix
+// directory; it returns the file's path.
 func ngRender(t *testing.T, listen, sidecar, webapp string) string {
 	t.Helper()
-	raw, err := os.ReadFile(ngConfPath)
+	return ngRenderFile(t, ngConfPath, listen, sidecar, webapp, func(conf string) string {
+		anchor := "location = /api/auth/callback/google {"
+		require.Contains(t, conf, anchor)
+		return strings.Replace(conf, anchor, ngDevCallback+anchor, 1)
+	})
+}
+
+// ngRenderFile fills the four documented placeholders of the nginx
+// configuration at rel, applies edit (if any) and writes the result into a
+// fresh prefix directory; it returns the file's path.
+func ngRenderFile(t *testing.T, rel, listen, sidecar, webapp string, edit func(string) string) string {
+	t.Helper()
+	raw, err := os.ReadFile(rel)
 	require.NoError(t, err)
 	conf := string(raw)
 	for _, p := range []string{"{{LISTEN}}", "{{SIDECAR}}", "{{WEBAPP}}", "{{PREFIX}}"} {
@@ -133,9 +148,9 @@ func ngRender(t *testing.T, listen, sidecar, webapp string) string {
 	prefix := t.TempDir()
 	conf = strings.NewReplacer("{{LISTEN}}", listen, "{{SIDECAR}}", sidecar, "{{WEBAPP}}", webapp, "{{PREFIX}}", prefix).Replace(conf)
 	require.NotContains(t, conf, "{{", "every placeholder is one of the four documented")
-	anchor := "location = /api/auth/callback/google {"
-	require.Contains(t, conf, anchor)
-	conf = strings.Replace(conf, anchor, ngDevCallback+anchor, 1)
+	if edit != nil {
+		conf = edit(conf)
+	}
 	path := filepath.Join(prefix, "nginx.conf")
 	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
 	return path
@@ -315,13 +330,23 @@ func TestNginxRoutesMobilePathsToTheServiceAndTheRestToTheWebApp(t *testing.T) {
 			assert.Contains(t, body, tc.body)
 		})
 	}
+	// Every path of the single list (proxy_routes_test.go) reaches the service.
+	for _, path := range pxSamplePaths(pxStandaloneRoutes) {
+		t.Run("service (list) "+path, func(t *testing.T) {
+			resp := get(t, c, st.URL+path, "X-Correlation-Id", "ng-route-list")
+			assert.Equal(t, "ng-route-list", resp.Header.Get("X-Correlation-Id"))
+			assert.Empty(t, resp.Header.Get("X-Stub"))
+			assert.Less(t, resp.StatusCode, 500)
+			assert.Zero(t, st.web.count(path), "the web app saw nothing")
+		})
+	}
 	t.Run("the connect page names the nginx origin", func(t *testing.T) {
 		assert.Contains(t, readAll(t, get(t, c, st.URL+"/mobile/connect")), "<code>"+st.URL+"</code>")
 	})
 	// /healthz, /readyz and /metrics are deliberately not routed (see the
 	// file's header): they fall through to the web app like any other path.
-	for _, path := range []string{"/", "/msp/dashboard", "/api/v1/tickets", "/api/auth/callback/credentials",
-		"/auth/signin-help", "/healthz", "/metrics"} {
+	// AlgaPSA's own /api/v1/mobile/... routes included (SPEC §8.6).
+	for _, path := range pxWebAppPaths {
 		t.Run("web app "+path, func(t *testing.T) {
 			resp := get(t, c, st.URL+path)
 			assert.Equal(t, http.StatusOK, resp.StatusCode)
