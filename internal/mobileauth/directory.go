@@ -45,10 +45,13 @@ func (u User) Name() string {
 }
 
 // Tenant is a customer of the appliance; Plan is nil when unset (which the
-// hosted gate reads as pro, like AlgaPSA).
+// hosted gate reads as pro, like AlgaPSA). Suspended is set only in
+// appliance mode, from AlgaPSA's tenants.suspended_at: a suspended tenant
+// gets no mobile access whatever its plan.
 type Tenant struct {
-	ID   string
-	Plan *Tier
+	ID        string
+	Plan      *Tier
+	Suspended bool
 }
 
 // Member is a user with their tenant. User is nil when no such user
