@@ -79,4 +79,3 @@ SELECT s.user_id::text, s.revoked_at IS NOT NULL, coalesce(s.expires_at <= now()
 	}
 	return u, nil
 }
-
