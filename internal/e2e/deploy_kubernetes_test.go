@@ -13,6 +13,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// dpIngressPlaceholder is the ConfigMap's ALGA_MOBILE_TRUSTED_PROXIES until
+// the operator puts the ingress controller's pod range there.
+const dpIngressPlaceholder = "REPLACE-WITH-INGRESS-POD-CIDR"
+
 // dpK8sObject is the part of a Kubernetes object the checks read.
 type dpK8sObject struct {
 	Kind     string
@@ -194,6 +198,15 @@ func TestDeployKubernetesManifests(t *testing.T) {
 			env[k] = val
 		}
 	}
+	// The trusted proxies are a placeholder for the ingress' own range (not
+	// a broad pod network), which refuses to load until it is replaced.
+	assert.Equal(t, dpIngressPlaceholder, cm.Data["ALGA_MOBILE_TRUSTED_PROXIES"])
+	_, err := dpLoadConfig(t, v, env, secret.StringData)
+	require.ErrorContains(t, err, "ALGA_MOBILE_TRUSTED_PROXIES", "the placeholder stops start-up")
+	env["ALGA_MOBILE_TRUSTED_PROXIES"] = "10.42.3.0/24"
+	// No secret key literal to copy: the example leaves a command instead.
+	assert.NotContains(t, secret.StringData, "ALGA_MOBILE_SECRET_KEY")
+	assert.Contains(t, pxRead(t, "deploy/kubernetes/secret.example.yaml"), "ALGA_MOBILE_SECRET_KEY=\"$(openssl rand -base64 48)\"")
 	cfg, err := dpLoadConfig(t, v, env, secret.StringData)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(cfg.DatabaseURL.Value(), "postgres://"), "replicas need PostgreSQL")
