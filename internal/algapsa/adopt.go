@@ -1,0 +1,66 @@
+package algapsa
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// claimAlgaToken revokes one mobile_refresh_tokens row and deactivates the
+// API key issued with it, in one statement. The row is claimed by a
+// conditional UPDATE (revoked_at IS NULL, plus the extra condition): among
+// any number of concurrent callers on any replicas exactly one changes it
+// and gets it back; under READ COMMITTED the others re-check the condition
+// after the winner commits and find nothing.
+const claimAlgaToken = `WITH claimed AS (
+  UPDATE mobile_refresh_tokens
+     SET revoked_at = now(), last_used_at = now()
+   WHERE token_hash = $1 AND revoked_at IS NULL %s
+  RETURNING mobile_refresh_token_id, tenant, user_id, api_key_id
+), key AS (
+  UPDATE api_keys k SET active = false, updated_at = now()
+    FROM claimed c
+   WHERE k.api_key_id = c.api_key_id AND k.tenant = c.tenant AND k.active
+  RETURNING k.api_key_id
+)
+SELECT mobile_refresh_token_id::text, tenant::text, user_id::text, coalesce(api_key_id::text, '') FROM claimed`
+
+// AdoptAlgaRefreshToken takes over a refresh token that AlgaPSA's own
+// mobile endpoints issued (SPEC §8.5): hash is the SHA-256 of the presented
+// token (mobileauth.Hash, stored by AlgaPSA as lower-case hex). A row that
+// is not revoked and not expired is claimed exactly once: revoked_at and
+// last_used_at become now and its API key is deactivated. ErrNotFound when
+// no such row qualifies (unknown, revoked, expired, or claimed by a
+// concurrent call).
+func (d *DB) AdoptAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (mobileauth.AdoptedRefreshToken, error) {
+	return d.claim(ctx, hash, "AND expires_at > now()", "adopt AlgaPSA refresh token")
+}
+
+// RevokeAlgaRefreshToken is /revoke for a token AlgaPSA issued: the row,
+// if not yet revoked (expired or not), gets revoked_at and last_used_at
+// now and its API key is deactivated. found says whether there was one.
+func (d *DB) RevokeAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (found bool, err error) {
+	_, err = d.claim(ctx, hash, "", "revoke AlgaPSA refresh token")
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (d *DB) claim(ctx context.Context, hash mobileauth.Hash, extra, what string) (mobileauth.AdoptedRefreshToken, error) {
+	var a mobileauth.AdoptedRefreshToken
+	err := d.pool.QueryRow(ctx, fmt.Sprintf(claimAlgaToken, extra), hex.EncodeToString(hash[:])).
+		Scan(&a.ID, &a.TenantID, &a.UserID, &a.APIKeyID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, notFound(what)
+	}
+	if err != nil {
+		return a, fmt.Errorf("%s: %w", what, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,231 @@
+package algapsa
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// What the API keys this service creates look like (SPEC §8.4). AlgaPSA's
+// own mobile endpoints also create keys with purpose mobile_session, but
+// never with metadata.issuer, which is how ours are told apart: every
+// statement below that reads or changes keys requires both.
+const (
+	KeyPurpose     = "mobile_session"
+	KeyDescription = "Mobile session"
+	KeyIssuer      = "alga-mobile-auth"
+	// KeyRetention is how long SweepAPIKeys keeps inactive keys (by age,
+	// as AlgaPSA's own cleanup counts it), for incident and audit context.
+	KeyRetention = 7 * 24 * time.Hour
+)
+
+// ours is the condition that selects this service's keys (table alias k).
+const ours = "k.purpose = '" + KeyPurpose + "' AND k.metadata->>'issuer' = '" + KeyIssuer + "'"
+
+// keyMetadata is api_keys.metadata of a key this service created.
+type keyMetadata struct {
+	Issuer   string             `json:"issuer"`
+	FamilyID string             `json:"familyId"`
+	Device   *mobileauth.Device `json:"device"`
+}
+
+// lockFamily serialises, across replicas, the transactions that change one
+// family's keys, with a transaction-scoped advisory lock: it creates
+// nothing in AlgaPSA's database and is released at commit. Without it two
+// racing mints could each deactivate the other's predecessor but not the
+// other's (still uncommitted) new key, leaving two active keys.
+func lockFamily(ctx context.Context, tx pgx.Tx, familyID string) error {
+	_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", KeyIssuer+"/family/"+familyID)
+	return err
+}
+
+// deactivateFamily is the UPDATE that ends a family's active keys.
+const deactivateFamily = "UPDATE api_keys k SET active = false, updated_at = now()" +
+	" WHERE k.tenant = $1 AND k.user_id = $2 AND " + ours + " AND k.metadata->>'familyId' = $3 AND k.active"
+
+// MintAPIKey creates the family's next access key (SPEC §8.4): 32 random
+// bytes as 64 lower-case hex characters, stored as their SHA-256 hex with
+// description "Mobile session", purpose mobile_session, metadata {issuer,
+// familyId, device}, active, usage_count 0 and expires_at = now + ttl. In
+// the same transaction, under the family's advisory lock, it deactivates
+// the family's previous active key, so a family has at most one active key
+// however many mints race. As AlgaPSA's own issuance does, it refuses an
+// owner who is missing, inactive or not internal, or whose tenant is
+// suspended (ErrNotFound); the previous key is deactivated all the same.
+func (d *DB) MintAPIKey(ctx context.Context, tenantID, userID, familyID string, dev mobileauth.Device, ttl time.Duration) (mobileauth.MintedAPIKey, error) {
+	if !validUUID(tenantID) || !validUUID(userID) {
+		return mobileauth.MintedAPIKey{}, notFound("mint AlgaPSA API key: owner")
+	}
+	if familyID == "" || ttl <= 0 {
+		return mobileauth.MintedAPIKey{}, errors.New("mint AlgaPSA API key: a family id and a positive lifetime are required")
+	}
+	key, err := d.newKey()
+	if err != nil {
+		return mobileauth.MintedAPIKey{}, err
+	}
+	meta := keyMetadata{Issuer: KeyIssuer, FamilyID: familyID}
+	if dev != (mobileauth.Device{}) {
+		meta.Device = &dev
+	}
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return mobileauth.MintedAPIKey{}, fmt.Errorf("mint AlgaPSA API key: %w", err)
+	}
+	out := mobileauth.MintedAPIKey{Key: key, TenantID: canonicalUUID(tenantID), UserID: canonicalUUID(userID), FamilyID: familyID}
+	eligible := false
+	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if err := lockFamily(ctx, tx, familyID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, deactivateFamily, tenantID, userID, familyID); err != nil {
+			return err
+		}
+		// The owner rule is part of the INSERT, so a user disabled a moment
+		// ago cannot receive a key.
+		err := tx.QueryRow(ctx, `INSERT INTO api_keys (api_key, tenant, user_id, description, purpose, metadata, active, usage_count, expires_at)
+SELECT $3, u.tenant, u.user_id, $4, $5, $6, true, 0, now() + make_interval(secs => $7)
+  FROM users u LEFT JOIN tenants t ON t.tenant = u.tenant
+ WHERE u.tenant = $1 AND u.user_id = $2 AND NOT coalesce(u.is_inactive, false) AND u.user_type = 'internal'
+   AND t.suspended_at IS NULL
+RETURNING api_key_id::text, expires_at`,
+			tenantID, userID, sha256Hex(key), KeyDescription, KeyPurpose, metaJSON, ttl.Seconds()).Scan(&out.ID, &out.ExpiresAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // commit the deactivation; report below
+		}
+		eligible = err == nil
+		return err
+	})
+	if err != nil {
+		return mobileauth.MintedAPIKey{}, fmt.Errorf("mint AlgaPSA API key: %w", err)
+	}
+	if !eligible {
+		return mobileauth.MintedAPIKey{}, notFound("mint AlgaPSA API key: owner missing, inactive, a client user, or tenant suspended")
+	}
+	return out, nil
+}
+
+// newKey draws 32 random bytes as 64 lower-case hex characters.
+func (d *DB) newKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(d.rand, b); err != nil {
+		return "", fmt.Errorf("mint AlgaPSA API key: random source: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// RevokeFamilyKeys deactivates every active key of the family (revoke,
+// theft detection) and returns how many it deactivated. It takes the
+// family's lock, so a mint in flight either lands before it (and is
+// deactivated) or after it.
+func (d *DB) RevokeFamilyKeys(ctx context.Context, tenantID, userID, familyID string) (int64, error) {
+	if !validUUID(tenantID) || !validUUID(userID) || familyID == "" {
+		return 0, nil
+	}
+	var n int64
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if err := lockFamily(ctx, tx, familyID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, deactivateFamily, tenantID, userID, familyID)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoke AlgaPSA API keys of family: %w", err)
+	}
+	return n, nil
+}
+
+// RevokeUserKeys deactivates every active key this service created for the
+// user (who AlgaPSA made inactive or a client user, SPEC §8.2) and returns
+// how many.
+func (d *DB) RevokeUserKeys(ctx context.Context, tenantID, userID string) (int64, error) {
+	if !validUUID(tenantID) || !validUUID(userID) {
+		return 0, nil
+	}
+	tag, err := d.pool.Exec(ctx, "UPDATE api_keys k SET active = false, updated_at = now()"+
+		" WHERE k.tenant = $1 AND k.user_id = $2 AND "+ours+" AND k.active", tenantID, userID)
+	if err != nil {
+		return 0, fmt.Errorf("revoke AlgaPSA API keys of user: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// VerifyAPIKey finds whom a presented key belongs to (/verify): a key this
+// service created, active and not expired by the database's clock, whose
+// owner AlgaPSA's own check would still accept (present, active, internal,
+// tenant not suspended). Anything else, including a key that is not 64
+// lower-case hex characters, is ErrNotFound. It writes nothing.
+func (d *DB) VerifyAPIKey(ctx context.Context, key string) (mobileauth.APIKeyHolder, error) {
+	if !isKeyShaped(key) {
+		return mobileauth.APIKeyHolder{}, notFound("AlgaPSA API key")
+	}
+	var h mobileauth.APIKeyHolder
+	err := d.pool.QueryRow(ctx, `SELECT k.api_key_id::text, k.tenant::text, k.user_id::text, coalesce(u.email, ''),
+       k.metadata->>'familyId', k.expires_at
+  FROM api_keys k
+  JOIN users u ON u.tenant = k.tenant AND u.user_id = k.user_id
+  LEFT JOIN tenants t ON t.tenant = k.tenant
+ WHERE k.api_key = $1 AND `+ours+` AND k.active AND k.expires_at > now()
+   AND NOT coalesce(u.is_inactive, false) AND u.user_type = 'internal' AND t.suspended_at IS NULL`, sha256Hex(key)).
+		Scan(&h.KeyID, &h.TenantID, &h.UserID, &h.Email, &h.FamilyID, &h.ExpiresAt)
+	if err != nil {
+		return mobileauth.APIKeyHolder{}, noRows("AlgaPSA API key", err)
+	}
+	return h, nil
+}
+
+// isKeyShaped reports whether s could be a key this service minted.
+func isKeyShaped(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// SweepResult is what SweepAPIKeys did.
+type SweepResult struct {
+	Deactivated int64 // expired keys marked inactive
+	Deleted     int64 // inactive keys older than KeyRetention removed
+}
+
+// SweepAPIKeys is the housekeeping of SPEC §8.4, limited to keys this
+// service created: expired ones are deactivated, and inactive ones created
+// more than KeyRetention ago are deleted.
+func (d *DB) SweepAPIKeys(ctx context.Context) (SweepResult, error) {
+	var r SweepResult
+	tag, err := d.pool.Exec(ctx, "UPDATE api_keys k SET active = false, updated_at = now() WHERE "+ours+
+		" AND k.active AND k.expires_at <= now()")
+	if err != nil {
+		return r, fmt.Errorf("sweep AlgaPSA API keys: %w", err)
+	}
+	r.Deactivated = tag.RowsAffected()
+	tag, err = d.pool.Exec(ctx, "DELETE FROM api_keys k WHERE "+ours+
+		" AND NOT k.active AND k.created_at < now() - make_interval(secs => $1)", KeyRetention.Seconds())
+	if err != nil {
+		return r, fmt.Errorf("sweep AlgaPSA API keys: %w", err)
+	}
+	r.Deleted = tag.RowsAffected()
+	return r, nil
+}
+
+// sha256Hex is how AlgaPSA stores API keys and refresh tokens.
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
