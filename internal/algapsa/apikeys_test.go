@@ -254,9 +254,13 @@ func TestVerifyAPIKey(t *testing.T) {
 		ok    bool
 	}{
 		{"valid key", func(_ *testing.T, _ algapsatest.User, k mobileauth.MintedAPIKey) string { return k.Key }, true},
-		{"upper-case key", func(_ *testing.T, _ algapsatest.User, k mobileauth.MintedAPIKey) string { return strings.ToUpper(k.Key) }, false},
+		{"upper-case key", func(_ *testing.T, _ algapsatest.User, k mobileauth.MintedAPIKey) string {
+			return strings.ToUpper(k.Key)
+		}, false},
 		{"not hex", func(*testing.T, algapsatest.User, mobileauth.MintedAPIKey) string { return strings.Repeat("z", 64) }, false},
-		{"a JWT", func(*testing.T, algapsatest.User, mobileauth.MintedAPIKey) string { return "eyJhbGciOiJFZERTQSJ9.e30.sig" }, false},
+		{"a JWT", func(*testing.T, algapsatest.User, mobileauth.MintedAPIKey) string {
+			return "eyJhbGciOiJFZERTQSJ9.e30.sig"
+		}, false},
 		{"empty", func(*testing.T, algapsatest.User, mobileauth.MintedAPIKey) string { return "" }, false},
 		{"unknown key", func(*testing.T, algapsatest.User, mobileauth.MintedAPIKey) string { return strings.Repeat("a", 64) }, false},
 		{"AlgaPSA's own mobile key", func(t *testing.T, u algapsatest.User, _ mobileauth.MintedAPIKey) string {
