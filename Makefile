@@ -21,16 +21,20 @@ build:
 run: build
 	./scripts/demo.sh $(BIN)
 
-## test: the whole suite: vet, gofmt, unit + integration tests with -race, brief fuzzing
+## test: the whole suite: vet, gofmt, unit + integration tests with -race, brief fuzzing;
+## ends with the skip reasons and the "N passed, M failed, K skipped" tally of test-unit
 test: vet test-unit fuzz
+	@cat bin/test-summary.txt
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 
+# testtally runs go test -json: one line a package, failing tests' output in
+# full, skip reasons grouped, and the tally (also kept in bin/test-summary.txt).
 test-unit:
-	go test -race -count=1 -timeout 15m ./...
+	go run ./cmd/testtally -summary bin/test-summary.txt -- -race -count=1 -timeout 15m ./...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-brief.sh

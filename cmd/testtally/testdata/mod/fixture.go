@@ -1,0 +1,2 @@
+// Package fixture is testtally's test input: one test of each outcome.
+package fixture

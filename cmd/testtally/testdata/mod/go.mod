@@ -1,0 +1,3 @@
+module example.com/tallyfixture
+
+go 1.24
