@@ -202,3 +202,30 @@ func TestRedirectHostTrusted(t *testing.T) {
 		})
 	}
 }
+
+func TestIsLoopback(t *testing.T) {
+	for in, want := range map[string]bool{
+		"localhost": true, "LOCALHOST.": true, "app.localhost": true, "127.0.0.1": true, "127.1.2.3": true,
+		"::1": true, "[::1]": true, "": false, "0.0.0.0": false, "::": false, "[::]": false, "192.0.2.10": false,
+		"example.com": false, "localhost.example.com": false, "::ffff:127.0.0.1": true,
+	} {
+		assert.Equal(t, want, IsLoopback(in), in)
+	}
+}
+
+func TestSameOriginURLs(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"https://login.example.com/common/v2.0", "https://LOGIN.example.com/organizations/v2.0", true},
+		{"https://login.example.com/x", "http://login.example.com/x", false},
+		{"https://login.example.com/x", "https://login.example.com:8443/x", false},
+		{"https://login.example.com/x", "https://evil.example/x", false},
+		{"/relative", "/relative", false},
+		{"%zz", "https://a.example", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, SameOriginURLs(tt.a, tt.b), tt.a+" vs "+tt.b)
+	}
+}

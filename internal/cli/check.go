@@ -136,7 +136,7 @@ func checkPublicURL(r *Report, cfg *config.Config, bad map[string]bool) {
 	case bad["NEXTAUTH_URL"]:
 	case cfg.PublicURL == nil:
 		r.add(Error, "NEXTAUTH_URL", "is not set: the service cannot build redirects, OAuth callbacks or tokens", "set NEXTAUTH_URL to the appliance's public URL, e.g. https://psa.example.com")
-	case cfg.PublicURL.Scheme == "http" && !config.IsLoopbackHost(cfg.PublicURL.Hostname()):
+	case cfg.PublicURL.Scheme == "http" && !allowlist.IsLoopback(cfg.PublicURL.Hostname()):
 		r.add(Error, "NEXTAUTH_URL", cfg.Origin()+" is plain http: the mobile app only connects to https servers, cookies are not Secure and Google/Microsoft refuse http callbacks", "serve the appliance over https and set NEXTAUTH_URL=https://…")
 	case cfg.PublicURL.Scheme == "http":
 		r.add(Warning, "NEXTAUTH_URL", cfg.Origin()+" is a local http address: fine for a demo, unreachable from a phone", "use the appliance's public https URL in production")

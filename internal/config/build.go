@@ -222,21 +222,11 @@ func (b builder) devIDP(e env) {
 	}
 	b.c.DevIDP = e.DevIDP.V
 	b.c.DevIDPAddr = b.addr("ALGA_MOBILE_DEV_IDP_ADDR", string(e.DevIDPAddr), DefaultDevIDPAddr)
-	if host, _, err := net.SplitHostPort(b.c.DevIDPAddr); err == nil && !IsLoopbackHost(host) {
+	if host, _, err := net.SplitHostPort(b.c.DevIDPAddr); err == nil && !allowlist.IsLoopback(host) {
 		b.problem("ALGA_MOBILE_DEV_IDP_ADDR", "must be a loopback address such as 127.0.0.1:8081 (the development provider signs anyone in)")
 		b.c.DevIDPAddr = DefaultDevIDPAddr
 	}
-	if b.c.DevIDP && (b.c.PublicURL == nil || !IsLoopbackHost(b.c.PublicURL.Hostname())) {
+	if b.c.DevIDP && (b.c.PublicURL == nil || !allowlist.IsLoopback(b.c.PublicURL.Hostname())) {
 		b.problem("ALGA_MOBILE_DEV_IDP", "is only allowed when NEXTAUTH_URL is a loopback URL such as http://localhost:8080 (it signs anyone in)")
 	}
-}
-
-// IsLoopbackHost reports whether h is localhost or a loopback address.
-func IsLoopbackHost(h string) bool {
-	h = strings.ToLower(strings.TrimSuffix(h, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 )
 
 // DefaultAddr is where Start listens when Options.Addr is empty: a free
@@ -89,7 +91,7 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devidp: listen %s: %w", o.Addr, err)
 	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !allowlist.IsLoopback(tcp.IP.String()) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("devidp: %s did not resolve to a loopback address", o.Addr)
 	}
@@ -216,10 +218,7 @@ func requireLoopback(addr string) error {
 	if err != nil {
 		return fmt.Errorf("devidp: listen address %q: %w", addr, err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if allowlist.IsLoopback(host) {
 		return nil
 	}
 	return fmt.Errorf("devidp: listen address %q is not loopback; the development provider signs anyone in and must stay on this machine", addr)

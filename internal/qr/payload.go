@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 )
 
 // Scheme and Host are the fixed parts of the connect payload: the app
@@ -121,7 +123,7 @@ func parseOrigin(raw string) (string, error) {
 	if strings.HasPrefix(t.Host, "[") != (ipErr == nil && ip.Is6()) {
 		return "", invalid("url host brackets do not match an IPv6 literal")
 	}
-	if scheme == "http" && !isLoopback(host) {
+	if scheme == "http" && !allowlist.IsLoopback(host) {
 		return "", invalid("url must use https (http is accepted only for loopback hosts)")
 	}
 	if strings.HasSuffix(t.Host, ":") {
@@ -172,16 +174,6 @@ func isLabel(s string) bool {
 		}
 	}
 	return true
-}
-
-// isLoopback reports whether host names this machine: plain http to it
-// cannot be intercepted on the network.
-func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 func invalid(reason string) error {

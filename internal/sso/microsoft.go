@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 )
 
 // tenantPlaceholder is how Entra's multi-tenant discovery document writes
@@ -29,7 +31,7 @@ func (d *discovered) setMultiTenantIssuer(op *oidc.Provider, configured string) 
 	if err := op.Claims(&meta); err != nil {
 		return fmt.Errorf("%w: %s: reading issuer: %w", ErrDiscovery, configured, err)
 	}
-	if meta.Issuer == "" || !sameOrigin(meta.Issuer, configured) {
+	if meta.Issuer == "" || !allowlist.SameOriginURLs(meta.Issuer, configured) {
 		return fmt.Errorf("%w: %s: discovery names issuer %q on another origin", ErrDiscovery, configured, meta.Issuer)
 	}
 	if strings.Contains(meta.Issuer, tenantPlaceholder) {

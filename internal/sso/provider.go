@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -230,16 +229,6 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 		}
 	}
 	return d, nil
-}
-
-// sameOrigin reports whether two absolute URLs share scheme and host.
-func sameOrigin(a, b string) bool {
-	ua, errA := url.Parse(a)
-	ub, errB := url.Parse(b)
-	if errA != nil || errB != nil || ua.Host == "" {
-		return false
-	}
-	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
 }
 
 // errorsAsExpired unwraps go-oidc's expiry error.
