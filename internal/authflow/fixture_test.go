@@ -175,6 +175,7 @@ type fixture struct {
 	logs   *syncBuffer
 	dbPath string
 	ips    atomic.Int32
+	issuer *token.Issuer // signs access tokens for families made in the store directly
 }
 
 // nextIP returns a client address no earlier call of this fixture used, so
@@ -232,7 +233,7 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 	require.NoError(t, err)
 
 	cfg.gate.Now = cfg.clock.Now
-	f.gate = license.NewGate(cfg.gate)
+	f.gate, f.issuer = license.NewGate(cfg.gate), issuer
 	f.svc, err = authflow.New(authflow.Deps{
 		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: st, Directory: st, Audit: st},
 		Limiter: cfg.limiter, Gate: f.gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,

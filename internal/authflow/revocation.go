@@ -16,11 +16,11 @@ type revocationView struct {
 	src       mobileauth.RefreshStore
 	freshness time.Duration
 	horizon   time.Duration    // access-token lifetime: older revocations no longer matter
-	now       func() time.Time // the use cases' clock: revocation times are stored in it
+	now       func() time.Time // the use cases' clock: freshness and revocation times
 
 	mu       sync.Mutex
 	revoked  map[string]time.Time
-	syncedAt time.Time // wall time of the last successful sync
+	syncedAt time.Time // when the last successful sync began
 	since    time.Time // store time to ask from next
 	syncing  chan struct{}
 }
@@ -50,12 +50,12 @@ func (v *revocationView) isRevoked(ctx context.Context, familyID string) (bool, 
 }
 
 // sync refreshes the set when it is older than the freshness interval.
-// Freshness is measured in wall-clock time (it is about real elapsed time);
-// the "since" bound is in the use cases' clock, which stamped the rows.
+// Freshness and the "since" bound are both in the use cases' clock (which
+// also stamped the rows), so tests move it instead of waiting.
 func (v *revocationView) sync(ctx context.Context) error {
 	for {
 		v.mu.Lock()
-		if time.Since(v.syncedAt) < v.freshness {
+		if v.now().Sub(v.syncedAt) < v.freshness {
 			v.mu.Unlock()
 			return nil
 		}
@@ -73,7 +73,7 @@ func (v *revocationView) sync(ctx context.Context) error {
 		since := v.since
 		v.mu.Unlock()
 
-		wall, start := time.Now(), v.now()
+		start := v.now()
 		if since.IsZero() {
 			since = start.Add(-v.horizon - time.Minute)
 		}
@@ -92,7 +92,7 @@ func (v *revocationView) sync(ctx context.Context) error {
 			// commits late, or was stamped by a replica whose clock is behind,
 			// is not missed. Re-reading the last half minute is cheap.
 			v.since = start.Add(-revocationOverlap)
-			v.syncedAt = wall
+			v.syncedAt = start
 			v.prune(start)
 		}
 		v.mu.Unlock()

@@ -139,17 +139,12 @@ func TestVerifySeesRevocationOnAnotherInstance(t *testing.T) {
 			require.NoError(t, err, "the other instance accepts the token before revocation")
 
 			tc.revoke(t, a, s)
-			revokedAt := time.Now()
 			_, err = a.svc.Verify(a.ctx, s.AccessToken)
 			assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
 
-			require.Eventually(t, func() bool {
-				_, err := b.svc.Verify(b.ctx, s.AccessToken)
-				return err != nil
-			}, 2*time.Second, freshness/10, "the other instance keeps accepting a revoked token")
-			lag := time.Since(revokedAt)
-			t.Logf("revocation seen by the other instance after %s (freshness %s)", lag, freshness)
-			assert.Less(t, lag, time.Second)
+			// The shared clock has moved past b's freshness period (theft
+			// detection waited out the grace period) or is moved now.
+			a.clock.Advance(freshness)
 			_, err = b.svc.Verify(b.ctx, s.AccessToken)
 			assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
 		})
@@ -165,10 +160,7 @@ func TestVerifyFailsClosedWhenRevocationsCannotBeRead(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, b.store.Close())
-	require.Eventually(t, func() bool {
-		_, err := b.svc.Verify(b.ctx, s.AccessToken)
-		return err != nil
-	}, 2*time.Second, time.Millisecond)
+	b.clock.Advance(time.Millisecond)
 	_, err = b.svc.Verify(b.ctx, s.AccessToken)
 	assertError(t, err, mobileauth.CodeServiceUnavailable, "Token verification is temporarily unavailable")
 }

@@ -164,6 +164,21 @@ func testRotation(t *testing.T, open Opener) {
 		_, err := s.GetRefreshToken(ctx, hash("b"))
 		assert.ErrorIs(t, err, mobileauth.ErrNotFound)
 	})
+	t.Run("does not rotate a token whose family alone is revoked", func(t *testing.T) {
+		// A successor inserted while another replica revoked the family
+		// can miss the token-level stamp: the family's stamp must suffice.
+		s := open(t)
+		seedFamily(t, s, "fam", "sid", "a")
+		_, err := s.DB().ExecContext(ctx, "UPDATE token_families SET revoked_at = created_at WHERE id = 'fam'")
+		require.NoError(t, err)
+		require.Zero(t, countRows(t, s, "refresh_tokens WHERE revoked_at IS NOT NULL"), "the token row is not revoked")
+		res := rotate(t, s, "a", "b", at(time.Minute))
+		assert.Equal(t, mobileauth.AlreadyRotated, res.Outcome)
+		assert.Nil(t, res.Current.RotatedAt, "refused, not rotated")
+		assertTimePtr(t, ptr(t0), res.Current.RevokedAt, "RevokedAt is the family's")
+		_, err = s.GetRefreshToken(ctx, hash("b"))
+		assert.ErrorIs(t, err, mobileauth.ErrNotFound, "no successor")
+	})
 	t.Run("does not rotate an expired token", func(t *testing.T) {
 		s := open(t)
 		seedFamily(t, s, "fam", "sid", "a")
