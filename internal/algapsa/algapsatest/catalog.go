@@ -12,11 +12,11 @@ import (
 // security and privileges), columns, indexes, constraints, triggers,
 // functions, sequences, policies and types.
 var catalogQueries = []string{
-	`SELECT 'table ' || c.relname || ' kind=' || c.relkind || ' owner=' || pg_get_userbyid(c.relowner)
-	        || ' rls=' || c.relrowsecurity || ' acl=' || coalesce(c.relacl::text, '')
+	`SELECT 'table ' || c.relname || ' kind=' || c.relkind::text || ' owner=' || pg_get_userbyid(c.relowner)
+	        || ' rls=' || c.relrowsecurity::text || ' acl=' || coalesce(c.relacl::text, '')
 	   FROM pg_class c WHERE c.relnamespace = $1::regnamespace`,
 	`SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-	        || ' notnull=' || a.attnotnull || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+	        || ' notnull=' || a.attnotnull::text || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
 	   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 	   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 	  WHERE c.relnamespace = $1::regnamespace AND a.attnum > 0 AND NOT a.attisdropped`,
