@@ -109,6 +109,10 @@ type Config struct {
 	LogFormat string // json | text
 	LogLevel  string // debug | info | warn | error
 	Audience  string
+
+	// Appliance is appliance mode (SPEC §8), on when AlgaPSA's database is
+	// configured; see appliance.go.
+	Appliance Appliance
 }
 
 // MasterKey is the configured secret key as bytes, nil when unset.
@@ -181,6 +185,7 @@ func Load() (*Config, error) {
 	b.network(e)
 	b.logging(e)
 	b.devIDP(e)
+	b.appliance()
 	if len(ps) > 0 {
 		return c, ps
 	}

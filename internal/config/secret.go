@@ -43,7 +43,8 @@ const (
 
 // secretResolver implements AlgaPSA's secret-provider order (SPEC §2): a
 // file named exactly like the variable in the secrets directory wins, then
-// <VAR>_FILE, then the variable itself. Values are trimmed.
+// one named like it in lower case (SPEC §8.1), then <VAR>_FILE, then the
+// variable itself. Values are trimmed.
 type secretResolver struct {
 	lookup func(string) (string, bool)
 	dir    string
@@ -65,15 +66,23 @@ func newSecretResolver(lookup func(string) (string, bool)) secretResolver {
 // <VAR>_FILE is an error naming the variable and path, never the content.
 func (r secretResolver) resolve(name string) (Secret, SecretSource, error) {
 	if r.dir != "" {
-		b, err := os.ReadFile(filepath.Join(r.dir, name))
-		switch {
-		case err == nil && strings.TrimSpace(string(b)) != "":
-			return Secret(strings.TrimSpace(string(b))), FromSecretsDir, nil
-		case err == nil:
-			// An empty file (a placeholder mount) does not hide the other
-			// sources; treating it as "unset" would silently mask them.
-		case !errors.Is(err, fs.ErrNotExist):
-			return "", FromSecretsDir, fmt.Errorf("cannot read %s from the secrets directory %s: %w", name, r.dir, unwrapPathError(err))
+		// The exact name first, then the lower-case name that AlgaPSA's own
+		// compose install mounts (db_password_server, nextauth_secret, …).
+		files := []string{name}
+		if lower := strings.ToLower(name); lower != name {
+			files = append(files, lower)
+		}
+		for _, file := range files {
+			b, err := os.ReadFile(filepath.Join(r.dir, file))
+			switch {
+			case err == nil && strings.TrimSpace(string(b)) != "":
+				return Secret(strings.TrimSpace(string(b))), FromSecretsDir, nil
+			case err == nil:
+				// An empty file (a placeholder mount) does not hide the other
+				// sources; treating it as "unset" would silently mask them.
+			case !errors.Is(err, fs.ErrNotExist):
+				return "", FromSecretsDir, fmt.Errorf("cannot read %s from the secrets directory %s: %w", file, r.dir, unwrapPathError(err))
+			}
 		}
 	}
 	if path, ok := r.lookup(name + "_FILE"); ok && strings.TrimSpace(path) != "" {
