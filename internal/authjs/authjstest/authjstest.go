@@ -37,7 +37,8 @@ type Token struct {
 	// user_type, email, name, session_id, …). As in Auth.js, iat, exp and
 	// jti are always overwritten.
 	Claims map[string]any
-	// Now is the minting time (iat); exp is Now + MaxAge.
+	// Now is the minting time (iat); exp is Now + MaxAge. Required: pass the
+	// test's clock, so the decoder under test can be pinned to the same one.
 	Now time.Time
 	// MaxAge is the lifetime; zero means DefaultMaxAge. Negative values mint
 	// an already expired cookie, as Auth.js' encode does.
@@ -50,8 +51,8 @@ type Token struct {
 // Encode returns the cookie value Auth.js' encode would write for t: a
 // compact JWE, header {"alg":"dir","enc":"A256CBC-HS512","kid":<thumbprint>}.
 func Encode(t Token) (string, error) {
-	if t.Secret == "" || t.CookieName == "" {
-		return "", errors.New("authjstest: secret and cookie name are required")
+	if t.Secret == "" || t.CookieName == "" || t.Now.IsZero() {
+		return "", errors.New("authjstest: secret, cookie name and minting time are required")
 	}
 	maxAge := t.MaxAge
 	if maxAge == 0 {

@@ -185,3 +185,15 @@ func TestAuthJSAcceptsGoCookies(t *testing.T) {
 		assert.NotEmpty(t, p["jti"], tc.name)
 	}
 }
+
+func TestEncodeRequires(t *testing.T) {
+	now := time.Unix(1796547600, 0)
+	for name, tok := range map[string]authjstest.Token{
+		"no secret":      {CookieName: authjs.SecureCookieName, Now: now},
+		"no cookie name": {Secret: "s", Now: now},
+		"no time":        {Secret: "s", CookieName: authjs.SecureCookieName},
+	} {
+		_, err := authjstest.Encode(tok)
+		assert.Error(t, err, name)
+	}
+}
