@@ -91,6 +91,12 @@ func (d *Decoder) CookieName() string { return d.name }
 // ErrNoCookie when there is no such cookie, and an error matching ErrInvalid
 // (and one of the reasons above) when there is one that is refused.
 func (d *Decoder) Decode(cookies map[string]string) (Session, error) {
+	return d.DecodeAt(cookies, d.now())
+}
+
+// DecodeAt is Decode with the time given by the caller, for callers that
+// take one clock reading per request and pass it down.
+func (d *Decoder) DecodeAt(cookies map[string]string, now time.Time) (Session, error) {
 	value, err := joinCookie(d.name, cookies)
 	if err != nil {
 		return Session{}, err
@@ -103,7 +109,7 @@ func (d *Decoder) Decode(cookies map[string]string) (Session, error) {
 	if err := decodeJSONObject(payload, &c); err != nil {
 		return Session{}, fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
 	}
-	return c.session(d.now())
+	return c.session(now)
 }
 
 // decrypt checks the compact JWE's shape and header before go-jose sees it

@@ -495,3 +495,18 @@ func TestKeyDerivation(t *testing.T) {
 	assert.Len(t, authjs.KeyID(a), 86)
 	assert.NotEqual(t, authjs.KeyID(a), authjs.KeyID(b))
 }
+
+// TestDecodeAtUsesTheGivenTime: DecodeAt judges expiry at the time passed,
+// not at the decoder's clock.
+func TestDecodeAtUsesTheGivenTime(t *testing.T) {
+	cookies := mint(t, authjstest.Token{})
+	d, err := authjs.NewDecoder(testSecret, secure, testclock.New(mintTime.Add(48*time.Hour)).Now)
+	require.NoError(t, err)
+	_, err = d.Decode(cookies)
+	require.ErrorIs(t, err, authjs.ErrExpired)
+	s, err := d.DecodeAt(cookies, mintTime)
+	require.NoError(t, err)
+	assert.Equal(t, "9e2f6c1a-7b3d-4a8e-b5c2-1d4f7a9e3c60", s.SessionID)
+	_, err = d.DecodeAt(cookies, mintTime.Add(24*time.Hour+15*time.Second))
+	require.ErrorIs(t, err, authjs.ErrExpired)
+}
