@@ -58,7 +58,7 @@ type dpApplianceObject struct {
 			Spec     struct {
 				SecurityContext dpSecurity `yaml:"securityContext"`
 				Containers      []dpApplianceContainer
-				Volumes []struct {
+				Volumes         []struct {
 					Name   string
 					Secret struct {
 						SecretName string `yaml:"secretName"`
