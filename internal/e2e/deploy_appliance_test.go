@@ -17,22 +17,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// dpSpecApplianceVars are the appliance-mode variables SPEC §8.1 names.
-// They count as read by the service even before internal/config reads
-// them; every other name must be one it reads today.
-var dpSpecApplianceVars = map[string]bool{
-	"ALGA_PSA_DATABASE_URL": true, "DB_HOST": true, "DB_PORT": true, "DB_NAME_SERVER": true,
-	"DB_USER_SERVER": true, "DB_PASSWORD_SERVER": true, "NEXTAUTH_SECRET": true, "ALGA_MOBILE_AUTHJS_COOKIE": true,
-}
-
-func dpCheckApplianceName(t *testing.T, v dpVars, where, name string) {
-	t.Helper()
-	if dpSpecApplianceVars[name] {
-		return
-	}
-	dpCheckName(t, v, where, name)
-}
-
 // dpApplianceObject is the part of a Kubernetes object these checks read.
 type dpApplianceObject struct {
 	Kind     string
@@ -146,7 +130,7 @@ func TestDeployApplianceKubernetesManifest(t *testing.T) {
 		assert.Equal(t, want, cm.Data[k], k)
 	}
 	for k := range cm.Data {
-		dpCheckApplianceName(t, v, "ConfigMap data", k)
+		dpCheckName(t, v, "ConfigMap data", k)
 	}
 
 	pod := dep.Spec.Template
@@ -155,7 +139,7 @@ func TestDeployApplianceKubernetesManifest(t *testing.T) {
 	// AlgaPSA's existing Secrets, by name and key.
 	refs := map[string]string{}
 	for _, e := range c.Env {
-		dpCheckApplianceName(t, v, "Deployment env", e.Name)
+		dpCheckName(t, v, "Deployment env", e.Name)
 		refs[e.Name] = e.secretRef()
 	}
 	assert.Equal(t, map[string]string{
@@ -264,9 +248,9 @@ func TestDeployApplianceComposeVariant(t *testing.T) {
 		assert.Equal(t, want, s.Environment[k], k)
 	}
 	for k, val := range s.Environment {
-		dpCheckApplianceName(t, v, "compose environment", k)
+		dpCheckName(t, v, "compose environment", k)
 		for _, m := range dpSubst.FindAllStringSubmatch(val, -1) {
-			dpCheckApplianceName(t, v, "compose ${}", m[1])
+			dpCheckName(t, v, "compose ${}", m[1])
 		}
 	}
 	assert.Equal(t, []string{"app-network"}, s.Networks)

@@ -1,11 +1,11 @@
 package e2e
 
 // Which paths the shipped proxy configurations send to the sidecar (SPEC
-// §8.6). The lists below are the single source for every proxy test:
+// §8.6). internal/deployroutes is the single source for every proxy test:
 // nginx (run for real in nginx_test.go and proxy_appliance_test.go),
 // Caddy and Traefik (no binaries here: their matchers are parsed and
 // compared with the same lists) and the Helm chart's Ingress
-// (helm_test.go).
+// (deploy/helm/chart_test.go).
 
 import (
 	"os"
@@ -18,90 +18,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/nineminds/alga-mobile-auth/internal/deployroutes"
 )
 
-// pxRoute is one path a proxy sends to the sidecar: exact, or a prefix
-// (then Path ends in "/").
-type pxRoute struct {
-	Path   string
-	Prefix bool
-}
+// The lists live in internal/deployroutes, shared with the Helm chart's test.
+type pxRoute = deployroutes.Route
 
-func (r pxRoute) String() string {
-	if r.Prefix {
-		return r.Path + "*"
-	}
-	return r.Path
-}
-
-// matches reports whether the request path p is routed by r.
-func (r pxRoute) matches(p string) bool {
-	if r.Prefix {
-		return strings.HasPrefix(p, r.Path)
-	}
-	return p == r.Path
-}
-
-// pxApplianceRoutes is SPEC §8.6: all that goes to the sidecar on an
-// appliance, whose web app keeps its own sign-in.
-var pxApplianceRoutes = []pxRoute{
-	{"/api/v1/mobile/auth/", true},
-	{"/auth/mobile/handoff", false},
-	{"/mobile/connect", false},
-	{"/api/v1/mobile/connect-qr.png", false},
-	{"/api/v1/mobile/connect-qr.svg", false},
-}
-
-// pxStandaloneRoutes adds the sidecar's own sign-in pages, OAuth callbacks
-// and JWKS (internal/httpapi/routes.go), each exactly. The development
-// provider's /auth/signin/dev and callback are left out on purpose.
-var pxStandaloneRoutes = append(append([]pxRoute{}, pxApplianceRoutes...),
-	pxRoute{"/auth/signin", false},
-	pxRoute{"/auth/signin/google", false},
-	pxRoute{"/auth/signin/azure-ad", false},
-	pxRoute{"/auth/signout", false},
-	pxRoute{"/api/auth/callback/google", false},
-	pxRoute{"/api/auth/callback/azure-ad", false},
-	pxRoute{"/.well-known/jwks.json", false},
+var (
+	pxApplianceRoutes      = deployroutes.Appliance()
+	pxStandaloneRoutes     = deployroutes.Standalone()
+	pxWebAppPaths          = deployroutes.WebApp()
+	pxApplianceWebAppPaths = deployroutes.ApplianceWebApp()
+	pxSamplePaths          = deployroutes.Samples
 )
-
-// pxWebAppPaths reach the web app in both modes: AlgaPSA's own mobile
-// routes that the app calls after sign-in, its REST API, its pages, and
-// near misses of the sidecar's paths. The sidecar's /healthz, /readyz and
-// /metrics are not routed either. (/api/v1/mobile/auth without the slash
-// is no path of either: nginx answers it with a redirect to the prefix.)
-var pxWebAppPaths = []string{
-	"/", "/msp/dashboard", "/api/v1/tickets",
-	"/api/v1/mobile/me/capabilities", "/api/v1/mobile/account/delete",
-	"/api/v1/mobile/iap/x", "/api/v1/mobile/moderation/report",
-	"/api/v1/mobile/connect-qr.gif", "/api/v1/mobile/authx",
-	"/auth/mobile/other", "/auth/mobile/handoff/x", "/mobile/connect/x",
-	"/api/auth/callback/credentials", "/api/auth/session", "/auth/signin-help",
-	"/auth/signin/other", "/auth/signout/x",
-	"/healthz", "/readyz", "/metrics",
-}
-
-// pxApplianceWebAppPaths also reach the web app on an appliance: its
-// sign-in page and Auth.js routes (SPEC §8.6), and what only a standalone
-// sidecar serves.
-var pxApplianceWebAppPaths = append(append([]string{}, pxWebAppPaths...),
-	"/auth/signin", "/auth/signin/google", "/auth/signout", "/api/auth/callback/google",
-	"/api/auth/callback/azure-ad", "/api/auth/csrf", "/api/auth/signin/google", "/.well-known/jwks.json",
-)
-
-// pxSamplePaths are request paths that must reach the sidecar: each exact
-// route, and two endpoints under each prefix.
-func pxSamplePaths(routes []pxRoute) []string {
-	var out []string
-	for _, r := range routes {
-		if r.Prefix {
-			out = append(out, r.Path+"capabilities", r.Path+"exchange")
-		} else {
-			out = append(out, r.Path)
-		}
-	}
-	return out
-}
 
 // pxCheckRouteSet compares a parsed route set with the expected one, and
 // evaluates it against the sample paths of both sides.
@@ -116,14 +46,7 @@ func pxCheckRouteSet(t *testing.T, name string, got, want []pxRoute, webApp []st
 		return out
 	}
 	assert.Equal(t, strs(want), strs(got), "%s: the paths routed to the sidecar", name)
-	routed := func(p string) bool {
-		for _, r := range got {
-			if r.matches(p) {
-				return true
-			}
-		}
-		return false
-	}
+	routed := func(p string) bool { return deployroutes.Routed(got, p) }
 	for _, p := range pxSamplePaths(want) {
 		assert.True(t, routed(p), "%s: %s goes to the sidecar", name, p)
 	}
@@ -292,11 +215,7 @@ func TestProxyRouteListsFollowTheServiceRouteTable(t *testing.T) {
 		if _, ok := notRouted[p]; ok {
 			continue
 		}
-		found := false
-		for _, r := range pxStandaloneRoutes {
-			found = found || r.matches(p)
-		}
-		assert.True(t, found, "%s is served but no proxy routes it", p)
+		assert.True(t, deployroutes.Routed(pxStandaloneRoutes, p), "%s is served but no proxy routes it", p)
 	}
 	// The provider callbacks come from a loop over sso ids.
 	assert.Contains(t, src, "sso.CallbackPathPrefix+string(id)")
