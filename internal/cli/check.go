@@ -114,6 +114,7 @@ func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now fun
 	if !bad["ALGA_MOBILE_DATABASE_URL"] {
 		checkDatabase(ctx, &r, cfg, probe)
 	}
+	checkAppliance(ctx, &r, cfg, probe, bad)
 	if cfg.RedisURL.Set() && !bad["ALGA_MOBILE_REDIS_URL"] {
 		checkRedis(ctx, &r, cfg, probe)
 	}

@@ -40,8 +40,8 @@ func commands() []*command {
 	return []*command{
 		{name: "serve", summary: "run the service (migrates the store first)", run: runServe},
 		{name: "check", summary: "check the configuration; exit 0 when mobile sign-in can work", run: runCheck},
-		{name: "users", summary: "manage the user directory", sub: usersCommands()},
-		{name: "tenants", summary: "manage tenants", sub: tenantsCommands()},
+		{name: "users", summary: "manage the user directory", sub: refusedInApplianceMode("users", usersCommands())},
+		{name: "tenants", summary: "manage tenants", sub: refusedInApplianceMode("tenants", tenantsCommands())},
 		{name: "audit", summary: "list recent audit events", run: runAudit},
 		{name: "qr", summary: "print the connect-this-server QR code", run: runQR},
 		{name: "keys", summary: "manage access-token signing keys", sub: keysCommands()},

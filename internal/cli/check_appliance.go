@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/nineminds/alga-mobile-auth/internal/algapsa"
+	"github.com/nineminds/alga-mobile-auth/internal/authjs"
+	"github.com/nineminds/alga-mobile-auth/internal/config"
+)
+
+// checkAppliance reports the mode (SPEC §8.1) and, in appliance mode,
+// whether AlgaPSA's database answers with every privilege the service
+// needs (printing the GRANT for each missing one), and whether
+// NEXTAUTH_SECRET lets the hand-off read the web app's session.
+func checkAppliance(ctx context.Context, r *Report, cfg *config.Config, probe bool, bad map[string]bool) {
+	a := cfg.Appliance
+	if !a.Enabled {
+		r.add(OK, "mode", "standalone: users and plans live in this service's own directory (users, tenants commands); "+
+			"set ALGA_PSA_DATABASE_URL or DB_HOST to use AlgaPSA's instead (appliance mode)", "")
+		return
+	}
+	r.add(OK, "mode", "appliance: users, plans, the web session and API keys come from AlgaPSA's database (configured by "+a.DatabaseFrom+")", "")
+	if !bad["ALGA_PSA_DATABASE_URL"] && !bad["DB_HOST"] && !bad["DB_PORT"] && !bad["DB_PASSWORD_SERVER"] {
+		checkAlgaDatabase(ctx, r, a, probe)
+	}
+	checkNextAuthSecret(r, cfg)
+}
+
+// checkAlgaDatabase connects to AlgaPSA's database and checks privileges.
+func checkAlgaDatabase(ctx context.Context, r *Report, a config.Appliance, probe bool) {
+	const subject = "AlgaPSA database"
+	if !probe {
+		r.add(OK, subject, a.Database+" (not probed)", "")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	db, err := algapsa.Open(ctx, a.DatabaseURL.Value(), algapsa.Options{MaxConns: 1})
+	if err != nil {
+		r.add(Error, subject, err.Error(), "set ALGA_PSA_DATABASE_URL to postgres://app_user:<password>@<host>:5432/server")
+		return
+	}
+	defer db.Close()
+	if err := db.Ping(ctx); err != nil {
+		text, fix := connectFailure(err, a)
+		r.add(Error, subject, text, fix)
+		return
+	}
+	missing, err := db.MissingPrivileges(ctx)
+	if err != nil {
+		r.add(Error, subject, a.Database+": cannot check privileges: "+redact(oneLine{err}.Error(), a), "")
+		return
+	}
+	if len(missing) == 0 {
+		r.add(OK, subject, a.Database+": reachable, every privilege present (SELECT on users, tenants, sessions, "+
+			"mobile_refresh_tokens; SELECT, INSERT, UPDATE, DELETE on api_keys; UPDATE on mobile_refresh_tokens)", "")
+		return
+	}
+	r.add(OK, subject, a.Database+": reachable", "")
+	reported := map[string]bool{}
+	for _, m := range missing {
+		if m.TableMissing {
+			if reported[m.Table] {
+				continue
+			}
+			reported[m.Table] = true
+			r.add(Error, "table "+m.Table, "not found: "+a.Database+" does not look like AlgaPSA's database (or its schema is not on the search path)",
+				"point the service at AlgaPSA's own database (DB_NAME_SERVER=server), after AlgaPSA's migrations have run")
+			continue
+		}
+		r.add(Error, "privilege", fmt.Sprintf("%s on %s is missing", m.Privilege.Privilege, m.Table),
+			"as AlgaPSA's database owner, run: "+m.Grant)
+	}
+}
+
+// connectFailure turns a connection error into a finding that names the
+// cause and the variable to fix, never the password.
+func connectFailure(err error, a config.Appliance) (text, fix string) {
+	passwordVar := "DB_PASSWORD_SERVER (or the db_password_server secret)"
+	if a.DatabaseFrom == "ALGA_PSA_DATABASE_URL" {
+		passwordVar = "the password in ALGA_PSA_DATABASE_URL"
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "28P01":
+			return a.Database + ": password authentication failed for user " + userOf(a),
+				"set " + passwordVar + " to the password of " + userOf(a) + " (AlgaPSA's DB_PASSWORD_SERVER)"
+		case "28000":
+			return a.Database + ": the server refuses this user or host: " + pgErr.Message,
+				"check DB_USER_SERVER and the server's pg_hba.conf"
+		case "3D000":
+			return a.Database + ": no such database", "set DB_NAME_SERVER to AlgaPSA's database (server)"
+		}
+		return a.Database + ": cannot connect: " + redact(pgErr.Message, a) + " (SQLSTATE " + pgErr.Code + ")", ""
+	}
+	return a.Database + ": cannot connect: " + redact(oneLine{err}.Error(), a),
+		"check DB_HOST and DB_PORT, and that the sidecar can reach AlgaPSA's PostgreSQL"
+}
+
+func userOf(a config.Appliance) string {
+	u, err := url.Parse(a.DatabaseURL.Value())
+	if err != nil || u.User == nil {
+		return "(none)"
+	}
+	return u.User.Username()
+}
+
+// redact removes the database password from a driver message, in case a
+// driver ever quotes its connection string.
+func redact(s string, a config.Appliance) string {
+	u, err := url.Parse(a.DatabaseURL.Value())
+	if err != nil || u.User == nil {
+		return s
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		s = strings.ReplaceAll(s, pw, "[redacted]")
+		s = strings.ReplaceAll(s, url.QueryEscape(pw), "[redacted]")
+	}
+	return s
+}
+
+// checkNextAuthSecret says whether the hand-off can read the web app's
+// session (SPEC §8.3).
+func checkNextAuthSecret(r *Report, cfg *config.Config) {
+	name := cfg.Appliance.AuthJSCookie
+	if name == "" {
+		name = authjs.CookieName(cfg.Origin())
+	}
+	if cfg.Appliance.NextAuthSecret.Set() {
+		r.add(OK, "NEXTAUTH_SECRET", "set: the hand-off accepts the web app's session (cookie "+name+"), so signed-in users are not asked to sign in again", "")
+		return
+	}
+	r.add(Warning, "NEXTAUTH_SECRET", "not set: the hand-off cannot read the web app's session, so it falls back to this service's own "+
+		"sign-in (SSO only, no password or two-factor), reached wherever the proxy sends /auth/signin to the sidecar",
+		"set NEXTAUTH_SECRET (or the nextauth_secret secret) to the web app's own value")
+}

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/algapsa/algapsatest"
+	"github.com/nineminds/alga-mobile-auth/internal/config"
+)
+
+var applianceVars = []string{"ALGA_PSA_DATABASE_URL", "ALGA_PSA_DATABASE_URL_FILE", "DB_HOST", "DB_PORT", "DB_NAME_SERVER",
+	"DB_USER_SERVER", "DB_PASSWORD_SERVER", "DB_PASSWORD_SERVER_FILE", "NEXTAUTH_SECRET", "NEXTAUTH_SECRET_FILE", "ALGA_MOBILE_AUTHJS_COOKIE"}
+
+// applianceEnv clears what check reads, then sets env.
+func applianceEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	checkEnv(t, nil)
+	for _, k := range applianceVars {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+// applianceReport runs the appliance part of check and returns its text.
+func applianceReport(t *testing.T, env map[string]string) (string, Report) {
+	t.Helper()
+	applianceEnv(t, env)
+	cfg, err := config.Load()
+	var ps config.Problems
+	bad := map[string]bool{}
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			bad[p.Var] = true
+		}
+	}
+	var r Report
+	checkAppliance(context.Background(), &r, cfg, true, bad)
+	var out bytes.Buffer
+	r.Write(&out)
+	return out.String(), r
+}
+
+// wrongPasswordServer is a PostgreSQL server that asks for a password and
+// refuses it, as a server with password authentication does (the shared
+// test server trusts every local connection, so it cannot show this).
+func wrongPasswordServer(t *testing.T) (host string, port int, passwords chan string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	passwords = make(chan string, 16)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(conn net.Conn) {
+				defer conn.Close()
+				be := pgproto3.NewBackend(conn, conn)
+				for {
+					msg, err := be.ReceiveStartupMessage()
+					if err != nil {
+						return
+					}
+					if _, ok := msg.(*pgproto3.SSLRequest); ok {
+						_, _ = conn.Write([]byte("N"))
+						continue
+					}
+					break
+				}
+				be.Send(&pgproto3.AuthenticationCleartextPassword{})
+				if be.Flush() != nil || be.SetAuthType(pgproto3.AuthTypeCleartextPassword) != nil {
+					return
+				}
+				msg, err := be.Receive()
+				if err != nil {
+					return
+				}
+				if pw, ok := msg.(*pgproto3.PasswordMessage); ok {
+					passwords <- pw.Password
+				}
+				be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "app_user"`})
+				_ = be.Flush()
+			}(conn)
+		}
+	}()
+	addr := ln.Addr().(*net.TCPAddr)
+	return addr.IP.String(), addr.Port, passwords
+}
+
+func TestCheckApplianceStandalone(t *testing.T) {
+	out, r := applianceReport(t, nil)
+	assert.False(t, r.Failed())
+	assert.Contains(t, out, "standalone: users and plans live in this service's own directory")
+}
+
+func TestCheckApplianceOK(t *testing.T) {
+	sdb := algapsatest.New(t)
+	out, r := applianceReport(t, map[string]string{"ALGA_PSA_DATABASE_URL": sdb.AppURL, "NEXTAUTH_SECRET": "web-secret",
+		"NEXTAUTH_URL": "https://psa.example.com"})
+	assert.False(t, r.Failed(), out)
+	assert.Contains(t, out, "appliance: users, plans, the web session and API keys come from AlgaPSA's database (configured by ALGA_PSA_DATABASE_URL)")
+	assert.Contains(t, out, "reachable, every privilege present")
+	assert.Contains(t, out, "the hand-off accepts the web app's session (cookie __Secure-authjs.session-token)")
+	assert.NotContains(t, out, "[warning]")
+	assert.NotContains(t, out, "stand-in", "the password is never printed")
+}
+
+func TestCheckApplianceWrongPassword(t *testing.T) {
+	host, port, passwords := wrongPasswordServer(t)
+	out, r := applianceReport(t, map[string]string{"DB_HOST": host, "DB_PORT": strconv.Itoa(port),
+		"DB_PASSWORD_SERVER": "hunter2-wrong", "NEXTAUTH_SECRET": "web-secret"})
+	assert.True(t, r.Failed())
+	assert.Equal(t, "hunter2-wrong", <-passwords, "the configured password was sent")
+	assert.Contains(t, out, "appliance: users, plans, the web session and API keys come from AlgaPSA's database (configured by DB_HOST)")
+	assert.Contains(t, out, "[error]   AlgaPSA database")
+	assert.Contains(t, out, "app_user@"+net.JoinHostPort(host, strconv.Itoa(port))+"/server: password authentication failed for user app_user")
+	assert.Contains(t, out, "fix: set DB_PASSWORD_SERVER (or the db_password_server secret) to the password of app_user")
+	assert.NotContains(t, out, "hunter2")
+}
+
+func TestCheckApplianceMissingPrivilege(t *testing.T) {
+	sdb := algapsatest.New(t, algapsatest.Options{Withhold: []algapsatest.Grant{{Privilege: "UPDATE", Table: "mobile_refresh_tokens"}}})
+	out, r := applianceReport(t, map[string]string{"ALGA_PSA_DATABASE_URL": sdb.AppURL, "NEXTAUTH_SECRET": "web-secret"})
+	assert.True(t, r.Failed())
+	assert.Contains(t, out, "[error]   privilege                    UPDATE on mobile_refresh_tokens is missing")
+	assert.Contains(t, out, "fix: as AlgaPSA's database owner, run: GRANT UPDATE ON "+sdb.Schema+".mobile_refresh_tokens TO "+sdb.AppRole+";")
+	assert.Equal(t, 1, strings.Count(out, "GRANT"), "only the missing privilege")
+}
+
+func TestCheckApplianceNotAlgaPSAsDatabase(t *testing.T) {
+	sdb := algapsatest.New(t)
+	u, err := url.Parse(sdb.AppURL)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", "nothing_here")
+	u.RawQuery = q.Encode()
+	out, r := applianceReport(t, map[string]string{"ALGA_PSA_DATABASE_URL": u.String(), "NEXTAUTH_SECRET": "x"})
+	assert.True(t, r.Failed())
+	assert.Contains(t, out, "[error]   table users")
+	assert.Equal(t, 1, strings.Count(out, "table api_keys"), "one finding per missing table")
+	assert.Contains(t, out, "does not look like AlgaPSA's database")
+}
+
+func TestCheckApplianceNextAuthSecretMissing(t *testing.T) {
+	sdb := algapsatest.New(t)
+	out, r := applianceReport(t, map[string]string{"ALGA_PSA_DATABASE_URL": sdb.AppURL, "NEXTAUTH_URL": "http://localhost:8080"})
+	assert.False(t, r.Failed(), "mobile sign-in still works through the service's own sign-in")
+	assert.Contains(t, out, "[warning] NEXTAUTH_SECRET")
+	assert.Contains(t, out, "falls back to this service's own sign-in")
+	assert.Contains(t, out, "fix: set NEXTAUTH_SECRET (or the nextauth_secret secret) to the web app's own value")
+}
+
+func TestCheckApplianceUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	out, r := applianceReport(t, map[string]string{"DB_HOST": "127.0.0.1", "DB_PORT": strconv.Itoa(port), "DB_PASSWORD_SERVER": "hunter2"})
+	assert.True(t, r.Failed())
+	assert.Contains(t, out, "cannot connect")
+	assert.NotContains(t, out, "hunter2")
+}
+
+func TestCheckCommandSaysTheMode(t *testing.T) {
+	sdb := algapsatest.New(t)
+	dir := t.TempDir()
+	applianceEnv(t, map[string]string{"DB_HOST": "127.0.0.1", "SECRET_FS_BASE_PATH": dir})
+	u, err := url.Parse(sdb.AppURL)
+	require.NoError(t, err)
+	t.Setenv("DB_PORT", u.Port())
+	t.Setenv("DB_USER_SERVER", sdb.AppRole)
+	t.Setenv("DB_NAME_SERVER", strings.TrimPrefix(u.Path, "/"))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "db_password_server"), []byte("stand-in\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "nextauth_secret"), []byte("web\n"), 0o600))
+	res := adminRun(t, "check")
+	assert.Contains(t, res.stdout, "appliance: users, plans, the web session and API keys come from AlgaPSA's database (configured by DB_HOST)")
+	// The schema is not on app_user's default search path here, so the
+	// tables are not found: the point is that check connected with the
+	// password from AlgaPSA's lower-case secret file.
+	assert.Contains(t, res.stdout, "AlgaPSA database             "+sdb.AppRole+"@127.0.0.1:"+u.Port()+"/"+strings.TrimPrefix(u.Path, "/")+": reachable")
+	assert.Contains(t, res.stdout, "NEXTAUTH_SECRET              set")
+}
