@@ -9,6 +9,7 @@ import (
 
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
+	"github.com/nineminds/alga-mobile-auth/internal/httpapi"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/ratelimit"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
@@ -55,7 +56,9 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 		Limiter: limiter, Gate: a.Gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
 		Events: a.Metrics, Log: a.Log, Now: o.Now, Rand: o.Rand,
 		Settings: authflow.Settings{OTTTTL: cfg.OTTTTL, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
-			RefreshGrace: cfg.RefreshGrace, SessionTTL: cfg.SessionTTL, HostAllowlist: cfg.HostAllowlist, OwnHost: cfg.OwnHost()},
+			RefreshGrace: cfg.RefreshGrace, SessionTTL: cfg.SessionTTL,
+			Origin: cfg.Origin(), HostAllowlist: cfg.HostAllowlist, OwnHost: cfg.OwnHost(),
+			SessionCookie: httpapi.SessionCookieName(cfg.Origin())},
 	})
 	if err != nil {
 		return nil, nil, err

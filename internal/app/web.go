@@ -44,12 +44,11 @@ func (a *App) newWeb(ctx context.Context, o Options, ips *clientip.Resolver) (*h
 		return nil, fmt.Errorf("sign-in flow key: %w", err)
 	}
 	return &httpapi.WebOptions{
-		Service:       a.Auth,
-		Providers:     sso.NewProviders(settings),
-		FlowKey:       key,
-		Origin:        cfg.Origin(),
-		RequestHost:   func(r *http.Request) string { return ips.ForwardedHost(r) },
-		HostAllowlist: cfg.HostAllowlist,
+		Service:     a.Auth,
+		Providers:   sso.NewProviders(settings),
+		FlowKey:     key,
+		Origin:      cfg.Origin(),
+		RequestHost: func(r *http.Request) string { return ips.ForwardedHost(r) },
 	}, nil
 }
 

@@ -75,7 +75,11 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 			return ExchangeResult{}, unauthorized(errors.New("PKCE verifier mismatch"))
 		}
 	}
-	if !ott.SessionValid {
+	sessionValid, err := s.sessionStillValid(ctx, ott)
+	if err != nil {
+		return ExchangeResult{}, fmt.Errorf("check web session: %w", err)
+	}
+	if !sessionValid {
 		s.events.AuthEvent("ott_rejected", "session_ended")
 		return ExchangeResult{}, unauthorized(errors.New("issuing web session ended"))
 	}

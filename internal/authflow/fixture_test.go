@@ -114,6 +114,7 @@ type config struct {
 	limiter   mobileauth.RateLimiter
 	settings  authflow.Settings
 	rand      io.Reader
+	sources   []authflow.SessionSource
 	dbPath    string     // "" = a fresh file in t.TempDir()
 	clock     *fakeClock // nil = a fresh clock
 	noMigrate bool
@@ -150,6 +151,11 @@ func withLimiter(l mobileauth.RateLimiter) option { return func(c *config) { c.l
 // withSettings edits the service settings.
 func withSettings(edit func(*authflow.Settings)) option {
 	return func(c *config) { edit(&c.settings) }
+}
+
+// withSources adds web-session sources tried before the own sessions.
+func withSources(src ...authflow.SessionSource) option {
+	return func(c *config) { c.sources = append(c.sources, src...) }
 }
 
 // withRand replaces the service's randomness.
@@ -195,7 +201,7 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 		limiter: ratelimit.NewMemory(),
 		rand:    rand.Reader,
 		settings: authflow.Settings{OTTTTL: ottTTL, AccessTTL: accessTTL, RefreshTTL: refreshTTL,
-			RefreshGrace: grace, SessionTTL: sessionTTL, OwnHost: ownHost},
+			RefreshGrace: grace, SessionTTL: sessionTTL, Origin: origin, OwnHost: ownHost},
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -238,7 +244,7 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: st, Directory: st, Audit: st},
 		Limiter: cfg.limiter, Gate: f.gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
 		Events: f.events, Log: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now: cfg.clock.Now, Rand: cfg.rand, Settings: cfg.settings,
+		Now: cfg.clock.Now, Rand: cfg.rand, Settings: cfg.settings, SessionSources: cfg.sources,
 	})
 	require.NoError(t, err)
 	return f
@@ -272,15 +278,18 @@ func (f *fixture) signIn(email string) string {
 	return res.SessionID
 }
 
+// cookies are a browser's cookies carrying the own session sessionID.
+func cookies(sessionID string) map[string]string {
+	return map[string]string{authflow.DefaultSessionCookie: sessionID}
+}
+
 // handoffReq builds a handoff request for the session, from ip.
 func (f *fixture) handoffReq(sessionID, state, challenge, ip string) authflow.HandoffRequest {
 	f.t.Helper()
-	sess, user, err := f.svc.SessionUser(f.ctx, sessionID)
+	_, err := f.svc.WebSession(f.ctx, cookies(sessionID))
 	require.NoError(f.t, err)
-	redirect, err := url.Parse(deepLink)
-	require.NoError(f.t, err)
-	req := authflow.HandoffRequest{Session: sess, User: user, Redirect: redirect, State: state,
-		CodeChallenge: challenge, RequestHost: ownHost, ClientIP: ip}
+	req := authflow.HandoffRequest{Redirect: deepLink, State: state, Cookies: cookies(sessionID),
+		ReturnURL: origin + "/auth/mobile/handoff", CodeChallenge: challenge, RequestHost: ownHost, ClientIP: ip}
 	if challenge != "" {
 		req.CodeChallengeMethod = "S256"
 	}

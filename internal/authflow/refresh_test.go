@@ -275,7 +275,7 @@ func TestDisablingAUserEndsEverySessionForGood(t *testing.T) {
 
 	require.NoError(t, f.store.SetUserActive(f.ctx, alice.TenantID, alice.Email, true, f.clock.Now()))
 	assertError(t, f.refreshErr(app.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken)
-	_, _, err = f.svc.SessionUser(f.ctx, browser)
+	_, err = f.svc.WebSession(f.ctx, cookies(browser))
 	assert.Error(t, err, "the browser session stays signed out")
 	f.session(alice.Email) // signing in anew works
 

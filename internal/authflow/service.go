@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -28,13 +29,26 @@ type Events interface {
 	AuthEvent(event, reason string)
 }
 
+// Directory is what the use cases read of the users and their tenants:
+// the service's own directory (sqlstore) in standalone mode, AlgaPSA's
+// users and tenants (algapsa, read-only) in appliance mode.
+type Directory interface {
+	// FindUsersByEmail matches case-insensitively across tenants.
+	FindUsersByEmail(ctx context.Context, email string) ([]mobileauth.User, error)
+	// GetUser returns one user; mobileauth.ErrNotFound if absent.
+	GetUser(ctx context.Context, tenantID, userID string) (mobileauth.User, error)
+	// GetMember reads a user with their tenant at once; a missing user is
+	// Member.User == nil, not an error.
+	GetMember(ctx context.Context, tenantID, userID string) (mobileauth.Member, error)
+}
+
 // Stores are the storage interfaces the use cases need; one SQL store
 // implements all of them.
 type Stores struct {
 	OTTs      mobileauth.OTTStore
 	Sessions  mobileauth.SessionStore
 	Refresh   mobileauth.RefreshStore
-	Directory mobileauth.DirectoryStore
+	Directory Directory
 	Audit     mobileauth.AuditStore
 }
 
@@ -42,8 +56,15 @@ type Stores struct {
 type Settings struct {
 	OTTTTL, AccessTTL, RefreshTTL time.Duration
 	RefreshGrace, SessionTTL      time.Duration
-	HostAllowlist                 []string
-	OwnHost                       string
+	// Origin is NEXTAUTH_URL's origin and OwnHost its host; HostAllowlist
+	// is ALGA_MOBILE_HOST_ALLOWLIST (SPEC §4). The hand-off is the one
+	// place they are applied.
+	Origin        string
+	HostAllowlist []string
+	OwnHost       string
+	// SessionCookie names the own browser session's cookie (default
+	// DefaultSessionCookie).
+	SessionCookie string
 	// RevocationFreshness bounds how stale this replica's view of revoked
 	// families may be (default 1 s).
 	RevocationFreshness time.Duration
@@ -62,6 +83,9 @@ type Deps struct {
 	Now      func() time.Time
 	Rand     io.Reader
 	Settings Settings
+	// SessionSources are tried, in order, before the service's own browser
+	// sessions (e.g. the AlgaPSA web app's cookie in appliance mode).
+	SessionSources []SessionSource
 }
 
 // Service runs the use cases.
@@ -78,6 +102,7 @@ type Service struct {
 	rand     io.Reader
 	set      Settings
 	revoked  *revocationView
+	sources  []SessionSource
 }
 
 // New checks d and builds the Service.
@@ -93,6 +118,19 @@ func New(d Deps) (*Service, error) {
 	if set.OTTTTL <= 0 || set.AccessTTL <= 0 || set.RefreshTTL <= 0 || set.SessionTTL <= 0 || set.RefreshGrace < 0 {
 		return nil, errors.New("authflow: lifetimes must be positive")
 	}
+	if set.SessionCookie == "" {
+		set.SessionCookie = DefaultSessionCookie
+	}
+	if set.OwnHost == "" && set.Origin != "" {
+		if u, err := url.Parse(set.Origin); err == nil {
+			set.OwnHost = u.Host
+		}
+	}
+	for _, src := range d.SessionSources {
+		if src == nil {
+			return nil, errors.New("authflow: a nil SessionSource")
+		}
+	}
 	if set.RevocationFreshness <= 0 {
 		set.RevocationFreshness = time.Second
 	}
@@ -107,6 +145,8 @@ func New(d Deps) (*Service, error) {
 	}
 	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate, issuer: d.Issuer, verifier: d.Verifier,
 		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set}
+	s.sources = append(append([]SessionSource{}, d.SessionSources...),
+		&ownSessions{cookie: set.SessionCookie, sessions: st.Sessions, users: st.Directory})
 	s.revoked = newRevocationView(st.Refresh, set.RevocationFreshness, set.AccessTTL, d.Now)
 	return s, nil
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
@@ -79,29 +77,6 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (SignInResult, 
 	return SignInResult{SessionID: id, User: u}, nil
 }
 
-// SessionUser resolves a session cookie to its live session and active
-// user; ErrNoSession otherwise.
-func (s *Service) SessionUser(ctx context.Context, sessionID string) (mobileauth.WebSession, mobileauth.User, error) {
-	if sessionID == "" || len(sessionID) > 128 {
-		return mobileauth.WebSession{}, mobileauth.User{}, ErrNoSession
-	}
-	sess, err := s.st.Sessions.GetSession(ctx, token.HashOf(sessionID))
-	if errors.Is(err, mobileauth.ErrNotFound) || (err == nil && !sess.Valid(s.now())) {
-		return sess, mobileauth.User{}, ErrNoSession
-	}
-	if err != nil {
-		return sess, mobileauth.User{}, fmt.Errorf("load web session: %w", err)
-	}
-	u, err := s.st.Directory.GetUser(ctx, sess.TenantID, sess.UserID)
-	if errors.Is(err, mobileauth.ErrNotFound) || (err == nil && !u.Active) {
-		return sess, u, ErrNoSession
-	}
-	if err != nil {
-		return sess, u, fmt.Errorf("load user: %w", err)
-	}
-	return sess, u, nil
-}
-
 // SignOut ends a web session; OTTs it issued stop working (the exchange
 // checks the session). Mobile sessions already exchanged live on.
 func (s *Service) SignOut(ctx context.Context, sessionID string) error {
@@ -113,73 +88,4 @@ func (s *Service) SignOut(ctx context.Context, sessionID string) error {
 		return nil
 	}
 	return err
-}
-
-// HandoffRequest is what the handoff page knows after steps 1–3 of SPEC
-// §3.3 (parameters present, redirect allowed, session valid).
-type HandoffRequest struct {
-	Session       mobileauth.WebSession
-	User          mobileauth.User
-	Redirect      *url.URL
-	State         string
-	CodeChallenge string
-	// CodeChallengeMethod must be S256 when a challenge is given.
-	CodeChallengeMethod string
-	RequestHost         string
-	ClientIP            string
-}
-
-// Handoff refusals: SPEC §3.3 error values put on the redirect.
-const (
-	RefuseClientUser = "client_not_allowed"
-	RefuseHost       = "host_not_allowlisted"
-	RefuseRateLimit  = "rate_limited"
-	// RefusePKCE: a code_challenge that is not a valid S256 challenge (a
-	// PKCE check, after the SPEC's numbered steps 4–6).
-	RefusePKCE = "invalid_request"
-)
-
-// HandoffResult is where the browser goes next.
-type HandoffResult struct {
-	Location string
-}
-
-// Handoff runs steps 4–7 of SPEC §3.3 in order and returns the deep link.
-func (s *Service) Handoff(ctx context.Context, req HandoffRequest) (HandoffResult, error) {
-	refuse := func(code string) (HandoffResult, error) {
-		s.events.AuthEvent("handoff_refused", code)
-		return HandoffResult{Location: allowlist.WithParams(req.Redirect, url.Values{"error": {code}, "state": {req.State}})}, nil
-	}
-	if req.User.Type != mobileauth.UserInternal {
-		return refuse(RefuseClientUser)
-	}
-	if !allowlist.Allowed(s.set.HostAllowlist, s.set.OwnHost, req.RequestHost) {
-		return refuse(RefuseHost)
-	}
-	var rl *RateLimitedError
-	if err := s.limit(ctx, "handoff:"+req.User.TenantID+":"+req.User.ID+":"+rateIP(req.ClientIP), handoffLimit); errors.As(err, &rl) {
-		return refuse(RefuseRateLimit)
-	} else if err != nil {
-		return HandoffResult{}, err
-	}
-	if req.CodeChallenge != "" || req.CodeChallengeMethod != "" {
-		if req.CodeChallengeMethod != "S256" || !token.ValidChallenge(req.CodeChallenge) {
-			return refuse(RefusePKCE)
-		}
-	}
-	ott, err := token.NewOpaque(s.rand)
-	if err != nil {
-		return HandoffResult{}, err
-	}
-	now := s.now()
-	rec := mobileauth.OneTimeToken{Hash: token.HashOf(ott), TenantID: req.User.TenantID, UserID: req.User.ID,
-		SessionHash: req.Session.IDHash, State: req.State, CodeChallenge: req.CodeChallenge,
-		CreatedAt: now, ExpiresAt: now.Add(s.set.OTTTTL)}
-	if err := s.st.OTTs.CreateOTT(ctx, rec); err != nil {
-		return HandoffResult{}, fmt.Errorf("store OTT: %w", err)
-	}
-	s.events.AuthEvent("ott_issued", "")
-	s.audit(ctx, mobileauth.AuditEvent{TenantID: req.User.TenantID, UserID: req.User.ID, Operation: mobileauth.AuditOTTIssued,
-		RecordID: fmt.Sprintf("%x", rec.Hash[:8]), ClientIP: req.ClientIP})
-	return HandoffResult{Location: allowlist.WithParams(req.Redirect, url.Values{"ott": {ott}, "state": {req.State}})}, nil
 }

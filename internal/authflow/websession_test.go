@@ -55,9 +55,13 @@ func TestSignIn(t *testing.T) {
 			assert.Equal(t, tc.want.ID, res.User.ID)
 			assert.Equal(t, tc.want.TenantID, res.User.TenantID)
 
-			sess, user, err := f.svc.SessionUser(f.ctx, res.SessionID)
+			info, err := f.svc.WebSession(f.ctx, cookies(res.SessionID))
 			require.NoError(t, err)
-			assert.Equal(t, tc.want.ID, user.ID)
+			assert.Equal(t, tc.want.ID, info.User.ID)
+			assert.Equal(t, authflow.SourceOwn, info.Source)
+			assert.Equal(t, t0, info.StartedAt.UTC())
+			sess, err := f.store.GetSession(f.ctx, token.HashOf(res.SessionID))
+			require.NoError(t, err)
 			assert.Equal(t, tc.want.TenantID, sess.TenantID)
 			assert.Equal(t, "microsoft", sess.Provider)
 			assert.Equal(t, t0.Add(sessionTTL), sess.ExpiresAt.UTC())
@@ -96,7 +100,7 @@ func TestSessionUserRefusals(t *testing.T) {
 			f := newFixture(t)
 			f.addUsers(alice)
 			id := f.signIn(alice.Email)
-			_, _, err := f.svc.SessionUser(f.ctx, tc.id(t, f, id))
+			_, err := f.svc.WebSession(f.ctx, cookies(tc.id(t, f, id)))
 			assert.ErrorIs(t, err, authflow.ErrNoSession)
 		})
 	}
@@ -107,7 +111,7 @@ func TestSessionUserJustBeforeExpiry(t *testing.T) {
 	f.addUsers(alice)
 	id := f.signIn(alice.Email)
 	f.clock.Advance(sessionTTL - time.Millisecond)
-	_, _, err := f.svc.SessionUser(f.ctx, id)
+	_, err := f.svc.WebSession(f.ctx, cookies(id))
 	assert.NoError(t, err)
 }
 
@@ -160,9 +164,7 @@ func TestHandoffIssuesOTT(t *testing.T) {
 			f.addUsers(alice)
 			sessionID := f.signIn(alice.Email)
 			req := f.handoffReq(sessionID, tc.state, tc.challenge, "192.0.2.9")
-			var err error
-			req.Redirect, err = url.Parse(tc.redirect)
-			require.NoError(t, err)
+			req.Redirect = tc.redirect
 
 			res, err := f.svc.Handoff(f.ctx, req)
 			require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
 // tkTokens is the string pair the app holds.
@@ -148,8 +149,10 @@ func TestTokensNeverStoredInClear(t *testing.T) {
 	tkUser(t, in, "clear@example.com")
 	res, err := in.App.Auth.SignIn(context.Background(), authflow.SignInRequest{Provider: "dev", Email: "clear@example.com"})
 	require.NoError(t, err)
-	sess, u, err := in.App.Auth.SessionUser(context.Background(), res.SessionID)
+	sess := tkWebSession{ID: res.SessionID, IDHash: token.HashOf(res.SessionID)}
+	info, err := in.App.Auth.WebSession(context.Background(), tkCookies(in, sess))
 	require.NoError(t, err)
+	u := info.User
 	ott := tkOTTFor(t, in, sess, u, "st", "")
 	unused := tkOTTFor(t, in, sess, u, "st", "")
 	ex := tkExchange(t, in, ott, "st")

@@ -21,7 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/httpapi"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
 // The token-endpoint paths (SPEC §3.4–§3.7).
@@ -56,27 +58,41 @@ func tkNextIP() string {
 	return fmt.Sprintf("198.51.%d.%d", (n/250)%250, n%250+1)
 }
 
+// tkWebSession is a browser's own web session: the clear id its cookie
+// carries and the hash the store keeps.
+type tkWebSession struct {
+	ID     string
+	IDHash mobileauth.Hash
+}
+
 // tkSession signs email in through the use cases (no browser) and returns
 // the live web session and its user.
-func tkSession(t *testing.T, in *instance, email string) (mobileauth.WebSession, mobileauth.User) {
+func tkSession(t *testing.T, in *instance, email string) (tkWebSession, mobileauth.User) {
 	t.Helper()
 	ctx := context.Background()
 	res, err := in.App.Auth.SignIn(ctx, authflow.SignInRequest{Provider: "dev", Email: email, ClientIP: "127.0.0.1"})
 	require.NoError(t, err)
-	sess, u, err := in.App.Auth.SessionUser(ctx, res.SessionID)
+	sess := tkWebSession{ID: res.SessionID, IDHash: token.HashOf(res.SessionID)}
+	info, err := in.App.Auth.WebSession(ctx, tkCookies(in, sess))
 	require.NoError(t, err)
-	return sess, u
+	return sess, info.User
+}
+
+// tkCookies are the cookies of a browser signed in with sess.
+func tkCookies(in *instance, sess tkWebSession) map[string]string {
+	return map[string]string{httpapi.SessionCookieName(in.App.Config.Origin()): sess.ID}
 }
 
 // tkOTTFor issues an OTT bound to state (and a PKCE challenge when given)
-// through the handoff use case, as the handoff page would.
-func tkOTTFor(t *testing.T, in *instance, sess mobileauth.WebSession, u mobileauth.User, state, challenge string) string {
+// through the handoff use case, as the handoff page would, for the
+// browser signed in as u with sess.
+func tkOTTFor(t *testing.T, in *instance, sess tkWebSession, u mobileauth.User, state, challenge string) string {
 	t.Helper()
-	redirect, err := url.Parse("alga://auth/callback")
+	res, err := in.App.Auth.Handoff(context.Background(), authflow.HandoffRequest{Cookies: tkCookies(in, sess),
+		Redirect: "alga://auth/callback", State: state, CodeChallenge: challenge, CodeChallengeMethod: tkMethod(challenge),
+		RequestHost: in.App.Config.OwnHost(), ClientIP: tkNextIP()})
 	require.NoError(t, err)
-	res, err := in.App.Auth.Handoff(context.Background(), authflow.HandoffRequest{Session: sess, User: u,
-		Redirect: redirect, State: state, CodeChallenge: challenge, CodeChallengeMethod: tkMethod(challenge), RequestHost: in.App.Config.OwnHost(), ClientIP: tkNextIP()})
-	require.NoError(t, err)
+	require.Equal(t, u.ID, res.Session.User.ID)
 	loc, err := url.Parse(res.Location)
 	require.NoError(t, err)
 	ott := loc.Query().Get("ott")

@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 )
 
 // Cookie names. On https the __Host- prefix makes the browser insist on
 // Secure, Path=/ and no Domain, so no sibling host can plant or read them.
 const (
-	sessionCookie = "alga_mobile_session"
+	sessionCookie = authflow.DefaultSessionCookie
 	flowCookie    = "alga_mobile_flow"
 )
 
@@ -41,3 +43,25 @@ func (s *Server) cookie(r *http.Request, base string) string {
 }
 
 func (s *Server) sessionCookie(r *http.Request) string { return s.cookie(r, sessionCookie) }
+
+// SessionCookieName is the own browser session's cookie name for a site
+// at origin (the use cases read the session from it).
+func SessionCookieName(origin string) string {
+	if strings.HasPrefix(origin, "https://") {
+		return "__Host-" + sessionCookie
+	}
+	return sessionCookie
+}
+
+// cookieMap is the request's cookies by name (the first of a repeated
+// name wins, as net/http's Request.Cookie does).
+func cookieMap(r *http.Request) map[string]string {
+	cs := r.Cookies()
+	m := make(map[string]string, len(cs))
+	for _, c := range cs {
+		if _, seen := m[c.Name]; !seen {
+			m[c.Name] = c.Value
+		}
+	}
+	return m
+}

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 )
 
 // demoHandoff is for `make run` only (served when the development identity
@@ -14,16 +16,16 @@ func (s *Server) demoHandoff(w http.ResponseWriter, r *http.Request) {
 	if state == "" {
 		state = "demo-state"
 	}
-	q := url.Values{"redirect": {"alga://auth/callback"}, "state": {state}}
 	here := s.web.Origin + "/demo/handoff?" + url.Values{"state": {state}}.Encode()
-	loc, err := s.handoffTarget(r, q, here)
+	res, err := s.web.Service.Handoff(r.Context(), s.handoffRequest(r, "alga://auth/callback", state, here))
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
+	loc := res.Location
 	u, err := url.Parse(loc)
-	if err != nil || u.Scheme != "alga" {
-		// Not signed in yet, or refused: the real pages take over.
+	if err != nil || (res.Outcome != authflow.HandoffIssued && res.Outcome != authflow.HandoffRefused) {
+		// Not signed in yet: the real pages take over.
 		http.Redirect(w, r, loc, http.StatusFound)
 		return
 	}

@@ -46,8 +46,8 @@ type fakeWeb struct{}
 func (fakeWeb) SignIn(context.Context, authflow.SignInRequest) (authflow.SignInResult, error) {
 	return authflow.SignInResult{}, authflow.ErrUnknownUser
 }
-func (fakeWeb) SessionUser(context.Context, string) (mobileauth.WebSession, mobileauth.User, error) {
-	return mobileauth.WebSession{}, mobileauth.User{}, authflow.ErrNoSession
+func (fakeWeb) WebSession(context.Context, map[string]string) (authflow.SessionInfo, error) {
+	return authflow.SessionInfo{}, authflow.ErrNoSession
 }
 func (fakeWeb) SignOut(context.Context, string) error { return nil }
 func (fakeWeb) Handoff(context.Context, authflow.HandoffRequest) (authflow.HandoffResult, error) {

@@ -18,7 +18,7 @@ import (
 // WebService is what the browser pages need from the use cases.
 type WebService interface {
 	SignIn(ctx context.Context, req authflow.SignInRequest) (authflow.SignInResult, error)
-	SessionUser(ctx context.Context, sessionID string) (mobileauth.WebSession, mobileauth.User, error)
+	WebSession(ctx context.Context, cookies map[string]string) (authflow.SessionInfo, error)
 	SignOut(ctx context.Context, sessionID string) error
 	Handoff(ctx context.Context, req authflow.HandoffRequest) (authflow.HandoffResult, error)
 }
@@ -34,9 +34,6 @@ type WebOptions struct {
 	// RequestHost is the host the browser asked for, as the trusted-proxy
 	// rules see it (for the handoff's allowlist check).
 	RequestHost func(*http.Request) string
-	// HostAllowlist is ALGA_MOBILE_HOST_ALLOWLIST: besides the appliance's
-	// own host, the hosts an https or exp hand-off redirect may point at.
-	HostAllowlist []string
 }
 
 // flowTTL bounds how long a user may spend at the identity provider.
@@ -71,7 +68,7 @@ func signinErrorText(code string) string {
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	callback := allowlist.SameOrigin(s.web.Origin, q.Get("callbackUrl"))
-	_, user, err := s.web.Service.SessionUser(r.Context(), s.sessionCookie(r))
+	sess, err := s.web.Service.WebSession(r.Context(), cookieMap(r))
 	signedIn := err == nil
 	if signedIn && callback != "" {
 		http.Redirect(w, r, callback, http.StatusFound)
@@ -79,7 +76,7 @@ func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := pageData{Title: "Sign in", Error: signinErrorText(q.Get("error"))}
 	if signedIn {
-		d.SignedInAs = user.Email
+		d.SignedInAs = sess.User.Email
 	}
 	for i, p := range s.web.Providers {
 		href := "/auth/signin/" + string(p.ID())

@@ -37,7 +37,13 @@ type OneTimeToken struct {
 	Hash          Hash
 	TenantID      string
 	UserID        string
-	SessionHash   Hash // web session that issued it
+	SessionHash   Hash // own web session that issued it (zero for another source)
+	// SessionSource names the kind of web session that issued it ("own" for
+	// this service's browser sessions; see authflow.SessionSource) and
+	// SessionRef is that source's reference to the session, which the
+	// exchange checks again.
+	SessionSource string
+	SessionRef    string
 	State         string
 	CodeChallenge string // S256 challenge, empty when the app sent none
 	CreatedAt     time.Time
@@ -46,8 +52,9 @@ type OneTimeToken struct {
 }
 
 // ConsumedOTT is a one-time token as it was consumed, with whether the
-// web session that issued it was still valid (WebSession.Valid) at that
-// moment: the exchange needs both, and the store reads them together.
+// own web session that issued it was still valid (WebSession.Valid) at that
+// moment: the exchange needs both, and the store reads them together
+// (SessionValid is false when another source issued the token).
 type ConsumedOTT struct {
 	OneTimeToken
 	SessionValid bool

@@ -7,14 +7,14 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
 
-const ottColumns = "hash, tenant_id, user_id, session_hash, state, code_challenge, created_at, expires_at, consumed_at"
+const ottColumns = "hash, tenant_id, user_id, session_hash, session_source, session_ref, state, code_challenge, created_at, expires_at, consumed_at"
 
 // CreateOTT stores a one-time token (by hash); ErrConflict if the hash exists.
 func (s *Store) CreateOTT(ctx context.Context, t mobileauth.OneTimeToken) error {
 	defer s.track("CreateOTT", time.Now())
 	_, err := s.exec(ctx, "INSERT INTO one_time_tokens ("+ottColumns+
-		") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-		hashArg(t.Hash), t.TenantID, t.UserID, hashArg(t.SessionHash), t.State, t.CodeChallenge,
+		") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+		hashArg(t.Hash), t.TenantID, t.UserID, hashArg(t.SessionHash), t.SessionSource, t.SessionRef, t.State, t.CodeChallenge,
 		s.ts(t.CreatedAt), s.ts(t.ExpiresAt), s.tsPtr(t.ConsumedAt))
 	if err != nil {
 		return conflict("create one-time token", err)
@@ -50,7 +50,7 @@ func scanOTT(row rowScanner, extra ...any) (mobileauth.OneTimeToken, error) {
 		hash, session              dbHash
 		created, expires, consumed dbTime
 	)
-	dest := append([]any{&hash, &t.TenantID, &t.UserID, &session, &t.State, &t.CodeChallenge,
+	dest := append([]any{&hash, &t.TenantID, &t.UserID, &session, &t.SessionSource, &t.SessionRef, &t.State, &t.CodeChallenge,
 		&created, &expires, &consumed}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
