@@ -34,10 +34,10 @@ func (s WebSession) Valid(now time.Time) bool {
 // OneTimeToken is the short-lived handoff token the browser passes to the
 // app through the deep link.
 type OneTimeToken struct {
-	Hash          Hash
-	TenantID      string
-	UserID        string
-	SessionHash   Hash // own web session that issued it (zero for another source)
+	Hash        Hash
+	TenantID    string
+	UserID      string
+	SessionHash Hash // own web session that issued it (zero for another source)
 	// SessionSource names the kind of web session that issued it ("own" for
 	// this service's browser sessions; see authflow.SessionSource) and
 	// SessionRef is that source's reference to the session, which the
