@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/clientip"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
@@ -183,20 +182,12 @@ func (a *App) logStartup(ctx context.Context, keysErr error) {
 			attrs = append(attrs, "license_reason", st.Reason)
 		}
 	}
-	a.Log.InfoContext(ctx, "alga-mobile-auth starting", attrs...)
 	if keysErr != nil {
-		a.Log.WarnContext(ctx, "license public keys could not be loaded", "error", keysErr)
+		attrs = append(attrs, "license_keys_error", keysErr.Error())
 	}
-	if st.LicensePresent && !st.LicenseValid {
-		a.Log.WarnContext(ctx, "the configured license is not valid and is ignored", "reason", st.Reason, "hint", st.Reason.Hint())
-	}
-	if len(cfg.HostAllowlist) > 0 && !allowlist.Contains(cfg.HostAllowlist, cfg.OwnHost()) {
-		a.Log.WarnContext(ctx, "ALGA_MOBILE_HOST_ALLOWLIST does not include the host of NEXTAUTH_URL: every phone will be blocked",
-			"host", cfg.OwnHost(), "allowlist", cfg.HostAllowlist)
-	}
-	if !cfg.Google.Configured() && !cfg.Microsoft.Configured() && !cfg.DevIDP {
-		a.Log.WarnContext(ctx, "no SSO provider is configured: set GOOGLE_OAUTH_CLIENT_ID/SECRET or MICROSOFT_OAUTH_CLIENT_ID/SECRET")
-	}
+	// The problems themselves (license, allowlist, providers) are logged by
+	// serve once, as warnings in check's words.
+	a.Log.InfoContext(ctx, "alga-mobile-auth starting", attrs...)
 }
 
 // Serve runs the public server (and the metrics server when it has its

@@ -37,13 +37,47 @@ type Finding struct {
 	Subject  string
 	Text     string
 	Fix      string
+	// Stated marks an error that the service answers on purpose (the
+	// capabilities endpoint tells the app: Community Edition, no provider,
+	// a license without mobile access, an allowlist without the own host):
+	// serve keeps running and logs it once at start. Every other error can
+	// never work, and serve refuses to start on it.
+	Stated bool
 }
 
 // Report is the whole check result.
 type Report []Finding
 
 func (r *Report) add(sev Severity, subject, text, fix string) {
-	*r = append(*r, Finding{sev, subject, text, fix})
+	*r = append(*r, Finding{Severity: sev, Subject: subject, Text: text, Fix: fix})
+}
+
+// state adds an error the service answers on purpose (see Finding.Stated).
+func (r *Report) state(subject, text, fix string) {
+	*r = append(*r, Finding{Severity: Error, Subject: subject, Text: text, Fix: fix, Stated: true})
+}
+
+// Fatal is what serve refuses to start on: the errors that can never work.
+func (r Report) Fatal() Report {
+	var out Report
+	for _, f := range r {
+		if f.Severity == Error && !f.Stated {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// StartupWarnings is what serve logs once at start: the errors it answers
+// on purpose and every warning.
+func (r Report) StartupWarnings() Report {
+	var out Report
+	for _, f := range r {
+		if f.Severity == Warning || f.Stated {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Failed reports whether mobile sign-in cannot work.
@@ -58,12 +92,7 @@ func (r Report) Failed() bool {
 
 // Write prints one line per finding (and its fix on the next line).
 func (r Report) Write(w io.Writer) {
-	for _, f := range r {
-		fmt.Fprintf(w, "%-9s %-28s %s\n", "["+string(f.Severity)+"]", f.Subject, f.Text)
-		if f.Fix != "" && f.Severity != OK {
-			fmt.Fprintf(w, "%-9s %-28s fix: %s\n", "", "", f.Fix)
-		}
-	}
+	r.writeFindings(w)
 	errs, warns := 0, 0
 	for _, f := range r {
 		switch f.Severity {
@@ -77,6 +106,15 @@ func (r Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "\n%d error(s), %d warning(s): mobile sign-in cannot work until the errors are fixed.\n", errs, warns)
 	} else {
 		fmt.Fprintf(w, "\nNo errors (%d warning(s)): mobile sign-in can work.\n", warns)
+	}
+}
+
+func (r Report) writeFindings(w io.Writer) {
+	for _, f := range r {
+		fmt.Fprintf(w, "%-9s %-28s %s\n", "["+string(f.Severity)+"]", f.Subject, f.Text)
+		if f.Fix != "" && f.Severity != OK {
+			fmt.Fprintf(w, "%-9s %-28s fix: %s\n", "", "", f.Fix)
+		}
 	}
 }
 
@@ -150,12 +188,12 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 	gate, keysErr := app.NewGate(cfg, now)
 	st := gate.Status()
 	if st.Edition != license.Enterprise {
-		r.add(Error, "EDITION", "Community Edition: mobile sign-in is off whatever else is configured", "set EDITION=ee (Enterprise Edition)")
+		r.state("EDITION", "Community Edition: mobile sign-in is off whatever else is configured", "set EDITION=ee (Enterprise Edition)")
 		return
 	}
 	r.add(OK, "EDITION", "Enterprise Edition", "")
 	if keysErr != nil {
-		r.add(Error, "ALGA_LICENSE_PUBLIC_KEYS", keysErr.Error(), "point ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key (a JWKS file or a directory of <kid>.pem files)")
+		r.state("ALGA_LICENSE_PUBLIC_KEYS", keysErr.Error(), "point ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key (a JWKS file or a directory of <kid>.pem files)")
 	}
 	switch st.Mode {
 	case license.ModeHosted:
@@ -169,9 +207,9 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 			r.add(OK, "ALGA_LICENSE", fmt.Sprintf("valid: customer %s, tier %s, expires %s%s", st.Claims.Customer, st.Claims.Tier,
 				st.Claims.ExpiresAt.UTC().Format(time.RFC3339), boundText(st.Claims.Audience)), "")
 		case st.Reason == license.ReasonExpired:
-			r.add(Error, "ALGA_LICENSE", fmt.Sprintf("expired on %s (reason: expired)", st.Claims.ExpiresAt.UTC().Format(time.RFC3339)), "install a renewed license in ALGA_LICENSE or ALGA_LICENSE_FILE")
+			r.state("ALGA_LICENSE", fmt.Sprintf("expired on %s (reason: expired)", st.Claims.ExpiresAt.UTC().Format(time.RFC3339)), "install a renewed license in ALGA_LICENSE or ALGA_LICENSE_FILE")
 		default:
-			r.add(Error, "ALGA_LICENSE", fmt.Sprintf("not valid (reason: %s): %s", st.Reason, st.Reason.Hint()), licenseFix(st.Reason))
+			r.state("ALGA_LICENSE", fmt.Sprintf("not valid (reason: %s): %s", st.Reason, st.Reason.Hint()), licenseFix(st.Reason))
 		}
 	}
 	if st.Trial.Configured {
@@ -184,7 +222,7 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 	if st.Tier.AllowsMobile() {
 		r.add(OK, "license tier", fmt.Sprintf("%s: includes mobile access", st.Tier), "")
 	} else {
-		r.add(Error, "license tier", fmt.Sprintf("%s: does not include mobile access (needs solo or pro)", st.Tier), "install a valid solo or pro license")
+		r.state("license tier", fmt.Sprintf("%s: does not include mobile access (needs solo or pro)", st.Tier), "install a valid solo or pro license")
 	}
 }
 
@@ -234,11 +272,11 @@ func checkProviders(r *Report, cfg *config.Config) {
 		}
 	}
 	if !any {
-		sev := Error
+		add := r.state
 		if cfg.DevIDP {
-			sev = Warning
+			add = func(subject, text, fix string) { r.add(Warning, subject, text, fix) }
 		}
-		r.add(sev, "SSO", "no provider is configured: nobody can sign in", "set GOOGLE_OAUTH_CLIENT_ID/SECRET or MICROSOFT_OAUTH_CLIENT_ID/SECRET (callbacks: <NEXTAUTH_URL>/api/auth/callback/google and /api/auth/callback/azure-ad)")
+		add("SSO", "no provider is configured: nobody can sign in", "set GOOGLE_OAUTH_CLIENT_ID/SECRET or MICROSOFT_OAUTH_CLIENT_ID/SECRET (callbacks: <NEXTAUTH_URL>/api/auth/callback/google and /api/auth/callback/azure-ad)")
 	}
 }
 
@@ -250,7 +288,7 @@ func checkAllowlist(r *Report, cfg *config.Config, bad map[string]bool) {
 	case len(cfg.HostAllowlist) == 0:
 		r.add(OK, "ALGA_MOBILE_HOST_ALLOWLIST", "empty: the appliance's own host is allowed", "")
 	case cfg.PublicURL != nil && !allowlist.Contains(cfg.HostAllowlist, cfg.OwnHost()):
-		r.add(Error, "ALGA_MOBILE_HOST_ALLOWLIST", fmt.Sprintf("%s does not include %s (the host of NEXTAUTH_URL): every phone will be blocked", strings.Join(cfg.HostAllowlist, ","), cfg.OwnHost()),
+		r.state("ALGA_MOBILE_HOST_ALLOWLIST", fmt.Sprintf("%s does not include %s (the host of NEXTAUTH_URL): every phone will be blocked", strings.Join(cfg.HostAllowlist, ","), cfg.OwnHost()),
 			"add "+cfg.OwnHost()+" to ALGA_MOBILE_HOST_ALLOWLIST, or unset it")
 	default:
 		r.add(OK, "ALGA_MOBILE_HOST_ALLOWLIST", strings.Join(cfg.HostAllowlist, ","), "")
