@@ -69,9 +69,13 @@ func email(i int) string    { return fmt.Sprintf("bench-%06d@example.com", i) }
 // ipOf gives user i its own address in 10.0.0.0/8.
 func ipOf(i int) string { i++; return fmt.Sprintf("10.%d.%d.%d", (i>>16)&255, (i>>8)&255, i&255) }
 
-// seedUsers adds the verify users one by one with `users add` and the rest
-// in one `users import`, both admin commands of the service binary.
+// seedUsers creates the store (`migrate`: the other admin commands never
+// create one), then adds the verify users one by one with `users add` and
+// the rest in one `users import`, all admin commands of the service binary.
 func seedUsers(ctx context.Context, bin string, env []string, tmp string, p plan) error {
+	if _, err := runCLI(ctx, bin, env, "migrate"); err != nil {
+		return err
+	}
 	first := p.users - verifyUsers
 	for i := first; i < p.users; i++ {
 		if _, err := runCLI(ctx, bin, env, "users", "add", "--tenant", tenantID(i), "--email", email(i),

@@ -173,7 +173,7 @@ func (a *App) logStartup(ctx context.Context, keysErr error) {
 	cfg := a.Config
 	st := a.Gate.Status()
 	attrs := []any{"origin", cfg.Origin(), "edition", st.Edition, "licensing", st.Mode,
-		"mobile_enabled", st.Capabilities.Enabled, "store", a.Store.Dialect(),
+		"mobile_enabled", st.Capabilities.Enabled, "store", a.Store.Location(),
 		"google", cfg.Google.Configured(), "microsoft", cfg.Microsoft.Configured()}
 	if st.Mode == license.ModeSelfHost {
 		attrs = append(attrs, "tier", st.Tier, "license_present", st.LicensePresent,

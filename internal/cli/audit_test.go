@@ -37,7 +37,7 @@ func auditEvents(t *testing.T, args ...string) []auditJSON {
 }
 
 func TestAuditListsEventsNewestFirst(t *testing.T) {
-	url := adminEnv(t)
+	url := adminDB(t)
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	appendAudit(t, url,
 		mobileauth.AuditEvent{Time: at, TenantID: tenantA, UserID: userA, Operation: mobileauth.AuditOTTIssued, RecordID: "ott-1", ClientIP: "192.0.2.7", CorrelationID: "c-1"},
@@ -86,7 +86,7 @@ func TestAuditListsEventsNewestFirst(t *testing.T) {
 }
 
 func TestAuditCleansValuesFromTheNetwork(t *testing.T) {
-	url := adminEnv(t)
+	url := adminDB(t)
 	appendAudit(t, url, mobileauth.AuditEvent{TenantID: tenantA, Operation: mobileauth.AuditExchange,
 		CorrelationID: "x\x1b[2Jy", Details: map[string]string{"deviceId": "a\tb\nc"}})
 	r := adminRun(t, "audit")
@@ -111,7 +111,7 @@ func TestAuditRefusesBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			adminEnv(t)
+			adminDB(t)
 			assertUsageError(t, adminRun(t, append([]string{"audit"}, tt.args...)...), tt.want)
 		})
 	}

@@ -22,7 +22,7 @@ func rotateKey(t *testing.T) string {
 }
 
 func TestKeysRotateAddsANewActiveKey(t *testing.T) {
-	url := adminEnv(t)
+	url := adminDB(t)
 	first := rotateKey(t)
 	second := rotateKey(t)
 	assert.NotEqual(t, first, second)
@@ -47,7 +47,7 @@ func TestKeysRotateAddsANewActiveKey(t *testing.T) {
 }
 
 func TestKeysCommandsRefuseArguments(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	assertUsageError(t, adminRun(t, "keys", "rotate", "now"), `unexpected argument "now"`)
 	assertUsageError(t, adminRun(t, "keys", "delete"), `unknown command "delete"`)
 }

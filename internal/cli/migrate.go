@@ -22,7 +22,9 @@ const connectTimeout = 15 * time.Second
 // serving process on the same SQLite file. Only a problem with the database
 // variable itself stops it: an unrelated configuration mistake (a bad TTL,
 // a missing NEXTAUTH_URL) must not lock the operator out of the directory.
-func openStore(ctx context.Context) (*sqlstore.Store, error) {
+// Only migrate (and serve, through app.Open) create an SQLite file: with
+// create false a missing file is an error that says where it looked.
+func openStore(ctx context.Context, create bool) (*sqlstore.Store, error) {
 	cfg, err := config.Load()
 	var problems config.Problems
 	if errors.As(err, &problems) {
@@ -36,11 +38,30 @@ func openStore(ctx context.Context) (*sqlstore.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	st, err := sqlstore.Open(ctx, cfg.DatabaseURL.Value(), sqlstore.Options{})
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL.Value(), sqlstore.Options{MustExist: !create})
+	if errors.Is(err, sqlstore.ErrNoDatabase) {
+		return nil, noStore(err)
+	}
 	if err != nil {
 		return nil, oneLine{fmt.Errorf("open the database (ALGA_MOBILE_DATABASE_URL): %w", err)}
 	}
 	return st, nil
+}
+
+// noStore explains, in one line, that an admin command found no store
+// where it looked and how to point it at the right one.
+func noStore(err error) error {
+	return fmt.Errorf("open the database (ALGA_MOBILE_DATABASE_URL): no store at %s: %s", strings.TrimSuffix(err.Error(), ": "+sqlstore.ErrNoDatabase.Error()), noStoreFix)
+}
+
+const noStoreFix = "run this command where serve runs or with the same ALGA_MOBILE_DATABASE_URL " +
+	"(the default sqlite:./data/mobile-auth.db is relative to the current directory), " +
+	"or create the store with 'alga-mobile-auth migrate'"
+
+// printStore says on stderr which store a command used, so that a command
+// run in the wrong place or with the wrong settings is noticed.
+func printStore(e Env, cmd string, st *sqlstore.Store) {
+	fmt.Fprintf(e.Stderr, "alga-mobile-auth %s: store %s\n", cmd, st.Location())
 }
 
 // oneLine flattens a multi-line error (pgx lists every address it tried on
@@ -57,14 +78,24 @@ func (o oneLine) Error() string {
 
 func (o oneLine) Unwrap() error { return o.err }
 
-// withStore opens and migrates the store (SQLite is created on first use),
-// runs fn, and closes the store. Failures to open, migrate or close are
-// operational: one line on stderr and ExitFail.
+// withStore opens an existing store, brings its schema up to date, runs
+// fn, and closes the store. It never creates a store: a missing SQLite file
+// or a database without this service's schema is an error naming where it
+// looked. Failures to open, migrate or close are operational: one line on
+// stderr and ExitFail.
 func withStore(e Env, cmd string, fn func(st *sqlstore.Store) int) int {
-	st, err := openStore(e.Ctx)
+	st, err := openStore(e.Ctx, false)
 	if err != nil {
 		return fail(e, cmd, err)
 	}
+	// An empty database (a PostgreSQL database serve never ran on, an empty
+	// file) is no store either: its schema would be created here.
+	if v, err := schemaVersion(e.Ctx, st); err != nil || v == 0 {
+		where := st.Location()
+		_ = st.Close()
+		return fail(e, cmd, fmt.Errorf("open the database (ALGA_MOBILE_DATABASE_URL): %s has no alga-mobile-auth schema: %s", where, noStoreFix))
+	}
+	printStore(e, cmd, st)
 	if err := st.Migrate(e.Ctx); err != nil {
 		return fail(e, cmd, errors.Join(fmt.Errorf("migrate the database: %w", err), st.Close()))
 	}
@@ -84,10 +115,11 @@ func runMigrate(e Env) int {
 	if code, ok := parse(e, fs, usage, 0); !ok {
 		return code
 	}
-	st, err := openStore(e.Ctx)
+	st, err := openStore(e.Ctx, true)
 	if err != nil {
 		return fail(e, "migrate", err)
 	}
+	printStore(e, "migrate", st)
 	// Before the first migration the bookkeeping table does not exist and
 	// the read fails: that is version 0, and Migrate reports any real
 	// connection problem itself.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -19,6 +20,10 @@ import (
 type adminResult struct {
 	code           int
 	stdout, stderr string
+	// store is the "store <location>" line a command that used the store
+	// printed first on stderr (taken out of stderr, so that tests about the
+	// rest of stderr stay exact).
+	store string
 }
 
 // adminEnv points the configuration at a fresh SQLite database in a temp
@@ -34,12 +39,28 @@ func adminEnv(t *testing.T) string {
 	return url
 }
 
+// adminDB is adminEnv with the store created, as serve or migrate would
+// have left it: every other command needs an existing store.
+func adminDB(t *testing.T) string {
+	t.Helper()
+	url := adminEnv(t)
+	r := adminRun(t, "migrate")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	return url
+}
+
+var storeLine = regexp.MustCompile(`^alga-mobile-auth [a-z -]+: store (sqlite|postgres):`)
+
 // adminRun runs the binary's Main with args.
 func adminRun(t *testing.T, args ...string) adminResult {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := Main(context.Background(), args, &stdout, &stderr, "test")
-	return adminResult{code, stdout.String(), stderr.String()}
+	r := adminResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	if first, rest, ok := strings.Cut(r.stderr, "\n"); ok && storeLine.MatchString(first) {
+		r.store, r.stderr = first, rest
+	}
+	return r
 }
 
 // adminStore opens the test database directly, as a second process would.

@@ -23,7 +23,7 @@ func TestTenantsSetPlanStoresThePlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.plan, func(t *testing.T) {
-			url := adminEnv(t)
+			url := adminDB(t)
 			require.Equal(t, ExitOK, adminRun(t, "users", "add", "--tenant", tenantA, "--email", "a@example.com").code)
 
 			r := adminRun(t, "tenants", "show", "--tenant", tenantA)
@@ -48,7 +48,7 @@ func TestTenantsSetPlanStoresThePlan(t *testing.T) {
 }
 
 func TestTenantsSetPlanReportsAnUnknownTenant(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	r := adminRun(t, "tenants", "set-plan", "--tenant", tenantB, "--plan", "pro")
 	assert.Equal(t, ExitFail, r.code)
 	assert.Equal(t, "alga-mobile-auth tenants set-plan: no tenant "+tenantB+" (a tenant is created with its first user: users add)\n", r.stderr)
@@ -73,7 +73,7 @@ func TestTenantsCommandsRefuseBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			adminEnv(t)
+			adminDB(t)
 			assertUsageError(t, adminRun(t, append([]string{"tenants"}, tt.args...)...), tt.want)
 		})
 	}

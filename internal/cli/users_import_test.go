@@ -13,7 +13,7 @@ import (
 )
 
 func TestUsersImportAddsEveryRowOfAGoodFile(t *testing.T) {
-	url := adminEnv(t)
+	url := adminDB(t)
 	r := adminRun(t, "users", "import", "testdata/users-good.csv")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Equal(t, "imported 3 user(s) from testdata/users-good.csv\n", r.stdout)
@@ -43,7 +43,7 @@ func TestUsersImportAddsEveryRowOfAGoodFile(t *testing.T) {
 }
 
 func TestUsersImportRefusesAFileWithBadRows(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	r := adminRun(t, "users", "import", "testdata/users-bad-rows.csv")
 	assert.Equal(t, ExitFail, r.code)
 	assert.Empty(t, r.stdout)
@@ -55,7 +55,7 @@ alga-mobile-auth users import: testdata/users-bad-rows.csv: 2 problem(s); nothin
 }
 
 func TestUsersImportRefusesAnEmailTwiceInATenant(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	r := adminRun(t, "users", "import", "testdata/users-duplicate-email.csv")
 	assert.Equal(t, ExitFail, r.code)
 	assert.Contains(t, r.stderr, "line 4: e-mail alice@example.com in tenant "+tenantA+" repeats line 2\n")
@@ -64,7 +64,7 @@ func TestUsersImportRefusesAnEmailTwiceInATenant(t *testing.T) {
 }
 
 func TestUsersImportChecksTheDirectory(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	require.Equal(t, ExitOK, adminRun(t, "users", "add", "--tenant", tenantA, "--email", "bob@example.com").code)
 	require.Equal(t, ExitOK, adminRun(t, "users", "add", "--tenant", tenantB, "--email", "dora@example.com", "--user-id", userA).code)
 
@@ -81,7 +81,7 @@ func TestUsersImportChecksTheDirectory(t *testing.T) {
 }
 
 func TestUsersImportDryRunImportsNothing(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	r := adminRun(t, "users", "import", "--dry-run", "testdata/users-good.csv")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Equal(t, "testdata/users-good.csv: 3 user(s) can be imported (dry run: nothing was imported)\n", r.stdout)
@@ -89,7 +89,7 @@ func TestUsersImportDryRunImportsNothing(t *testing.T) {
 }
 
 func TestUsersImportReportsAMissingFile(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	r := adminRun(t, "users", "import", "testdata/no-such.csv")
 	assert.Equal(t, ExitFail, r.code)
 	assert.Contains(t, r.stderr, "no such file")

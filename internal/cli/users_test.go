@@ -35,7 +35,7 @@ func listUsers(t *testing.T) []userJSON {
 }
 
 func TestUsersAddListDisableRoundTrip(t *testing.T) {
-	url := adminEnv(t)
+	url := adminDB(t)
 
 	r := adminRun(t, "users", "add", "--tenant", tenantA, "--email", " Alice@Example.COM ",
 		"--first-name", "Alice", "--last-name", "Anders", "--user-id", strings.ToUpper(userA))
@@ -78,7 +78,7 @@ func TestUsersAddListDisableRoundTrip(t *testing.T) {
 }
 
 func TestUsersAddRefusesDuplicates(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	require.Equal(t, ExitOK, adminRun(t, "users", "add", "--tenant", tenantA, "--email", "a@example.com", "--user-id", userA).code)
 
 	tests := []struct {
@@ -100,7 +100,7 @@ func TestUsersAddRefusesDuplicates(t *testing.T) {
 }
 
 func TestUsersAddWarnsAboutAnEmailInTwoTenants(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	require.Equal(t, ExitOK, adminRun(t, "users", "add", "--tenant", tenantA, "--email", "a@example.com").code)
 	r := adminRun(t, "users", "add", "--tenant", tenantB, "--email", "a@example.com")
 	require.Equal(t, ExitOK, r.code, r.stderr)
@@ -138,7 +138,7 @@ func TestUsersCommandsRefuseBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			adminEnv(t)
+			adminDB(t)
 			assertUsageError(t, adminRun(t, tt.args...), tt.want)
 			assert.Empty(t, listUsers(t), "nothing was written")
 		})
@@ -146,7 +146,7 @@ func TestUsersCommandsRefuseBadValues(t *testing.T) {
 }
 
 func TestUsersDisableAndEnableReportAnUnknownUser(t *testing.T) {
-	adminEnv(t)
+	adminDB(t)
 	for _, cmd := range []string{"disable", "enable"} {
 		r := adminRun(t, "users", cmd, "--tenant", tenantA, "--email", "nobody@example.com")
 		assert.Equal(t, ExitFail, r.code)
@@ -155,7 +155,7 @@ func TestUsersDisableAndEnableReportAnUnknownUser(t *testing.T) {
 }
 
 func TestUsersListCleansTerminalEscapes(t *testing.T) {
-	url := adminEnv(t)
+	url := adminDB(t)
 	// Written straight to the store, bypassing the CLI's validation, as a
 	// future import path or a hand-edited database might.
 	require.NoError(t, adminStore(t, url).AddUser(context.Background(), mobileauth.User{

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -40,6 +42,18 @@ type target struct {
 	dialect string
 	path    string          // SQLite file
 	pgCfg   *pgx.ConnConfig // PostgreSQL connection settings
+}
+
+// location names the database for operators, without any password.
+func (t target) location() string {
+	if t.dialect == DialectSQLite {
+		if abs, err := filepath.Abs(t.path); err == nil {
+			return "sqlite:" + abs
+		}
+		return "sqlite:" + t.path
+	}
+	c := t.pgCfg
+	return fmt.Sprintf("postgres://%s@%s/%s", c.User, net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))), c.Database)
 }
 
 // parseURL recognises the database URL forms; its errors quote at most the

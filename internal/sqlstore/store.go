@@ -44,7 +44,16 @@ type Options struct {
 	// always uses one connection: its writers serialise anyway, and queueing
 	// in Go is cheaper than SQLITE_BUSY retries.
 	MaxConns int
+	// MustExist opens an SQLite database only if its file exists, and
+	// fails with ErrNoDatabase otherwise: admin commands open the store
+	// serve uses, and a typo or another working directory must not create
+	// an empty one elsewhere. PostgreSQL databases are never created.
+	MustExist bool
 }
+
+// ErrNoDatabase is Open's error, with Options.MustExist, when the SQLite
+// file does not exist.
+var ErrNoDatabase = errors.New("no database file there")
 
 // Store implements the mobileauth store interfaces on one *sql.DB.
 type Store struct {
@@ -58,6 +67,7 @@ type Store struct {
 	// durable commit (rate-limit counters); nil on SQLite.
 	relaxed *sql.DB
 	dialect string
+	where   string // Location
 	now     func() time.Time
 	observe func(op string, d time.Duration)
 	lock    *os.File // SQLite advisory lock, nil when not exclusive
@@ -85,12 +95,17 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: target.dialect, now: o.Now, observe: o.Observe}
+	s := &Store{dialect: target.dialect, now: o.Now, observe: o.Observe, where: target.location()}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	switch target.dialect {
 	case DialectSQLite:
+		if o.MustExist {
+			if _, err := os.Stat(target.path); errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%s: %w", s.where, ErrNoDatabase)
+			}
+		}
 		err = s.openSQLite(ctx, target.path, o.Exclusive)
 	default:
 		err = s.openPostgres(ctx, target, o.MaxConns)
@@ -117,6 +132,10 @@ func (s *Store) Close() error {
 	}
 	return err
 }
+
+// Location says which database this is, without any password:
+// "sqlite:<absolute path>" or "postgres://user@host:port/database".
+func (s *Store) Location() string { return s.where }
 
 // Dialect reports "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.dialect }
