@@ -44,6 +44,8 @@ func TestUsersAndTenantsRefuseInApplianceMode(t *testing.T) {
 	})
 	t.Run("standalone mode is unchanged", func(t *testing.T) {
 		applianceEnv(t, nil)
+		// Only serve and migrate create the store the other commands open.
+		assert.Equal(t, ExitOK, adminRun(t, "migrate").code)
 		res := adminRun(t, "users", "list")
 		assert.Equal(t, ExitOK, res.code, res.stderr)
 	})
