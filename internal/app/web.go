@@ -22,11 +22,12 @@ const flowSecretName = "signin-flow"
 func (a *App) newWeb(ctx context.Context, o Options, ips *clientip.Resolver) (*httpapi.WebOptions, error) {
 	cfg := a.Config
 	settings := sso.Settings{
-		PublicOrigin:    cfg.Origin(),
-		Google:          sso.ClientSettings{ClientID: cfg.Google.ClientID.Value(), ClientSecret: cfg.Google.ClientSecret.Value(), Issuer: cfg.Google.Issuer},
-		Microsoft:       sso.ClientSettings{ClientID: cfg.Microsoft.ClientID.Value(), ClientSecret: cfg.Microsoft.ClientSecret.Value(), Issuer: cfg.Microsoft.Issuer},
-		MicrosoftTenant: cfg.MicrosoftTenant,
-		Now:             o.Now,
+		PublicOrigin:     cfg.Origin(),
+		Google:           sso.ClientSettings{ClientID: cfg.Google.ClientID.Value(), ClientSecret: cfg.Google.ClientSecret.Value(), Issuer: cfg.Google.Issuer},
+		Microsoft:        sso.ClientSettings{ClientID: cfg.Microsoft.ClientID.Value(), ClientSecret: cfg.Microsoft.ClientSecret.Value(), Issuer: cfg.Microsoft.Issuer},
+		MicrosoftTenant:  cfg.MicrosoftTenant,
+		MicrosoftTenants: cfg.MicrosoftTenants,
+		Now:              o.Now,
 	}
 	if cfg.DevIDP {
 		idp, err := devidp.Start(devidp.Options{Addr: cfg.DevIDPAddr,

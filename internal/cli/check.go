@@ -263,6 +263,9 @@ func checkProviders(r *Report, cfg *config.Config) {
 				text += " (tenant " + cfg.MicrosoftTenant + ")"
 			}
 			r.add(OK, subject, text, "")
+			if p.name == "Microsoft" {
+				checkMicrosoftTenants(r, cfg)
+			}
 		case p.c.ClientID.Set():
 			r.add(Error, subject, p.prefix+"_CLIENT_ID is set but "+p.prefix+"_CLIENT_SECRET is not", "set "+p.prefix+"_CLIENT_SECRET (or "+p.prefix+"_CLIENT_SECRET_FILE)")
 		case p.c.ClientSecret.Set():
@@ -277,6 +280,22 @@ func checkProviders(r *Report, cfg *config.Config) {
 			add = func(subject, text, fix string) { r.add(Warning, subject, text, fix) }
 		}
 		add("SSO", "no provider is configured: nobody can sign in", "set GOOGLE_OAUTH_CLIENT_ID/SECRET or MICROSOFT_OAUTH_CLIENT_ID/SECRET (callbacks: <NEXTAUTH_URL>/api/auth/callback/google and /api/auth/callback/azure-ad)")
+	}
+}
+
+// checkMicrosoftTenants warns about nOAuth: with common/organizations any
+// Entra directory's tokens are accepted, and only a listed tenant's e-mail
+// (or one Microsoft marks xms_edov true) may be trusted.
+func checkMicrosoftTenants(r *Report, cfg *config.Config) {
+	const subject = "ALGA_MOBILE_MICROSOFT_TENANTS"
+	switch {
+	case !cfg.MicrosoftMultiTenant():
+		return
+	case len(cfg.MicrosoftTenants) == 0:
+		r.add(Warning, subject, "MICROSOFT_OAUTH_TENANT_ID is "+cfg.MicrosoftTenant+" and no tenant is listed: Microsoft accounts of any organisation can reach sign-in, and their e-mail is accepted only when Microsoft marks its domain verified (xms_edov), so most sign-ins will be refused",
+			"set ALGA_MOBILE_MICROSOFT_TENANTS to your Entra tenant id(s), or MICROSOFT_OAUTH_TENANT_ID to your tenant id; optionally add the xms_edov optional claim to the app registration")
+	default:
+		r.add(OK, subject, strings.Join(cfg.MicrosoftTenants, ",")+": e-mails of other tenants need xms_edov", "")
 	}
 }
 

@@ -24,7 +24,7 @@ func checkEnv(t *testing.T, env map[string]string) {
 	for _, k := range []string{"NEXTAUTH_URL", "EDITION", "NEXT_PUBLIC_EDITION", "ALGA_LICENSE", "ALGA_LICENSE_FILE",
 		"ALGA_LICENSE_PUBLIC_KEYS", "ALGA_TRIAL_STARTED_AT", "GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET",
 		"MICROSOFT_OAUTH_CLIENT_ID", "MICROSOFT_OAUTH_CLIENT_SECRET", "ALGA_MOBILE_HOST_ALLOWLIST", "ALGA_MOBILE_DEV_IDP",
-		"ALGA_MOBILE_REDIS_URL", "ALGA_MOBILE_SECRET_KEY"} {
+		"ALGA_MOBILE_REDIS_URL", "ALGA_MOBILE_SECRET_KEY", "MICROSOFT_OAUTH_TENANT_ID", "ALGA_MOBILE_MICROSOFT_TENANTS"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
@@ -81,6 +81,12 @@ func TestCheckReports(t *testing.T) {
 		{"http on a public host", map[string]string{"NEXTAUTH_URL": "http://psa.example.com", "EDITION": "ee",
 			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_TRIAL_STARTED_AT": time.Now().UTC().Format(time.RFC3339)}, ExitFail,
 			[]string{"[error]   NEXTAUTH_URL", "only connects to https"}},
+		{"microsoft multi-tenant without a tenant list", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"MICROSOFT_OAUTH_CLIENT_ID": "id", "MICROSOFT_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "MICROSOFT_OAUTH_TENANT_ID": "organizations"}, ExitOK,
+			[]string{"[warning] ALGA_MOBILE_MICROSOFT_TENANTS", "MICROSOFT_OAUTH_TENANT_ID is organizations", "fix: set ALGA_MOBILE_MICROSOFT_TENANTS"}},
+		{"microsoft multi-tenant with a tenant list", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"MICROSOFT_OAUTH_CLIENT_ID": "id", "MICROSOFT_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_MOBILE_MICROSOFT_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47"}, ExitOK,
+			[]string{"[ok]      ALGA_MOBILE_MICROSOFT_TENANTS", "72f988bf-86f1-41af-91ab-2d7cd011db47"}},
 		{"bad variables all reported", map[string]string{"NEXTAUTH_URL": "https://psa.example.com/app", "EDITION": "ee",
 			"ALGA_MOBILE_OTT_TTL_SEC": "-1", "ALGA_TRIAL_STARTED_AT": "soon"}, ExitFail,
 			[]string{"NEXTAUTH_URL", "ALGA_MOBILE_OTT_TTL_SEC", "ALGA_TRIAL_STARTED_AT"}},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -101,8 +102,30 @@ func (b builder) providers(e env) {
 	} else if strings.ContainsAny(b.c.MicrosoftTenant, "/?#: ") {
 		b.problem("MICROSOFT_OAUTH_TENANT_ID", "must be a tenant id (GUID), a verified domain, or common / organizations")
 	}
+	b.c.MicrosoftTenants = b.tenantIDs("ALGA_MOBILE_MICROSOFT_TENANTS", string(e.MicrosoftTenants))
 	b.c.Google.Issuer = b.issuer("GOOGLE_OAUTH_ISSUER", string(e.GoogleIssuer))
 	b.c.Microsoft.Issuer = b.issuer("MICROSOFT_OAUTH_AUTHORITY", string(e.MicrosoftIssuer))
+}
+
+// tenantGUID is the shape of an Entra tenant id.
+var tenantGUID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// tenantIDs parses a comma-separated list of Entra tenant GUIDs,
+// lower-cased; blanks between commas are ignored.
+func (b builder) tenantIDs(name, raw string) []string {
+	var out []string
+	for _, f := range strings.Split(raw, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		if !tenantGUID.MatchString(f) {
+			b.problem(name, "must be comma-separated Entra tenant ids (GUIDs such as 72f988bf-86f1-41af-91ab-2d7cd011db47), got %q", clip(f))
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func (b builder) issuer(name, raw string) string {

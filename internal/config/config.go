@@ -41,6 +41,7 @@ type env struct {
 	LicenseKeys       Text    `envconfig:"ALGA_LICENSE_PUBLIC_KEYS"`
 	TrialStartedAt    Text    `envconfig:"ALGA_TRIAL_STARTED_AT"`
 	MicrosoftTenant   Text    `envconfig:"MICROSOFT_OAUTH_TENANT_ID"`
+	MicrosoftTenants  Text    `envconfig:"ALGA_MOBILE_MICROSOFT_TENANTS"`
 	MicrosoftIssuer   Text    `envconfig:"MICROSOFT_OAUTH_AUTHORITY"`
 	GoogleIssuer      Text    `envconfig:"GOOGLE_OAUTH_ISSUER"`
 	HostAllowlist     Text    `envconfig:"ALGA_MOBILE_HOST_ALLOWLIST"`
@@ -86,6 +87,10 @@ type Config struct {
 	Google          OAuthClient
 	Microsoft       OAuthClient
 	MicrosoftTenant string
+	// MicrosoftTenants is ALGA_MOBILE_MICROSOFT_TENANTS: lower-case Entra
+	// tenant ids whose e-mail claims a common/organizations authority takes
+	// as is; other tenants' e-mails need xms_edov true (nOAuth).
+	MicrosoftTenants []string
 
 	HostAllowlist []string
 
@@ -121,6 +126,14 @@ func (c *Config) MasterKey() []byte {
 		return nil
 	}
 	return []byte(c.SecretKey.Value())
+}
+
+// MicrosoftMultiTenant reports whether the Microsoft authority accepts
+// tokens of many Entra tenants (common or organizations), so that their
+// e-mails need ALGA_MOBILE_MICROSOFT_TENANTS or xms_edov to count.
+func (c *Config) MicrosoftMultiTenant() bool {
+	t := strings.ToLower(c.MicrosoftTenant)
+	return t == "" || t == "common" || t == "organizations"
 }
 
 // Origin is NEXTAUTH_URL's origin ("https://psa.example.com"), "" if unset.

@@ -25,7 +25,8 @@ var allVars = []string{"NEXTAUTH_URL", "EDITION", "NEXT_PUBLIC_EDITION", "ALGA_L
 	"ALGA_MOBILE_LOG_FORMAT", "ALGA_MOBILE_LOG_LEVEL", "ALGA_MOBILE_SHUTDOWN_DRAIN_SEC",
 	"ALGA_MOBILE_SHUTDOWN_TIMEOUT_SEC", "ALGA_MOBILE_ACCESS_AUDIENCE", "SECRET_FS_BASE_PATH", "ALGA_MOBILE_SECRET_KEY",
 	"ALGA_PSA_DATABASE_URL", "ALGA_PSA_DATABASE_URL_FILE", "DB_HOST", "DB_PORT", "DB_NAME_SERVER", "DB_USER_SERVER",
-	"DB_PASSWORD_SERVER", "DB_PASSWORD_SERVER_FILE", "NEXTAUTH_SECRET", "NEXTAUTH_SECRET_FILE", "ALGA_MOBILE_AUTHJS_COOKIE"}
+	"DB_PASSWORD_SERVER", "DB_PASSWORD_SERVER_FILE", "NEXTAUTH_SECRET", "NEXTAUTH_SECRET_FILE", "ALGA_MOBILE_AUTHJS_COOKIE",
+	"ALGA_MOBILE_MICROSOFT_TENANTS"}
 
 // cleanEnv unsets every variable and points the secrets directory at an
 // empty temp dir, so /run/secrets on the test machine cannot interfere.
@@ -224,6 +225,20 @@ func TestProvidersConfiguredOnlyWithIDAndSecret(t *testing.T) {
 		_, ps := load(t, map[string]string{"GOOGLE_OAUTH_ISSUER": "accounts.google.com"})
 		assert.Equal(t, []string{"GOOGLE_OAUTH_ISSUER"}, vars(ps))
 	})
+}
+
+func TestMicrosoftTenants(t *testing.T) {
+	cfg, ps := load(t, nil)
+	require.Empty(t, ps)
+	assert.Empty(t, cfg.MicrosoftTenants)
+	assert.True(t, cfg.MicrosoftMultiTenant(), "the default authority is common")
+	cfg, ps = load(t, map[string]string{"ALGA_MOBILE_MICROSOFT_TENANTS": " 72F988BF-86F1-41AF-91AB-2D7CD011DB47, ,9f3c1e2a-5b6d-4c7e-8f90-1a2b3c4d5e6f "})
+	require.Empty(t, ps)
+	assert.Equal(t, []string{"72f988bf-86f1-41af-91ab-2d7cd011db47", "9f3c1e2a-5b6d-4c7e-8f90-1a2b3c4d5e6f"}, cfg.MicrosoftTenants)
+	_, ps = load(t, map[string]string{"ALGA_MOBILE_MICROSOFT_TENANTS": "contoso.com"})
+	assert.Equal(t, []string{"ALGA_MOBILE_MICROSOFT_TENANTS"}, vars(ps))
+	cfg, _ = load(t, map[string]string{"MICROSOFT_OAUTH_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47"})
+	assert.False(t, cfg.MicrosoftMultiTenant())
 }
 
 func TestSecretResolutionOrder(t *testing.T) {

@@ -42,6 +42,9 @@ type siIdP struct {
 	tokenCalls int
 	// lastTokenErr is why the last token request was refused, if it was.
 	lastTokenErr string
+	// issuerPath, when set, is appended to URL as the issuer discovery
+	// announces (Microsoft multi-tenant: "/{tenantid}/v2.0").
+	issuerPath string
 }
 
 // siAuthz is one authorization request as the provider saw it.
@@ -78,8 +81,11 @@ func siStartIdP(t *testing.T) *siIdP {
 	p.mint = func(a siAuthz) (string, error) { return siSign(good, "good", p.claims(a, siValidEmail)) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		iss := p.URL + p.issuerPath
+		p.mu.Unlock()
 		siWriteJSON(w, http.StatusOK, map[string]any{
-			"issuer":                                p.URL,
+			"issuer":                                iss,
 			"authorization_endpoint":                p.URL + "/authorize",
 			"token_endpoint":                        p.URL + "/token",
 			"jwks_uri":                              p.URL + "/jwks",
@@ -111,6 +117,29 @@ func (p *siIdP) env(env map[string]string) map[string]string {
 	env["GOOGLE_OAUTH_CLIENT_SECRET"] = p.ClientSecret
 	env["GOOGLE_OAUTH_ISSUER"] = p.URL
 	return env
+}
+
+// msEnv configures the provider as a multi-tenant Microsoft authority
+// (tenant common): discovery announces the issuer template
+// "<URL>/{tenantid}/v2.0", and tokens must carry iss and tid to match
+// (see msClaims).
+func (p *siIdP) msEnv(env map[string]string) map[string]string {
+	p.mu.Lock()
+	p.issuerPath = "/{tenantid}/v2.0"
+	p.mu.Unlock()
+	env["MICROSOFT_OAUTH_CLIENT_ID"] = p.ClientID
+	env["MICROSOFT_OAUTH_CLIENT_SECRET"] = p.ClientSecret
+	env["MICROSOFT_OAUTH_AUTHORITY"] = p.URL
+	env["MICROSOFT_OAUTH_TENANT_ID"] = "common"
+	return env
+}
+
+// msClaims is a valid Entra ID token's claim set for a from tenant tid.
+func (p *siIdP) msClaims(a siAuthz, tid, email string) jwt.MapClaims {
+	c := p.claims(a, email)
+	delete(c, "email_verified")
+	c["iss"], c["tid"] = p.URL+"/"+tid+"/v2.0", tid
+	return c
 }
 
 // setMint replaces how the token endpoint crafts the ID token.

@@ -24,7 +24,13 @@ import (
 // letting tamper alter the callback URL, and returns the callback's answer.
 func siGoogleSignIn(t *testing.T, c *http.Client, in *instance, callback string, tamper func(*url.URL)) *http.Response {
 	t.Helper()
-	u := in.URL + "/auth/signin/google"
+	return siSignInVia(t, c, in, "google", callback, tamper)
+}
+
+// siSignInVia is siGoogleSignIn for any provider id (its callback path segment).
+func siSignInVia(t *testing.T, c *http.Client, in *instance, provider, callback string, tamper func(*url.URL)) *http.Response {
+	t.Helper()
+	u := in.URL + "/auth/signin/" + provider
 	if callback != "" {
 		u += "?" + url.Values{"callbackUrl": {callback}}.Encode()
 	}
@@ -34,7 +40,7 @@ func siGoogleSignIn(t *testing.T, c *http.Client, in *instance, callback string,
 	require.Equal(t, http.StatusFound, r.StatusCode, "the provider approves at once")
 	cb, err := url.Parse(r.Header.Get("Location"))
 	require.NoError(t, err)
-	require.Equal(t, "/api/auth/callback/google", cb.Path)
+	require.Equal(t, "/api/auth/callback/"+provider, cb.Path)
 	if tamper != nil {
 		tamper(cb)
 	}
@@ -262,5 +268,58 @@ func TestSignInWithTheFakeProviderWorks(t *testing.T) {
 		assert.Equal(t, siHandoffPath("st"), r.Header.Get("Location"), email)
 		assert.Equal(t, i+1, siSessions(t, in))
 		siOTT(t, c, in, "ok")
+	}
+}
+
+// nOAuth (issue 11 item 1): with MICROSOFT_OAUTH_TENANT_ID=common, a token
+// from a tenant not in ALGA_MOBILE_MICROSOFT_TENANTS whose e-mail
+// Microsoft does not mark domain-verified (xms_edov) is refused with a
+// page that says why; a listed tenant, or xms_edov true, signs in.
+func TestSignInRefusesMicrosoftForeignTenantEmail(t *testing.T) {
+	const ownTID, foreignTID = "9f3c1e2a-5b6d-4c7e-8f90-1a2b3c4d5e6f", "0a0b0c0d-1111-4222-8333-444455556666"
+	idp := siStartIdP(t)
+	env := idp.msEnv(baseEnv(t, freeAddr(t)))
+	env["ALGA_MOBILE_DEV_IDP"] = "false"
+	env["ALGA_MOBILE_MICROSOFT_TENANTS"] = ownTID
+	in := start(t, env)
+	in.addUser(t, tenantA, siValidEmail, mobileauth.UserInternal)
+	good, _ := siKeys()
+	mint := func(tid string, extra ...any) func(a siAuthz) (string, error) {
+		return func(a siAuthz) (string, error) {
+			c := idp.msClaims(a, tid, siValidEmail)
+			for i := 0; i+1 < len(extra); i += 2 {
+				c[extra[i].(string)] = extra[i+1]
+			}
+			return siSign(good, "good", c)
+		}
+	}
+	handoff := siHandoffPath("st")
+
+	t.Run("foreign tenant without xms_edov is refused with a page", func(t *testing.T) {
+		idp.setMint(mint(foreignTID))
+		c := browser(t)
+		r := siSignInVia(t, c, in, "azure-ad", in.URL+handoff, nil)
+		require.Equal(t, http.StatusForbidden, r.StatusCode)
+		body := readAll(t, r)
+		assert.Contains(t, body, "does not accept Microsoft sign-ins from your organisation")
+		assert.Contains(t, body, "ALGA_MOBILE_MICROSOFT_TENANTS")
+		siAssertPageHeaders(t, r, body)
+		siAssertNoSession(t, in, c, r)
+	})
+	for _, tt := range []struct {
+		name string
+		mint func(a siAuthz) (string, error)
+	}{
+		{"foreign tenant with xms_edov true signs in", mint(foreignTID, "xms_edov", true)},
+		{"listed tenant signs in", mint(ownTID)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			idp.setMint(tt.mint)
+			r := siSignInVia(t, browser(t), in, "azure-ad", in.URL+handoff, nil)
+			require.Equal(t, http.StatusFound, r.StatusCode)
+			assert.Equal(t, handoff, r.Header.Get("Location"))
+			_, err := in.App.Store.DB().Exec("DELETE FROM web_sessions")
+			require.NoError(t, err)
+		})
 	}
 }

@@ -144,6 +144,14 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, id sso.ID) {
 	ident, err := p.Finish(r.Context(), flow, q.Get("code"))
 	if err != nil {
 		s.log.WarnContext(r.Context(), "sign-in refused by ID-token checks", "provider", id, "error", err)
+		if errors.Is(err, sso.ErrUntrustedTenant) {
+			// nOAuth: another organisation's directory could have set this
+			// address, so say why instead of a generic failure.
+			s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "Organisation not accepted",
+				Error:  "This server does not accept Microsoft sign-ins from your organisation's directory, and Microsoft did not confirm that your organisation owns your e-mail address's domain.",
+				Detail: "Ask your administrator to add your organisation's Microsoft Entra tenant id to ALGA_MOBILE_MICROSOFT_TENANTS."})
+			return
+		}
 		code := "sign_in_failed"
 		switch {
 		case errors.Is(err, sso.ErrEmailNotVerified), errors.Is(err, sso.ErrNoEmail):

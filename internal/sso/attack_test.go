@@ -30,7 +30,8 @@ type fakeSetup struct {
 	flow Flow
 }
 
-func newFakeSetup(t *testing.T, id ID, tenant, base, issuerPath string) fakeSetup {
+// opts adjust the Settings before the providers are built.
+func newFakeSetup(t *testing.T, id ID, tenant, base, issuerPath string, opts ...func(*Settings)) fakeSetup {
 	t.Helper()
 	idp := newFakeIdP(t, base, issuerPath)
 	cs := ClientSettings{ClientID: testClientID, ClientSecret: testClientSecret, Issuer: idp.issuerURL()}
@@ -42,6 +43,9 @@ func newFakeSetup(t *testing.T, id ID, tenant, base, issuerPath string) fakeSetu
 		s.Microsoft = cs
 	case Dev:
 		s.Dev = &cs
+	}
+	for _, o := range opts {
+		o(&s)
 	}
 	ps := NewProviders(s)
 	require.Len(t, ps, 1)

@@ -36,6 +36,10 @@ var (
 	ErrStateMismatch = errors.New("sso: state mismatch")
 	// ErrEmailNotVerified: the provider did not vouch for the e-mail.
 	ErrEmailNotVerified = errors.New("sso: e-mail not verified")
+	// ErrUntrustedTenant: a multi-tenant Microsoft token comes from a
+	// tenant not listed in ALGA_MOBILE_MICROSOFT_TENANTS and does not carry
+	// xms_edov true, so its e-mail cannot be trusted (nOAuth).
+	ErrUntrustedTenant = errors.New("sso: Microsoft tenant not trusted for its e-mail")
 	// ErrNoEmail: the ID token carries no usable e-mail address.
 	ErrNoEmail = errors.New("sso: ID token has no e-mail address")
 	// ErrFlowInvalid: the flow cookie is missing, malformed or tampered.

@@ -94,7 +94,7 @@ func (p *Provider) verify(ctx context.Context, d *discovered, raw, nonce string)
 	if nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return Identity{}, ErrNonceMismatch
 	}
-	email, err := p.email(c)
+	email, err := p.email(c, p.trustsTenant(d, c.TID))
 	if err != nil {
 		return Identity{}, err
 	}
@@ -133,9 +133,11 @@ func (p *Provider) classify(ctx context.Context, d *discovered, raw string, caus
 }
 
 // email applies the provider's rule for a verified address.
-func (p *Provider) email(c idClaims) (string, error) {
+// trusted says whether a Microsoft token's tenant is trusted for its
+// e-mail (see microsoftEmail); other providers ignore it.
+func (p *Provider) email(c idClaims, trusted bool) (string, error) {
 	if p.id == Microsoft {
-		return microsoftEmail(c)
+		return microsoftEmail(c, trusted)
 	}
 	// Google (and the dev provider, which stands in for it in tests): the
 	// email claim counts only with email_verified true.

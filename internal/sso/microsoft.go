@@ -63,27 +63,56 @@ func (d *discovered) checkIssuer(iss, tid string) error {
 	return nil
 }
 
+// tenantSet normalises ALGA_MOBILE_MICROSOFT_TENANTS: lower-case GUIDs.
+// Anything that is not a GUID can never equal a token's tid (which
+// checkIssuer requires to be one), so it is dropped; config reports it.
+func tenantSet(ids []string) map[string]bool {
+	out := map[string]bool{}
+	for _, id := range ids {
+		if id = strings.ToLower(strings.TrimSpace(id)); guidPattern.MatchString(id) {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// trustsTenant reports whether a multi-tenant Microsoft token's e-mail
+// may be taken without xms_edov: its tid is one the operator listed, or
+// the authority is "consumers", whose one fixed tenant (personal
+// accounts) has no administrator who could set a user's mail.
+func (p *Provider) trustsTenant(d *discovered, tid string) bool {
+	if !p.multiTenant {
+		return true
+	}
+	return d.fixedIssuer != "" || p.trustedTenants[strings.ToLower(tid)]
+}
+
 // microsoftEmail picks the e-mail of an Entra ID token.
 //
-// Entra ID tokens carry no email_verified claim. We take the `email` claim
-// when present, else `preferred_username` when it looks like an e-mail
-// address (for work accounts it is the UPN, whose domain the tenant has
-// verified; for personal accounts it is the sign-in address).
+// Entra ID tokens carry no email_verified claim. From a trusted tenant (a
+// single-tenant authority, or a tid listed in ALGA_MOBILE_MICROSOFT_TENANTS)
+// we take the `email` claim when present, else `preferred_username` when
+// it looks like an e-mail address (for work accounts it is the UPN, whose
+// domain the tenant has verified; for personal accounts it is the sign-in
+// address). An xms_edov (email domain owner verified) claim that is false
+// refuses the token.
 //
-// Risk: in a tenant, an administrator can set a user's `email` (mail)
-// attribute to an address in a domain that tenant does not own; with a
-// multi-tenant app (tenant common/organizations) any tenant's
-// administrator could then sign in as that address ("nOAuth"). Mitigations,
-// in order of strength: set MICROSOFT_OAUTH_TENANT_ID to your own tenant's
-// GUID; add the `xms_edov` optional claim (email domain owner verified) to
-// the app registration — when the token carries it and it is false we
-// refuse, when it is true the e-mail's domain is verified; and keep the
-// directory the final say (an e-mail that maps to no active user of this
-// appliance is refused anyway). An explicit email_verified=false, should
-// Microsoft ever send one, is also refused.
-func microsoftEmail(c idClaims) (string, error) {
+// From any other tenant of a multi-tenant authority (common,
+// organizations) the e-mail counts only when the token carries
+// xms_edov true. Without that, the administrator of any Entra directory
+// could set a user's mail attribute to ceo@victim.example and sign in as
+// that address here ("nOAuth"), so the token is refused with
+// ErrUntrustedTenant. An explicit email_verified=false, should Microsoft
+// ever send one, is also refused.
+func microsoftEmail(c idClaims, trusted bool) (string, error) {
 	if c.EmailVerified != nil && !bool(*c.EmailVerified) {
 		return "", ErrEmailNotVerified
+	}
+	if !trusted {
+		if c.Email == "" || c.XmsEdov == nil || !bool(*c.XmsEdov) {
+			return "", fmt.Errorf("%w: tenant %s is not in ALGA_MOBILE_MICROSOFT_TENANTS and the token has no xms_edov true", ErrUntrustedTenant, c.TID)
+		}
+		return c.Email, nil
 	}
 	if c.Email != "" {
 		if c.XmsEdov != nil && !bool(*c.XmsEdov) {

@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,11 +17,18 @@ func signGood(t *testing.T, c jwt.MapClaims) string {
 	return signRS256(t, key, "good", c)
 }
 
+// trustTenants lists tenant ids in ALGA_MOBILE_MICROSOFT_TENANTS.
+func trustTenants(ids ...string) func(*Settings) {
+	return func(s *Settings) { s.MicrosoftTenants = ids }
+}
+
 // Tenant "common": discovery announces ".../{tenantid}/v2.0"; each token's
-// iss must be that template filled with the token's own tid.
+// iss must be that template filled with the token's own tid. Both test
+// tenants are listed as trusted here, so only the issuer rules are at
+// stake (the untrusted-tenant rule has its own test below).
 func TestMicrosoftMultiTenantIssuerIsCheckedAgainstTid(t *testing.T) {
 	setup := func(t *testing.T) fakeSetup {
-		return newFakeSetup(t, Microsoft, "common", "/common/v2.0", "/{tenantid}/v2.0")
+		return newFakeSetup(t, Microsoft, "common", "/common/v2.0", "/{tenantid}/v2.0", trustTenants(testTID, strings.ToUpper(otherTID)))
 	}
 	base := func(s fakeSetup) jwt.MapClaims {
 		return microsoftClaims(s.idp.tenantIssuer(testTID), testTID, s.flow)
@@ -75,6 +83,49 @@ func TestMicrosoftMultiTenantIssuerIsCheckedAgainstTid(t *testing.T) {
 		}), ErrNoEmail, ""},
 	}
 	runTokenCases(t, setup, cases)
+}
+
+// nOAuth: with a multi-tenant authority, the administrator of any Entra
+// directory can set a user's mail to an address of a domain it does not
+// own. Such a token's e-mail counts only when its tenant is listed in
+// ALGA_MOBILE_MICROSOFT_TENANTS or it carries xms_edov true.
+func TestMicrosoftMultiTenantRefusesUntrustedTenantEmail(t *testing.T) {
+	for _, authority := range []string{"common", "organizations"} {
+		t.Run(authority, func(t *testing.T) {
+			setup := func(t *testing.T) fakeSetup {
+				return newFakeSetup(t, Microsoft, authority, "/"+authority+"/v2.0", "/{tenantid}/v2.0", trustTenants(testTID))
+			}
+			foreign := func(kv ...any) func(*testing.T, fakeSetup) string {
+				return func(t *testing.T, s fakeSetup) string {
+					c := microsoftClaims(s.idp.tenantIssuer(otherTID), otherTID, s.flow)
+					c = with(c, "email", "ceo@victim.example")
+					return signGood(t, with(c, kv...))
+				}
+			}
+			runTokenCases(t, setup, []tokenCase{
+				{"refuses a foreign tenant's e-mail without xms_edov", foreign(), ErrUntrustedTenant, ""},
+				{"refuses a foreign tenant's e-mail with xms_edov false", foreign("xms_edov", false), ErrUntrustedTenant, ""},
+				{"refuses a foreign tenant's preferred_username", func(t *testing.T, s fakeSetup) string {
+					c := microsoftClaims(s.idp.tenantIssuer(otherTID), otherTID, s.flow)
+					return signGood(t, with(withoutClaim(c, "email"), "preferred_username", "ceo@victim.example", "xms_edov", true))
+				}, ErrUntrustedTenant, ""},
+				{"accepts a foreign tenant's e-mail with xms_edov true", foreign("xms_edov", true), nil, "ceo@victim.example"},
+				{"accepts a listed tenant without xms_edov", func(t *testing.T, s fakeSetup) string {
+					return signGood(t, microsoftClaims(s.idp.tenantIssuer(testTID), testTID, s.flow))
+				}, nil, "bob@contoso.com"},
+			})
+		})
+	}
+	t.Run("no tenant listed", func(t *testing.T) {
+		setup := func(t *testing.T) fakeSetup {
+			return newFakeSetup(t, Microsoft, "common", "/common/v2.0", "/{tenantid}/v2.0")
+		}
+		runTokenCases(t, setup, []tokenCase{
+			{"refuses every tenant without xms_edov", func(t *testing.T, s fakeSetup) string {
+				return signGood(t, microsoftClaims(s.idp.tenantIssuer(testTID), testTID, s.flow))
+			}, ErrUntrustedTenant, ""},
+		})
+	})
 }
 
 // Tenant "consumers" publishes a fixed issuer (the personal-account tenant)

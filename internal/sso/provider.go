@@ -27,10 +27,13 @@ type Provider struct {
 	// multiTenant is Microsoft with common/organizations/consumers, whose
 	// tokens are issued per tenant (see microsoft.go).
 	multiTenant bool
-	httpClient  *http.Client
-	timeout     time.Duration
-	retryDelay  time.Duration
-	now         func() time.Time
+	// trustedTenants are the lower-case tenant ids of a multi-tenant
+	// Microsoft provider whose e-mail claim is taken as is.
+	trustedTenants map[string]bool
+	httpClient     *http.Client
+	timeout        time.Duration
+	retryDelay     time.Duration
+	now            func() time.Time
 
 	mu   sync.Mutex // guards the fields below; held during discovery so only one runs
 	disc *discovered
@@ -98,6 +101,11 @@ func NewProviders(s Settings) []*Provider {
 	}
 	add(Google, s.Google, false)
 	add(Microsoft, s.Microsoft, isMultiTenant(s.MicrosoftTenant))
+	for _, p := range out {
+		if p.id == Microsoft && p.multiTenant {
+			p.trustedTenants = tenantSet(s.MicrosoftTenants)
+		}
+	}
 	if s.Dev != nil {
 		add(Dev, *s.Dev, false)
 	}

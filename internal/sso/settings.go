@@ -65,6 +65,11 @@ type Settings struct {
 	Microsoft    ClientSettings
 	// MicrosoftTenant is MICROSOFT_OAUTH_TENANT_ID; empty means "common".
 	MicrosoftTenant string
+	// MicrosoftTenants is ALGA_MOBILE_MICROSOFT_TENANTS: the Entra tenant
+	// ids (GUIDs) whose tokens a multi-tenant authority (common,
+	// organizations) trusts for their e-mail. A token from any other tenant
+	// must carry xms_edov true (see microsoft.go).
+	MicrosoftTenants []string
 	// Dev is the development identity provider's client; nil when it is off.
 	// Its Issuer must be set (the dev provider has no default).
 	Dev *ClientSettings
