@@ -103,6 +103,7 @@ type Service struct {
 	set      Settings
 	revoked  *revocationView
 	sources  []SessionSource
+	families *familyOwners
 }
 
 // New checks d and builds the Service.
@@ -148,6 +149,7 @@ func New(d Deps) (*Service, error) {
 	s.sources = append(append([]SessionSource{}, d.SessionSources...),
 		&ownSessions{cookie: set.SessionCookie, sessions: st.Sessions, users: st.Directory})
 	s.revoked = newRevocationView(st.Refresh, set.RevocationFreshness, set.AccessTTL, d.Now)
+	s.families = newFamilyOwners(st.Refresh)
 	return s, nil
 }
 

@@ -18,7 +18,8 @@ type Principal struct {
 var ErrNoToken = errors.New("no access token presented")
 
 // Verify checks an access token: signature, type, issuer, audience and
-// expiry (token.Verifier), then that its family has not been revoked. The
+// expiry (token.Verifier), then that its family has not been revoked and
+// exists with the token's tenant and subject as owner. The
 // revocation view is at most RevocationFreshness (1 s) stale across
 // replicas and immediate on the replica that revoked.
 func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
@@ -36,6 +37,11 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 	}
 	if revoked {
 		return Principal{}, unauthorized(errors.New("token family revoked"))
+	}
+	if err := s.families.check(ctx, c.FamilyID, c.TenantID, c.Subject); errors.Is(err, errUnknownFamily) {
+		return Principal{}, unauthorized(err)
+	} else if err != nil {
+		return Principal{}, mobileauth.WrapError(mobileauth.CodeServiceUnavailable, "Token verification is temporarily unavailable", err)
 	}
 	return Principal{UserID: c.Subject, TenantID: c.TenantID, Email: c.Email, SessionID: c.FamilyID}, nil
 }

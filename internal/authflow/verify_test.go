@@ -164,3 +164,41 @@ func TestVerifyFailsClosedWhenRevocationsCannotBeRead(t *testing.T) {
 	_, err = b.svc.Verify(b.ctx, s.AccessToken)
 	assertError(t, err, mobileauth.CodeServiceUnavailable, "Token verification is temporarily unavailable")
 }
+
+// A token signed with this store's key (as someone holding a stolen key
+// could mint) whose sid names no family, or another user's family, is
+// refused: a valid signature alone is not a session.
+func TestVerifyRefusesASidWithoutItsFamily(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice, bob)
+	s := f.session(alice.Email)
+	aliceFamily := f.familyOf(s.AccessToken)
+	ring, err := token.NewKeyring(f.ctx, f.store, token.KeyringOptions{Now: f.clock.Now, AccessTTL: accessTTL})
+	require.NoError(t, err)
+	forger, err := token.NewIssuer(ring, origin, "", accessTTL, f.clock.Now, nil)
+	require.NoError(t, err)
+	mint := func(c token.AccessClaims) string {
+		raw, _, err := forger.Issue(c)
+		require.NoError(t, err)
+		return raw
+	}
+	for _, tc := range []struct {
+		name string
+		c    token.AccessClaims
+		ok   bool
+	}{
+		{"accepts the family's owner", token.AccessClaims{Subject: alice.ID, TenantID: alice.TenantID, FamilyID: aliceFamily}, true},
+		{"refuses a sid that names no family", token.AccessClaims{Subject: alice.ID, TenantID: alice.TenantID, FamilyID: "no-such-family"}, false},
+		{"refuses another user's family", token.AccessClaims{Subject: bob.ID, TenantID: bob.TenantID, FamilyID: aliceFamily}, false},
+		{"refuses the family under another tenant", token.AccessClaims{Subject: alice.ID, TenantID: "tenant-b", FamilyID: aliceFamily}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.svc.Verify(f.ctx, mint(tc.c))
+			if tc.ok {
+				assert.NoError(t, err)
+				return
+			}
+			assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+		})
+	}
+}

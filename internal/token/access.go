@@ -34,6 +34,10 @@ type AccessClaims struct {
 	ID        string // "jti"; Issue generates one when empty
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// KeyID is the kid of the key that signed the token; set by Verify
+	// (so a cached verification can re-check that the key is still
+	// published), ignored by Issue.
+	KeyID string
 }
 
 // jwtClaims is the wire form of AccessClaims (RFC 9068 §2.2).

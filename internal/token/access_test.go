@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
 
 const testIssuer = "https://psa.example.com"
@@ -84,6 +87,7 @@ func TestIssueThenVerifyRoundTrips(t *testing.T) {
 	want.ID = payload["jti"].(string)
 	want.IssuedAt = clk.Now()
 	want.ExpiresAt = clk.Now().Add(testTTL)
+	want.KeyID = header["kid"].(string)
 	assert.Equal(t, want.ID, got.ID)
 	assert.True(t, want.IssuedAt.Equal(got.IssuedAt))
 	assert.True(t, want.ExpiresAt.Equal(got.ExpiresAt))
@@ -335,13 +339,18 @@ func TestVerifyRefusesKeysNoLongerPublished(t *testing.T) {
 	v := newTestVerifier(t, k, clk, nil)
 
 	// A token of the retired key, with a lifetime no issuer would give it,
-	// isolates the publication check from expiry.
+	// isolates the publication check from expiry: the key is looked up
+	// before the claims (and their lifetime cap) are checked.
 	long := func() string {
 		return forge(t, jwt.SigningMethodEdDSA, old.priv, map[string]any{"typ": "at+jwt", "kid": old.kid},
 			with(goodClaims(clk.Now()), "exp", clk.Now().Add(24*time.Hour).Unix()))
 	}
-	_, err = v.Verify(long())
+	normal := forge(t, jwt.SigningMethodEdDSA, old.priv, map[string]any{"typ": "at+jwt", "kid": old.kid}, goodClaims(clk.Now()))
+	_, err = v.Verify(normal)
 	assert.NoError(t, err, "still published right after rotation")
+	_, err = v.Verify(long())
+	assert.ErrorIs(t, err, ErrInvalidToken)
+	assert.Contains(t, err.Error(), "exceeds the access-token lifetime", "published, but the lifetime is capped")
 
 	clk.Advance(testWindow)
 	_, err = v.Verify(long())
@@ -407,4 +416,67 @@ func FuzzVerify(f *testing.F) {
 		assert.NotEmpty(t, c.TenantID)
 		assert.NotEmpty(t, c.FamilyID)
 	})
+}
+
+// A key removed from the store (say, purged after a database theft) must
+// stop verifying at the next reload, cached verifications included: the
+// cache remembers each token's kid and re-checks its publication.
+func TestVerifyCacheForgetsTokensOfAKeyNoLongerPublished(t *testing.T) {
+	src, clk := &memKeys{}, newClock()
+	k := newTestKeyring(t, src, clk, 1)
+	old, err := k.signer(clk.Now())
+	require.NoError(t, err)
+	cache := NewVerifiedCache(100)
+	v := newTestVerifier(t, k, clk, cache)
+	tok := issueWith(t, k, clk)
+	c, err := v.Verify(tok)
+	require.NoError(t, err)
+	require.Equal(t, old.kid, c.KeyID)
+	require.Equal(t, 1, cache.Len())
+
+	_, err = Rotate(context.Background(), src, clk.Now(), seeded(2))
+	require.NoError(t, err)
+	src.mu.Lock()
+	src.keys = slices.DeleteFunc(src.keys, func(sk mobileauth.SigningKey) bool { return sk.KID == old.kid })
+	src.mu.Unlock()
+	require.NoError(t, k.Reload(context.Background()))
+
+	_, err = v.Verify(tok)
+	assert.ErrorIs(t, err, ErrInvalidToken, "a cached token of a removed key is refused")
+	assert.Contains(t, err.Error(), "not published")
+}
+
+// exp - iat may not exceed the access lifetime (plus the leeway): a token
+// claiming a longer life was not issued by us.
+func TestVerifyCapsTheTokenLifetime(t *testing.T) {
+	src, clk := &memKeys{}, newClock()
+	k := newTestKeyring(t, src, clk, 1)
+	key, err := k.signer(clk.Now())
+	require.NoError(t, err)
+	now := clk.Now()
+	mint := func(life time.Duration) string {
+		return forge(t, jwt.SigningMethodEdDSA, key.priv, map[string]any{"typ": "at+jwt", "kid": key.kid},
+			with(goodClaims(now), "exp", now.Add(life).Unix()))
+	}
+	for _, tt := range []struct {
+		name string
+		life time.Duration
+		ok   bool
+	}{
+		{"accepts the access lifetime", testTTL, true},
+		{"accepts the lifetime plus the leeway", testTTL + Leeway, true},
+		{"refuses a second more", testTTL + Leeway + time.Second, false},
+		{"refuses a year", 365 * 24 * time.Hour, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cache := NewVerifiedCache(10)
+			_, err := newTestVerifier(t, k, clk, cache).Verify(mint(tt.life))
+			if tt.ok {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, ErrInvalidToken)
+			assert.Equal(t, 0, cache.Len(), "nothing cached")
+		})
+	}
 }

@@ -69,15 +69,31 @@ func (v *Verifier) Verify(token string) (AccessClaims, error) {
 		return AccessClaims{}, fmt.Errorf("%w: %d bytes", ErrInvalidToken, len(token))
 	}
 	if v.cache != nil {
-		if c, ok := v.cache.Get(token, v.now()); ok {
-			return c, nil
+		now := v.now()
+		// A hit is only as good as its key: once the key has left the JWKS
+		// (retired long enough, or removed from the store and dropped at the
+		// next reload) a cached token must fail as a full check would, not
+		// live on in this replica's memory.
+		if c, ok := v.cache.Get(token, now); ok {
+			if _, published := v.keys.publicKey(c.KeyID, now); published {
+				return c, nil
+			}
 		}
 	}
 	var wire jwtClaims
-	if _, err := v.parser.ParseWithClaims(token, &wire, v.key); err != nil {
+	t, err := v.parser.ParseWithClaims(token, &wire, v.key)
+	if err != nil {
 		return AccessClaims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	// We never issue a token that lives longer than the access lifetime; one
+	// that claims to was minted elsewhere (a stolen key, say) and must not be
+	// allowed to outlast the key's publication or sit in the cache.
+	if life := wire.ExpiresAt.Sub(wire.IssuedAt.Time); life > v.keys.AccessTTL()+Leeway {
+		return AccessClaims{}, fmt.Errorf("%w: lifetime %s exceeds the access-token lifetime %s", ErrInvalidToken, life, v.keys.AccessTTL())
+	}
+	kid, _ := t.Header["kid"].(string)
 	c := AccessClaims{
+		KeyID:     kid,
 		Subject:   wire.Subject,
 		TenantID:  wire.TenantID,
 		FamilyID:  wire.SessionID,
