@@ -136,7 +136,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		_ = a.Close()
 		return nil, err
 	}
-	a.handler = srv.Handler()
+	a.handler = a.watchForwarding(srv.Handler(), ips, o.Now)
 	return a, nil
 }
 
@@ -234,4 +234,21 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	a.Log.Info("shutdown complete")
 	return errors.Join(errs...)
+}
+
+// watchForwarding warns (at most once a minute, naming the peer) when
+// forwarding headers arrive from a peer that is not a trusted proxy: they
+// are ignored, and if that peer is the operator's own proxy, every phone
+// behind it shares one rate-limit bucket.
+func (a *App) watchForwarding(next http.Handler, ips *clientip.Resolver, now func() time.Time) http.Handler {
+	w := clientip.NewWatch(ips, now, func(u clientip.Untrusted) {
+		a.Log.Warn("forwarding headers from a peer that is not a trusted proxy are ignored: if it is your reverse proxy, "+
+			"every client behind it shares its address and so one rate-limit bucket",
+			"peer", u.Peer.String(), "header", u.Header, "not_reported_since_last", u.Suppressed,
+			"fix", "add "+u.Peer.String()+" (the address the proxy connects from) to ALGA_MOBILE_TRUSTED_PROXIES; run alga-mobile-auth check")
+	})
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.Observe(r)
+		next.ServeHTTP(rw, r)
+	})
 }

@@ -149,6 +149,9 @@ func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now fun
 	checkLicense(&r, cfg, now)
 	checkProviders(&r, cfg)
 	checkAllowlist(&r, cfg, bad)
+	if !bad["ALGA_MOBILE_TRUSTED_PROXIES"] {
+		checkTrustedProxies(&r, cfg, inContainer())
+	}
 	if !bad["ALGA_MOBILE_DATABASE_URL"] {
 		checkDatabase(ctx, &r, cfg, probe)
 	}

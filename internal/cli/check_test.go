@@ -132,3 +132,32 @@ func TestBareCommandSaysWhatIsMissing(t *testing.T) {
 	assert.Equal(t, ExitUsage, r.code)
 	assert.True(t, strings.HasPrefix(r.stderr, "alga-mobile-auth users: missing command"), r.stderr)
 }
+
+func TestCheckExplainsTrustedProxiesInAContainer(t *testing.T) {
+	tests := []struct {
+		name      string
+		proxies   string
+		container bool
+		want      []string
+	}{
+		{"default in a container", "", true, []string{"[warning] ALGA_MOBILE_TRUSTED_PROXIES", "loopback only, but this runs in a container",
+			"bridge network's gateway (e.g. 172.17.0.1)", "one rate-limit bucket", "fix: set ALGA_MOBILE_TRUSTED_PROXIES to the address the proxy connects from"}},
+		{"default on the host", "", false, []string{"[ok]      ALGA_MOBILE_TRUSTED_PROXIES", "loopback only: X-Forwarded-For is believed from a reverse proxy on this host"}},
+		{"set", "172.18.0.1, 10.0.0.0/8", true, []string{"[ok]      ALGA_MOBILE_TRUSTED_PROXIES", "172.18.0.1,10.0.0.0/8"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkEnv(t, map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee", "ALGA_MOBILE_TRUSTED_PROXIES": tc.proxies})
+			saved := inContainer
+			inContainer = func() bool { return tc.container }
+			t.Cleanup(func() { inContainer = saved })
+			r := adminRun(t, "check", "--offline")
+			for _, w := range tc.want {
+				assert.Contains(t, r.stdout, w)
+			}
+			if !tc.container || tc.proxies != "" {
+				assert.NotContains(t, r.stdout, "[warning] ALGA_MOBILE_TRUSTED_PROXIES")
+			}
+		})
+	}
+}
