@@ -42,8 +42,10 @@ type ExchangeResult struct {
 // any other check, so a wrong state or verifier burns it and cannot be
 // retried; the per-user limit and the plan come after the lookup.
 func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeResult, error) {
-	if req.OTT == "" || req.State == "" {
-		return ExchangeResult{}, mobileauth.Errorf(mobileauth.CodeValidation, "ott and state are required")
+	for _, f := range [][2]string{{"ott", req.OTT}, {"state", req.State}} {
+		if err := required(f[0], f[1]); err != nil {
+			return ExchangeResult{}, err
+		}
 	}
 	// Community Edition is refused before anything is consumed or counted.
 	if d := s.gate.Capabilities(); !d.Enabled && d.Reason == license.DecisionEdition {

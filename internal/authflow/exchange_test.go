@@ -445,3 +445,43 @@ func TestExchangeRandomnessFailureIsAnError(t *testing.T) {
 	assert.Equal(t, mobileauth.CodeInternal, mobileauth.ErrorCode(err))
 	assert.True(t, errors.Is(err, errNoEntropy))
 }
+
+// TestRequiredFieldsNameTheField: each required field of a body is
+// checked once, here, and the refusal names it (details.field), as the
+// contract's golden bodies show.
+func TestRequiredFieldsNameTheField(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct {
+		name, field string
+		call        func() error
+	}{
+		{"exchange without ott", "ott", func() error {
+			_, err := f.svc.Exchange(f.ctx, exchangeReq("", "s", "192.0.2.1"))
+			return err
+		}},
+		{"exchange without state", "state", func() error {
+			_, err := f.svc.Exchange(f.ctx, exchangeReq("x", "", "192.0.2.1"))
+			return err
+		}},
+		{"exchange without either names ott first", "ott", func() error {
+			_, err := f.svc.Exchange(f.ctx, exchangeReq("", "", "192.0.2.1"))
+			return err
+		}},
+		{"refresh without token", "refreshToken", func() error {
+			_, err := f.svc.Refresh(f.ctx, authflow.RefreshRequest{ClientIP: "192.0.2.1"})
+			return err
+		}},
+		{"revoke without token", "refreshToken", func() error {
+			return f.svc.Revoke(f.ctx, authflow.RevokeRequest{ClientIP: "192.0.2.1"})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			assertError(t, err, mobileauth.CodeValidation, tc.field+" is required and must be a non-empty string")
+			var e *mobileauth.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, map[string]string{"field": tc.field}, e.Details)
+		})
+	}
+}

@@ -32,8 +32,8 @@ type RefreshResult struct {
 // successor is unused, gets that same successor back; any other replay of
 // a rotated token is theft (RFC 9700 §4.14) and revokes the family.
 func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResult, error) {
-	if req.RefreshToken == "" {
-		return RefreshResult{}, mobileauth.Errorf(mobileauth.CodeValidation, "refreshToken is required")
+	if err := required("refreshToken", req.RefreshToken); err != nil {
+		return RefreshResult{}, err
 	}
 	if len(req.RefreshToken) > 512 {
 		return RefreshResult{}, unauthorized(errors.New("refresh token too long"))
@@ -78,8 +78,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	}
 	successor := s.deriver.Successor(req.RefreshToken)
 	succHash := token.HashOf(successor)
-	res, err := s.st.Refresh.RotateRefreshToken(ctx, presented,
-		mobileauth.RefreshToken{Hash: succHash, CreatedAt: now, ExpiresAt: now.Add(s.set.RefreshTTL)}, now)
+	res, err := s.st.Refresh.RotateRefreshToken(ctx, presented, succHash, now.Add(s.set.RefreshTTL), now)
 	if errors.Is(err, mobileauth.ErrNotFound) {
 		s.events.AuthEvent("refresh_rejected", "unknown")
 		return RefreshResult{}, unauthorized(err)
@@ -179,9 +178,13 @@ type RevokeRequest struct {
 }
 
 // Revoke ends the family of a refresh token. It answers the same whether
-// or not the token existed, so it cannot be used to probe tokens.
+// or not the token existed, so it cannot be used to probe tokens; only an
+// empty token is a validation error.
 func (s *Service) Revoke(ctx context.Context, req RevokeRequest) error {
-	if req.RefreshToken == "" || len(req.RefreshToken) > 512 {
+	if err := required("refreshToken", req.RefreshToken); err != nil {
+		return err
+	}
+	if len(req.RefreshToken) > 512 {
 		return nil
 	}
 	rt, err := s.st.Refresh.GetRefreshToken(ctx, token.HashOf(req.RefreshToken))

@@ -207,6 +207,16 @@ func unauthorized(cause error) error {
 	return mobileauth.WrapError(mobileauth.CodeUnauthorized, "Invalid or expired token", cause)
 }
 
+// required refuses an empty required field of a request body: the one
+// check of it (the HTTP layer only decodes), with details.field naming it.
+func required(field, value string) error {
+	if value != "" {
+		return nil
+	}
+	return &mobileauth.Error{Code: mobileauth.CodeValidation, Message: field + " is required and must be a non-empty string",
+		Details: map[string]string{"field": field}}
+}
+
 // gateError maps a refused gate decision to the contract's 403 texts.
 func gateError(d license.Decision) error {
 	if d.Reason == license.DecisionEdition {

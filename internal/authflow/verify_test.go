@@ -21,8 +21,9 @@ func TestRevoke(t *testing.T) {
 		// refresh token has been rotated once (r0 → r1).
 		pick    func(r0, r1 string) string
 		revokes bool
+		invalid bool // a validation error (the missing field), revoking nothing
 	}{
-		{name: "empty token is a no-op", pick: func(string, string) string { return "" }},
+		{name: "empty token is a validation error and revokes nothing", pick: func(string, string) string { return "" }, invalid: true},
 		{name: "oversized token is a no-op", pick: func(string, string) string { return strings.Repeat("x", 513) }},
 		{name: "unknown token is a no-op", pick: func(string, string) string { return "never-issued" }},
 		{name: "current token revokes the family", pick: func(_, r1 string) string { return r1 }, revokes: true},
@@ -37,7 +38,11 @@ func TestRevoke(t *testing.T) {
 			r1 := f.refresh(s.RefreshToken)
 
 			err := f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: tc.pick(s.RefreshToken, r1.RefreshToken), ClientIP: "192.0.2.44"})
-			require.NoError(t, err)
+			if tc.invalid {
+				assertError(t, err, mobileauth.CodeValidation, "refreshToken is required and must be a non-empty string")
+			} else {
+				require.NoError(t, err)
+			}
 
 			ev := f.audits(mobileauth.AuditRevoke)
 			if !tc.revokes {

@@ -18,33 +18,30 @@ type TokenService interface {
 	Verify(ctx context.Context, raw string) (authflow.Principal, error)
 }
 
-// exchangeBody is SPEC §3.4's request. Pointers tell "absent" from wrong.
+// exchangeBody is SPEC §3.4's request. A field that is absent or null
+// decodes as empty; the use case owns every check of the values.
 type exchangeBody struct {
-	OTT          *string            `json:"ott"`
-	State        *string            `json:"state"`
+	OTT          string             `json:"ott"`
+	State        string             `json:"state"`
 	Device       *mobileauth.Device `json:"device"`
-	CodeVerifier *string            `json:"code_verifier"`
+	CodeVerifier string             `json:"code_verifier"`
 }
 
 type refreshBody struct {
-	RefreshToken *string            `json:"refreshToken"`
+	RefreshToken string             `json:"refreshToken"`
 	Device       *mobileauth.Device `json:"device"`
 }
 
 type revokeBody struct {
-	RefreshToken *string `json:"refreshToken"`
+	RefreshToken string `json:"refreshToken"`
 }
 
-// jsonEndpoint is the shape of every JSON endpoint: decode strictly,
-// check required fields, make one use-case call, write its answer.
-func jsonEndpoint[B, R any](s *Server, required func(b *B) error, call func(r *http.Request, b *B) (R, error)) http.HandlerFunc {
+// jsonEndpoint is the shape of every JSON endpoint: decode strictly, make
+// one use-case call, write its answer.
+func jsonEndpoint[B, R any](s *Server, call func(r *http.Request, b *B) (R, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var b B
 		if err := decodeJSON(r, &b); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := required(&b); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
@@ -58,28 +55,25 @@ func jsonEndpoint[B, R any](s *Server, required func(b *B) error, call func(r *h
 }
 
 func (s *Server) exchange() http.HandlerFunc {
-	return jsonEndpoint(s, func(b *exchangeBody) error { return missingFields("ott", b.OTT, "state", b.State) },
-		func(r *http.Request, b *exchangeBody) (authflow.ExchangeResult, error) {
-			return s.tokens.Exchange(r.Context(), authflow.ExchangeRequest{OTT: *b.OTT, State: *b.State,
-				CodeVerifier: deref(b.CodeVerifier), Device: derefDevice(b.Device), ClientIP: s.clientIP(r)})
-		})
+	return jsonEndpoint(s, func(r *http.Request, b *exchangeBody) (authflow.ExchangeResult, error) {
+		return s.tokens.Exchange(r.Context(), authflow.ExchangeRequest{OTT: b.OTT, State: b.State,
+			CodeVerifier: b.CodeVerifier, Device: derefDevice(b.Device), ClientIP: s.clientIP(r)})
+	})
 }
 
 func (s *Server) refresh() http.HandlerFunc {
-	return jsonEndpoint(s, func(b *refreshBody) error { return missingFields("refreshToken", b.RefreshToken) },
-		func(r *http.Request, b *refreshBody) (authflow.RefreshResult, error) {
-			return s.tokens.Refresh(r.Context(), authflow.RefreshRequest{RefreshToken: *b.RefreshToken,
-				Device: derefDevice(b.Device), ClientIP: s.clientIP(r)})
-		})
+	return jsonEndpoint(s, func(r *http.Request, b *refreshBody) (authflow.RefreshResult, error) {
+		return s.tokens.Refresh(r.Context(), authflow.RefreshRequest{RefreshToken: b.RefreshToken,
+			Device: derefDevice(b.Device), ClientIP: s.clientIP(r)})
+	})
 }
 
 // revoke answers {"ok":true} whether or not the token existed.
 func (s *Server) revoke() http.HandlerFunc {
-	return jsonEndpoint(s, func(b *revokeBody) error { return missingFields("refreshToken", b.RefreshToken) },
-		func(r *http.Request, b *revokeBody) (map[string]bool, error) {
-			err := s.tokens.Revoke(r.Context(), authflow.RevokeRequest{RefreshToken: *b.RefreshToken, ClientIP: s.clientIP(r)})
-			return map[string]bool{"ok": true}, err
-		})
+	return jsonEndpoint(s, func(r *http.Request, b *revokeBody) (map[string]bool, error) {
+		err := s.tokens.Revoke(r.Context(), authflow.RevokeRequest{RefreshToken: b.RefreshToken, ClientIP: s.clientIP(r)})
+		return map[string]bool{"ok": true}, err
+	})
 }
 
 // verify is forward-auth (SPEC §3.7). Identity goes out in headers; the
@@ -121,26 +115,6 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	_, _ = w.Write(s.jwksFn())
-}
-
-// missingFields checks required string fields given as name, value pairs.
-func missingFields(pairs ...any) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		name := pairs[i].(string)
-		v := pairs[i+1].(*string)
-		if v == nil || *v == "" {
-			return &mobileauth.Error{Code: mobileauth.CodeValidation, Message: name + " is required and must be a non-empty string",
-				Details: map[string]string{"field": name}}
-		}
-	}
-	return nil
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }
 
 func derefDevice(d *mobileauth.Device) mobileauth.Device {

@@ -50,11 +50,13 @@ type RotateResult struct {
 type RefreshStore interface {
 	// CreateFamily stores a new family and its first refresh token together.
 	CreateFamily(ctx context.Context, f TokenFamily, first RefreshToken) error
-	// RotateRefreshToken replaces the token with hash old by successor in one
-	// transaction, by a conditional update that succeeds for exactly one
-	// caller. ErrNotFound when old is unknown; revoked or expired tokens and
-	// families are reported as found so the caller can decide.
-	RotateRefreshToken(ctx context.Context, old Hash, successor RefreshToken, now time.Time) (RotateResult, error)
+	// RotateRefreshToken replaces the token with hash old by the token
+	// successor (same family, tenant and user; created at now, expiring at
+	// expiresAt) in one transaction, by a conditional update that succeeds
+	// for exactly one caller. ErrNotFound when old is unknown; revoked or
+	// expired tokens and families are reported as found so the caller can
+	// decide.
+	RotateRefreshToken(ctx context.Context, old, successor Hash, expiresAt, now time.Time) (RotateResult, error)
 	GetRefreshToken(ctx context.Context, hash Hash) (RefreshToken, error)
 	GetFamily(ctx context.Context, id string) (TokenFamily, error)
 	// RevokeFamily revokes the family and every token in it (idempotent).

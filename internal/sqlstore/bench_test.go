@@ -59,7 +59,7 @@ func BenchmarkRotate(b *testing.B) {
 				require.NoError(b, s.CreateFamily(ctx, fam, mobileauth.RefreshToken{Hash: cur, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
 				for i := uint64(1); pb.Next(); i++ {
 					next := numbered(chain, i)
-					res, err := s.RotateRefreshToken(ctx, cur, mobileauth.RefreshToken{Hash: next, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, now)
+					res, err := s.RotateRefreshToken(ctx, cur, next, now.Add(time.Hour), now)
 					if err != nil || res.Outcome != mobileauth.Rotated {
 						b.Fatalf("rotate: %v %v", res.Outcome, err)
 					}

@@ -107,8 +107,7 @@ func testReplicasShareState(t *testing.T, url string) {
 		s := replicas[i%2]
 		wg.Go(func() {
 			_, errC := s.ConsumeOTT(ctx, mobileauth.Hash{1}, now)
-			res, errR := s.RotateRefreshToken(ctx, mobileauth.Hash{2},
-				mobileauth.RefreshToken{Hash: mobileauth.Hash{3, byte(i), byte(i >> 8)}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, now)
+			res, errR := s.RotateRefreshToken(ctx, mobileauth.Hash{2}, mobileauth.Hash{3, byte(i), byte(i >> 8)}, now.Add(time.Hour), now)
 			d, errH := s.Hit(ctx, "shared", l, now)
 			assert.NoError(t, errR)
 			assert.NoError(t, errH)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
@@ -26,13 +25,11 @@ const refreshJoin = " FROM refresh_tokens t JOIN token_families f ON f.id = t.fa
 
 // rotateClaim is the conditional UPDATE that claims a token for rotation:
 // it changes the row only if the token is not yet rotated, not revoked, not
-// expired at $2, its family is not revoked, and it belongs to the family,
-// tenant and user the successor names ($4–$6, each empty for "inherit").
+// expired at $2, and its family is not revoked.
 const rotateClaim = "UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3" +
 	" WHERE hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2" +
 	" AND NOT EXISTS (SELECT 1 FROM token_families f" +
 	" WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)" +
-	" AND ($4 = '' OR family_id = $4) AND ($5 = '' OR tenant_id = $5) AND ($6 = '' OR user_id = $6)" +
 	" RETURNING " + refreshColumns
 
 // rotateStatement is, on PostgreSQL, the claim and the successor's insert
@@ -41,7 +38,7 @@ const rotateClaim = "UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3
 // clashing successor hash fails the whole statement, claim included.
 const rotateStatement = "WITH claimed AS (" + rotateClaim + ")," +
 	" successor AS (INSERT INTO refresh_tokens (hash, family_id, tenant_id, user_id, created_at, expires_at)" +
-	" SELECT $3, family_id, tenant_id, user_id, $7, $8 FROM claimed)" +
+	" SELECT $3, family_id, tenant_id, user_id, $2, $4 FROM claimed)" +
 	" SELECT " + refreshColumns + " FROM claimed"
 
 // rotationState reads a token as refreshSelect does, plus whether its
@@ -53,12 +50,12 @@ const rotationState = "SELECT " + refreshJoinedColumns + "," +
 	" WHEN s.rotated_at IS NOT NULL OR s.revoked_at IS NOT NULL THEN 1 ELSE 0 END" +
 	refreshJoin + " LEFT JOIN refresh_tokens s ON s.hash = t.replaced_by WHERE t.hash = $1"
 
-// RotateRefreshToken replaces the token old by successor, atomically. One
-// conditional UPDATE (rotateClaim) claims the old token, so among
-// concurrent callers on any replica exactly one gets Outcome Rotated; the
-// successor is inserted in the same statement (PostgreSQL) or transaction
-// (SQLite). The successor inherits FamilyID, TenantID and UserID from old
-// when they are empty (the caller knows only the presented token's hash).
+// RotateRefreshToken replaces the token old by the token successor, created
+// at now and expiring at expiresAt, atomically. One conditional UPDATE
+// (rotateClaim) claims the old token, so among concurrent callers on any
+// replica exactly one gets Outcome Rotated; the successor is inserted in
+// the same statement (PostgreSQL) or transaction (SQLite), in old's family
+// and for old's tenant and user.
 //
 // Every other caller gets Outcome AlreadyRotated with Current read after the
 // claim failed, and must decide from it:
@@ -70,26 +67,23 @@ const rotationState = "SELECT " + refreshJoinedColumns + "," +
 //     Current.ExpiresAt is not after now.
 //
 // ErrNotFound when old is unknown; ErrConflict when the successor's hash
-// already exists (nothing is changed then); an error, changing nothing,
-// when the successor names another family, tenant or user than old's.
-func (s *Store) RotateRefreshToken(ctx context.Context, old mobileauth.Hash, successor mobileauth.RefreshToken, now time.Time) (mobileauth.RotateResult, error) {
+// already exists (nothing is changed then).
+func (s *Store) RotateRefreshToken(ctx context.Context, old, successor mobileauth.Hash, expiresAt, now time.Time) (mobileauth.RotateResult, error) {
 	defer s.track("RotateRefreshToken", time.Now())
-	args := []any{hashArg(old), s.ts(now), hashArg(successor.Hash), successor.FamilyID, successor.TenantID, successor.UserID}
 	var (
 		cur mobileauth.RefreshToken
 		err error
 	)
 	if s.dialect == DialectPostgres {
-		args = append(args, s.ts(successor.CreatedAt), s.ts(successor.ExpiresAt))
-		cur, err = scanRefresh(s.queryRow(ctx, rotateStatement, args...))
+		cur, err = scanRefresh(s.queryRow(ctx, rotateStatement, hashArg(old), s.ts(now), hashArg(successor), s.ts(expiresAt)))
 	} else {
 		err = s.inTx(ctx, func(tx *txn) error {
 			var err error
-			if cur, err = scanRefresh(tx.queryRow(ctx, rotateClaim, args...)); err != nil {
+			if cur, err = scanRefresh(tx.queryRow(ctx, rotateClaim, hashArg(old), s.ts(now), hashArg(successor))); err != nil {
 				return err
 			}
-			successor.FamilyID, successor.TenantID, successor.UserID = cur.FamilyID, cur.TenantID, cur.UserID
-			return s.insertRefresh(ctx, tx, successor)
+			return s.insertRefresh(ctx, tx, mobileauth.RefreshToken{Hash: successor, FamilyID: cur.FamilyID,
+				TenantID: cur.TenantID, UserID: cur.UserID, CreatedAt: now, ExpiresAt: expiresAt})
 		})
 	}
 	switch {
@@ -109,24 +103,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old mobileauth.Hash, suc
 	if err != nil {
 		return mobileauth.RotateResult{}, notFound("rotate refresh token", err)
 	}
-	// The claim also fails for a successor naming another family, tenant
-	// or user (a caller bug); say so rather than report a state.
-	if err := sameOwner(successor, cur); err != nil {
-		return mobileauth.RotateResult{}, err
-	}
 	return mobileauth.RotateResult{Outcome: mobileauth.AlreadyRotated, Current: cur, SuccessorUsed: used == 1}, nil
-}
-
-// sameOwner refuses a successor whose family, tenant or user is set and
-// differs from the rotated token's (empty means "inherit").
-func sameOwner(succ, cur mobileauth.RefreshToken) error {
-	for _, f := range [][3]string{{"family", succ.FamilyID, cur.FamilyID},
-		{"tenant", succ.TenantID, cur.TenantID}, {"user", succ.UserID, cur.UserID}} {
-		if f[1] != "" && f[1] != f[2] {
-			return fmt.Errorf("successor refresh token: %s differs from the rotated token's", f[0])
-		}
-	}
-	return nil
 }
 
 // GetRefreshToken returns the token whatever its state (RevokedAt also set

@@ -63,7 +63,7 @@ func testConcurrency(t *testing.T, open Opener) {
 		errs := make([]error, Racers)
 		race(func(i int) {
 			results[i], errs[i] = s.RotateRefreshToken(ctx, hash("hot"),
-				newToken(fmt.Sprintf("succ-%d", i), at(time.Second)), at(time.Second))
+				hash(fmt.Sprintf("succ-%d", i)), at(time.Second).Add(refreshTTL), at(time.Second))
 		})
 		winner := -1
 		for i := range Racers {
