@@ -51,8 +51,9 @@ func getCall(url string) call {
 	}
 }
 
-// verifyCall presents the access tokens in turn, as forward-auth would.
-func verifyCall(base string, tokens []string) call {
+// verifyCall presents the access tokens in turn, as forward-auth would,
+// in header: Authorization (as a bearer token) or x-api-key.
+func verifyCall(base string, tokens []string, header string) call {
 	var n atomic.Uint64
 	url := base + verifyPath
 	return func(ctx context.Context, c *http.Client, _ int) (int, error) {
@@ -60,7 +61,11 @@ func verifyCall(base string, tokens []string) call {
 		if err != nil {
 			return 0, err
 		}
-		req.Header.Set("Authorization", "Bearer "+tokens[n.Add(1)%uint64(len(tokens))])
+		tok := tokens[n.Add(1)%uint64(len(tokens))]
+		if header == "Authorization" {
+			tok = "Bearer " + tok
+		}
+		req.Header.Set(header, tok)
 		resp, err := c.Do(req)
 		if err != nil {
 			return 0, err
@@ -185,6 +190,11 @@ func refreshCall(base string, p *chainPool) call {
 
 // exchangeOnce trades one OTT for tokens (to get access tokens for verify).
 func exchangeOnce(ctx context.Context, c *http.Client, base string, it ottItem) (access string, err error) {
+	return exchangeField(ctx, c, base, it, "accessToken")
+}
+
+// exchangeField trades one OTT and returns one string field of the answer.
+func exchangeField(ctx context.Context, c *http.Client, base string, it ottItem, field string) (string, error) {
 	resp, err := postJSON(ctx, c, base+exchangePath, it.ip, exchangeBody(it))
 	if err != nil {
 		return "", err
@@ -194,11 +204,13 @@ func exchangeOnce(ctx context.Context, c *http.Client, base string, it ottItem) 
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("exchange: status %d: %s", resp.StatusCode, b)
 	}
-	var out struct {
-		AccessToken string `json:"accessToken"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil || out.AccessToken == "" {
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
 		return "", fmt.Errorf("exchange: unreadable body %s", strconv.Quote(string(b)))
 	}
-	return out.AccessToken, nil
+	v, _ := out[field].(string)
+	if v == "" {
+		return "", fmt.Errorf("exchange: no %s in %s", field, strconv.Quote(string(b)))
+	}
+	return v, nil
 }

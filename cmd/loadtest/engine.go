@@ -19,8 +19,9 @@ import (
 
 // engine is one storage engine to benchmark the service on.
 type engine struct {
-	name     string
-	postgres bool
+	name      string
+	postgres  bool
+	appliance bool // appliance mode, with a stand-in of AlgaPSA's database (appliance.go)
 	// prepare returns a fresh, empty database URL and its cleanup.
 	prepare func(ctx context.Context) (dbURL string, cleanup func(), err error)
 }
@@ -103,18 +104,34 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 	env := append(serviceEnv(addr, dbURL, b.tmp), b.o.serviceEnv...)
 	p := newPlan(b.o)
 	t0 := time.Now()
-	if err := seedUsers(ctx, b.bin, env, b.tmp, p); err != nil {
-		return err
+	var sup supply
+	if e.appliance {
+		psa, err := newStandIn(ctx, b.o.pgURL)
+		if err != nil {
+			return err
+		}
+		defer psa.drop()
+		var rate int
+		p, rate = b.appliancePlan()
+		if err := psa.seed(ctx, p.users); err != nil {
+			return err
+		}
+		env = applianceEnv(env, psa)
+		b.logf("%s: seeded %d users and web sessions in the stand-in of AlgaPSA's database (%s); supply sized for %d req/s",
+			e.name, p.users, time.Since(t0).Round(time.Millisecond), rate)
+	} else {
+		if err := seedUsers(ctx, b.bin, env, b.tmp, p); err != nil {
+			return err
+		}
+		tUsers := time.Since(t0)
+		if sup, err = seedTokens(ctx, dbURL, p, e.postgres); err != nil {
+			return err
+		}
+		b.logf("%s: seeded %d users (CLI, %s), %d web sessions, %d OTTs, %d refresh chains (store, %s)",
+			e.name, p.users, tUsers.Round(time.Millisecond), p.users, p.otts+verifyUsers, p.chains,
+			(time.Since(t0) - tUsers).Round(time.Millisecond))
+		b.rep.seeds = append(b.rep.seeds, seedNote{engine: e.name, plan: p, took: time.Since(t0)})
 	}
-	tUsers := time.Since(t0)
-	sup, err := seedTokens(ctx, dbURL, p, e.postgres)
-	if err != nil {
-		return err
-	}
-	b.logf("%s: seeded %d users (CLI, %s), %d web sessions, %d OTTs, %d refresh chains (store, %s)",
-		e.name, p.users, tUsers.Round(time.Millisecond), p.users, p.otts+verifyUsers, p.chains,
-		(time.Since(t0) - tUsers).Round(time.Millisecond))
-	b.rep.seeds = append(b.rep.seeds, seedNote{engine: e.name, plan: p, took: time.Since(t0)})
 
 	svc, err := startProcess(b.bin, []string{"serve"}, env, filepath.Join(b.tmp, e.name+"-service.log"))
 	if err != nil {
@@ -134,6 +151,17 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 		b.bareDone = true
 	}
 	var access []string
+	verifyHeader := "Authorization"
+	if e.appliance {
+		t1 := time.Now()
+		if sup, access, err = seedAppliance(ctx, base, dbURL, p); err != nil {
+			return err
+		}
+		verifyHeader = "x-api-key" // as the app sends AlgaPSA API keys
+		b.logf("%s: seeded %d OTTs and %d refresh chains through hand-offs and exchanges (%s)", e.name, p.otts, p.chains,
+			time.Since(t1).Round(time.Millisecond))
+		b.rep.seeds = append(b.rep.seeds, seedNote{engine: e.name, plan: p, took: time.Since(t0)})
+	}
 	c := newClient(1)
 	for _, it := range sup.verify {
 		tok, err := exchangeOnce(ctx, c, base, it)
@@ -144,6 +172,9 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 	}
 	c.CloseIdleConnections()
 	for _, ep := range b.o.endpoints {
+		if e.appliance && ep == epCapabilities {
+			continue // the same handler in both modes
+		}
 		var do call
 		conns := b.o.cpuConns
 		var left func() int
@@ -151,7 +182,7 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 		case epCapabilities:
 			do = getCall(base + capabilitiesPath)
 		case epVerify:
-			do = verifyCall(base, access)
+			do = verifyCall(base, access, verifyHeader)
 		case epExchange:
 			do, conns, left = exchangeCall(base, sup.otts), b.o.dbConns, sup.otts.left
 		case epRefresh:

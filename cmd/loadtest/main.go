@@ -43,6 +43,7 @@ type options struct {
 	cpuConns         int     // capabilities, verify, bare
 	pgURL            string
 	sqlite           bool
+	appliance        bool // also the appliance profile (appliance.go), on PostgreSQL
 	endpoints        []string
 	supplyRate       int
 	keep             bool
@@ -103,6 +104,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.pgURL, "pg", os.Getenv("ALGA_TEST_POSTGRES_URL"),
 		"PostgreSQL URL (default $ALGA_TEST_POSTGRES_URL); a throwaway database is created in it when allowed")
 	fs.BoolVar(&o.sqlite, "sqlite", true, "benchmark on SQLite")
+	fs.BoolVar(&o.appliance, "appliance", false,
+		"with -pg, also benchmark appliance mode (own store and a stand-in of AlgaPSA's database on that server) against standalone PostgreSQL (off until the use cases are wired to appliance mode)")
 	eps := fs.String("endpoints", strings.Join(allEndpoints, ","), "endpoints to drive, comma-separated")
 	fs.IntVar(&o.supplyRate, "supply-rate", 6000,
 		"highest exchange/refresh rate (req/s) the pre-issued OTTs and chains must last for")
@@ -200,6 +203,9 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	}
 	if o.pgURL != "" {
 		engines = append(engines, postgresEngine(o.pgURL))
+		if o.appliance {
+			engines = append(engines, applianceEngine(o.pgURL))
+		}
 	}
 	for _, e := range engines {
 		if err := b.runEngine(ctx, e); err != nil {
