@@ -143,7 +143,7 @@ func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now fun
 	bad := map[string]bool{}
 	for _, p := range problems {
 		bad[p.Var] = true
-		r.add(Error, p.Var, p.Message, "")
+		r.add(Error, p.Var, p.Message, problemFix(p.Var))
 	}
 	checkPublicURL(&r, cfg, bad)
 	checkLicense(&r, cfg, now)
@@ -190,6 +190,14 @@ func checkPublicURL(r *Report, cfg *config.Config, bad map[string]bool) {
 func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 	gate, keysErr := app.NewGate(cfg, now)
 	st := gate.Status()
+	if name, v, ok := unknownEdition(cfg); ok {
+		// The contract reads anything but ee/enterprise as Community, so the
+		// service runs (capabilities says enabled:false), but a typo such as
+		// "enterprize" is surely not what the operator meant.
+		r.state(name, fmt.Sprintf("%q is not an edition: it means Community Edition, where mobile sign-in is off", v),
+			"set "+name+"=ee for Enterprise Edition (ce or community for Community)")
+		return
+	}
 	if st.Edition != license.Enterprise {
 		r.state("EDITION", "Community Edition: mobile sign-in is off whatever else is configured", "set EDITION=ee (Enterprise Edition)")
 		return
@@ -200,7 +208,10 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 	}
 	switch st.Mode {
 	case license.ModeHosted:
-		r.add(OK, "licensing", "hosted: no license or trial configured, so each tenant's plan decides (tenants set-plan)", "")
+		// Right for a hosted install; on a self-hosted appliance it means the
+		// license was forgotten, so it is a warning that says which mode.
+		r.add(Warning, "licensing", "hosted: each tenant's plan decides (no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set)",
+			"self-hosting? set ALGA_LICENSE_FILE to your license (or ALGA_TRIAL_STARTED_AT for a trial); hosted: set each tenant's plan")
 		return
 	case license.ModeSelfHost:
 	}
@@ -304,6 +315,13 @@ func checkMicrosoftTenants(r *Report, cfg *config.Config) {
 
 func checkAllowlist(r *Report, cfg *config.Config, bad map[string]bool) {
 	if bad["ALGA_MOBILE_HOST_ALLOWLIST"] {
+		// The bad entries are reported already; whether the good ones
+		// include the own host is still worth saying (a URL-shaped entry
+		// such as https://psa.example.com matches no host).
+		if cfg.PublicURL != nil && !allowlist.Contains(cfg.HostAllowlist, cfg.OwnHost()) {
+			r.state("ALGA_MOBILE_HOST_ALLOWLIST", "no valid entry is "+cfg.OwnHost()+" (the host of NEXTAUTH_URL): every phone will be blocked",
+				"write host names only and include "+cfg.OwnHost()+", e.g. ALGA_MOBILE_HOST_ALLOWLIST="+cfg.OwnHost()+", or unset it")
+		}
 		return
 	}
 	switch {
@@ -397,4 +415,48 @@ func checkRedis(ctx context.Context, r *Report, cfg *config.Config, probe bool) 
 		return
 	}
 	r.add(OK, "ALGA_MOBILE_REDIS_URL", "rate limits shared through Redis at "+opts.Addr+": reachable", "")
+}
+
+// unknownEdition reports an EDITION or NEXT_PUBLIC_EDITION value that is
+// neither Enterprise (ee, enterprise) nor Community (ce, community), unless
+// the other variable says Enterprise.
+func unknownEdition(cfg *config.Config) (name, value string, ok bool) {
+	if license.ParseEdition(cfg.Edition, cfg.NextPublicEdition) == license.Enterprise {
+		return "", "", false
+	}
+	for _, e := range []struct{ name, v string }{{"EDITION", cfg.Edition}, {"NEXT_PUBLIC_EDITION", cfg.NextPublicEdition}} {
+		switch strings.ToLower(strings.TrimSpace(e.v)) {
+		case "", "ce", "community":
+		default:
+			return e.name, e.v, true
+		}
+	}
+	return "", "", false
+}
+
+// problemFix is the fix line for a variable that did not parse.
+func problemFix(v string) string {
+	switch {
+	case v == "NEXTAUTH_URL":
+		return "set NEXTAUTH_URL to the appliance's public origin, e.g. https://psa.example.com (no path)"
+	case strings.HasSuffix(v, "_SEC"):
+		return "set " + v + " to a positive whole number of seconds, or unset it for the default"
+	case v == "ALGA_TRIAL_STARTED_AT":
+		return "write the trial's start as an RFC 3339 time, e.g. 2026-11-01T09:00:00Z"
+	case v == "ALGA_MOBILE_HOST_ALLOWLIST":
+		return "write bare host names separated by commas, e.g. psa.example.com (no scheme, port or path)"
+	case v == "ALGA_MOBILE_DATABASE_URL":
+		return "use sqlite:/data/mobile-auth.db or postgres://user:password@host:5432/db"
+	case v == "ALGA_MOBILE_REDIS_URL":
+		return "use redis://[:password@]host:6379[/db], or unset it to keep rate limits in the database"
+	case v == "ALGA_MOBILE_SECRET_KEY":
+		return "generate one with: alga-mobile-auth secret"
+	case v == "ALGA_MOBILE_TRUSTED_PROXIES":
+		return "list IP addresses or CIDRs separated by commas, e.g. 172.18.0.1,10.0.0.0/8"
+	case strings.HasSuffix(v, "_ADDR"):
+		return "use host:port or :port, e.g. :8080"
+	case v == "ALGA_MOBILE_DEV_IDP":
+		return "unset ALGA_MOBILE_DEV_IDP: the development sign-in runs only with a loopback NEXTAUTH_URL, for local demos"
+	}
+	return "correct " + v + " as the line above says (the README lists every variable and its form)"
 }

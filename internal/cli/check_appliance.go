@@ -55,7 +55,8 @@ func checkAlgaDatabase(ctx context.Context, r *Report, a config.Appliance, probe
 	}
 	missing, err := db.MissingPrivileges(ctx)
 	if err != nil {
-		r.add(Error, subject, a.Database+": cannot check privileges: "+redact(oneLine{err}.Error(), a), "")
+		r.add(Error, subject, a.Database+": cannot check privileges: "+redact(oneLine{err}.Error(), a),
+			"make sure DB_HOST, DB_NAME_SERVER and DB_USER_SERVER name AlgaPSA's database and user, then run check again")
 		return
 	}
 	if len(missing) == 0 {
@@ -99,7 +100,8 @@ func connectFailure(err error, a config.Appliance) (text, fix string) {
 		case "3D000":
 			return a.Database + ": no such database", "set DB_NAME_SERVER to AlgaPSA's database (server)"
 		}
-		return a.Database + ": cannot connect: " + redact(pgErr.Message, a) + " (SQLSTATE " + pgErr.Code + ")", ""
+		return a.Database + ": cannot connect: " + redact(pgErr.Message, a) + " (SQLSTATE " + pgErr.Code + ")",
+			"check DB_HOST, DB_PORT, DB_NAME_SERVER and DB_USER_SERVER against AlgaPSA's own settings (PostgreSQL's log says more)"
 	}
 	return a.Database + ": cannot connect: " + redact(oneLine{err}.Error(), a),
 		"check DB_HOST and DB_PORT, and that the sidecar can reach AlgaPSA's PostgreSQL"

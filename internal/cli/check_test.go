@@ -161,3 +161,90 @@ func TestCheckExplainsTrustedProxiesInAContainer(t *testing.T) {
 		})
 	}
 }
+
+// Issue 13 point 8: check's rough edges.
+func TestCheckRoughEdges(t *testing.T) {
+	base := map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+		"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		code int
+		want []string
+	}{
+		{"an unknown edition is an error", with("EDITION", "enterprize"), ExitFail,
+			[]string{`[error]   EDITION                      "enterprize" is not an edition: it means Community Edition`, "fix: set EDITION=ee for Enterprise Edition"}},
+		{"a URL-shaped allowlist entry still reports the missing own host", with("ALGA_MOBILE_HOST_ALLOWLIST", "https://psa.example.com"), ExitFail,
+			[]string{"is a URL; write only the host name", "no valid entry is psa.example.com (the host of NEXTAUTH_URL): every phone will be blocked",
+				"fix: write host names only and include psa.example.com"}},
+		{"enterprise without license or trial says hosted", with(), ExitOK,
+			[]string{"[warning] licensing", "hosted: each tenant's plan decides", "fix: self-hosting? set ALGA_LICENSE_FILE"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkEnv(t, tc.env)
+			r := adminRun(t, "check", "--offline")
+			assert.Equal(t, tc.code, r.code, r.stdout)
+			for _, w := range tc.want {
+				assert.Contains(t, r.stdout, w)
+			}
+		})
+	}
+	t.Run("NEXT_PUBLIC_EDITION=enterprise wins over an empty EDITION", func(t *testing.T) {
+		checkEnv(t, with("EDITION", "", "NEXT_PUBLIC_EDITION", "enterprise"))
+		r := adminRun(t, "check", "--offline")
+		assert.Contains(t, r.stdout, "[ok]      EDITION")
+	})
+	t.Run("a connection error is printed once", func(t *testing.T) {
+		checkEnv(t, with("ALGA_MOBILE_DATABASE_URL", "postgres://u:pw-4c2d@127.0.0.1:1/x?connect_timeout=2"))
+		r := adminRun(t, "check")
+		assert.Equal(t, ExitFail, r.code)
+		assert.Equal(t, 1, strings.Count(r.stdout, "connection refused"), r.stdout)
+		assert.NotContains(t, r.stdout, "pw-4c2d")
+	})
+}
+
+// Every error check can report comes with a fix line.
+func TestCheckEveryErrorHasAFix(t *testing.T) {
+	keys, valid := licenseFixture(t, time.Now().Add(180*24*time.Hour))
+	_, expired := licenseFixture(t, time.Now().Add(-48*time.Hour))
+	envs := []map[string]string{
+		{"EDITION": "enterprize"},
+		{"NEXTAUTH_URL": "https://psa.example.com/app", "EDITION": "ee", "ALGA_MOBILE_OTT_TTL_SEC": "-1", "ALGA_TRIAL_STARTED_AT": "soon",
+			"ALGA_MOBILE_HOST_ALLOWLIST": "https://x", "ALGA_MOBILE_DATABASE_URL": "mysql://x", "ALGA_MOBILE_REDIS_URL": "memcache://x",
+			"ALGA_MOBILE_SECRET_KEY": "short", "ALGA_MOBILE_TRUSTED_PROXIES": "proxy", "ALGA_MOBILE_LISTEN_ADDR": "nowhere",
+			"ALGA_MOBILE_DEV_IDP": "true", "ALGA_MOBILE_LOG_FORMAT": "xml", "ALGA_MOBILE_ACCESS_TTL_SEC": "x"},
+		{"NEXTAUTH_URL": "http://psa.example.com", "EDITION": "ee", "MICROSOFT_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "s"},
+		{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee", "ALGA_LICENSE": valid},
+		{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee", "ALGA_LICENSE": expired, "ALGA_LICENSE_PUBLIC_KEYS": keys},
+		{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee", "ALGA_LICENSE": "not.a.jwt", "ALGA_LICENSE_PUBLIC_KEYS": keys,
+			"ALGA_MOBILE_HOST_ALLOWLIST": "other.example.com", "ALGA_MOBILE_REDIS_URL": "redis://127.0.0.1:1"},
+		{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee", "ALGA_MOBILE_DATABASE_URL": "postgres://u@127.0.0.1:1/x?connect_timeout=2"},
+	}
+	errorsSeen := 0
+	for _, env := range envs {
+		checkEnv(t, env)
+		r := adminRun(t, "check")
+		lines := strings.Split(r.stdout, "\n")
+		for i, l := range lines {
+			if !strings.HasPrefix(l, "[error]") {
+				continue
+			}
+			errorsSeen++
+			if assert.Less(t, i+1, len(lines)) {
+				assert.Contains(t, lines[i+1], "fix: ", "%s", l)
+			}
+		}
+	}
+	assert.Greater(t, errorsSeen, 20)
+}

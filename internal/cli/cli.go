@@ -46,6 +46,7 @@ func commands() []*command {
 		{name: "qr", summary: "print the connect-this-server QR code", run: runQR},
 		{name: "keys", summary: "manage access-token signing keys", sub: keysCommands()},
 		{name: "migrate", summary: "create or upgrade the database schema", run: runMigrate},
+		{name: "secret", summary: "print a new random ALGA_MOBILE_SECRET_KEY", run: runSecret},
 		{name: "healthcheck", summary: "probe /healthz of the local server (for container HEALTHCHECK)", run: runHealthcheck},
 		{name: "version", summary: "print the version", run: runVersion},
 	}

@@ -65,13 +65,20 @@ func printStore(e Env, cmd string, st *sqlstore.Store) {
 }
 
 // oneLine flattens a multi-line error (pgx lists every address it tried on
-// its own line) so that a failure stays one line on stderr.
+// its own line) so that a failure stays one line on stderr. A line said
+// twice is said once: pgx tries an address again without TLS
+// (sslmode=prefer) and reports the same refusal for each attempt.
 type oneLine struct{ err error }
 
 func (o oneLine) Error() string {
-	lines := strings.FieldsFunc(o.err.Error(), func(r rune) bool { return r == '\n' || r == '\r' })
-	for i := range lines {
-		lines[i] = strings.TrimSpace(lines[i])
+	var lines []string
+	seen := map[string]bool{}
+	for _, l := range strings.FieldsFunc(o.err.Error(), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		l = strings.TrimSpace(l)
+		if !seen[l] {
+			seen[l] = true
+			lines = append(lines, l)
+		}
 	}
 	return strings.ReplaceAll(strings.Join(lines, "; "), ":; ", ": ")
 }
