@@ -129,11 +129,20 @@ func (s *Service) startFamily(ctx context.Context, u mobileauth.User, sessionHas
 	if err := s.st.Refresh.CreateFamily(ctx, fam, first); err != nil {
 		return ExchangeResult{}, "", fmt.Errorf("create token family: %w", err)
 	}
-	access, ttl, err := s.issuer.Issue(token.AccessClaims{Subject: u.ID, TenantID: u.TenantID, FamilyID: fam.ID, Email: u.Email})
+	access, err := s.access.Issue(ctx, u, fam.ID, dev)
 	if err != nil {
-		return ExchangeResult{}, "", fmt.Errorf("issue access token: %w", err)
+		// The refresh token was never handed out; end the family so that
+		// nothing of it stays behind.
+		if rerr := s.revokeFamily(ctx, u.TenantID, u.ID, fam.ID); rerr != nil {
+			s.log.ErrorContext(ctx, "could not revoke a family left without an access token", "family", fam.ID, "error", rerr)
+		}
+		if errors.Is(err, mobileauth.ErrNotFound) {
+			// The owner lost mobile access between the checks and the mint.
+			return ExchangeResult{}, "", unauthorized(err)
+		}
+		return ExchangeResult{}, "", err
 	}
-	return ExchangeResult{AccessToken: access, RefreshToken: refresh, ExpiresInSec: int(ttl.Seconds()),
+	return ExchangeResult{AccessToken: access.Token, RefreshToken: refresh, ExpiresInSec: int(access.TTL.Seconds()),
 		TenantID: u.TenantID, User: UserInfo{ID: u.ID, Email: u.Email, Name: u.Name()}}, fam.ID, nil
 }
 

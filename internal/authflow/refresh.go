@@ -47,6 +47,9 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	// when retried after the block (past the grace period), read as theft
 	// and end the family.
 	owner, err := s.st.Refresh.GetRefreshToken(ctx, presented)
+	if errors.Is(err, mobileauth.ErrNotFound) && s.alga != nil {
+		return s.adopt(ctx, req, presented)
+	}
 	if errors.Is(err, mobileauth.ErrNotFound) {
 		s.events.AuthEvent("refresh_rejected", "unknown")
 		return RefreshResult{}, unauthorized(err)
@@ -96,28 +99,37 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	}
 	user, err := m.activeInternal()
 	if err != nil {
-		// The user was disabled since sign-in: end the whole family.
-		if rerr := s.revokeFamily(ctx, cur.FamilyID); rerr != nil {
+		// The user was disabled, or made a client user, since sign-in: end
+		// the whole family and every access token of the user. The answer
+		// is 401 whatever the reason (SPEC §8.2): the session is over.
+		if rerr := s.revokeFamily(ctx, cur.TenantID, cur.UserID, cur.FamilyID); rerr != nil {
 			s.log.ErrorContext(ctx, "could not revoke the family of a disabled user", "family", cur.FamilyID, "error", rerr)
 		}
+		s.endUser(ctx, cur.TenantID, cur.UserID)
 		s.events.AuthEvent("refresh_rejected", "user")
-		return RefreshResult{}, err
+		return RefreshResult{}, unauthorized(err)
 	}
 	if !live {
 		if err := s.refreshGate(m.gate); err != nil {
 			return RefreshResult{}, err
 		}
 	}
-	access, ttl, err := s.issuer.Issue(token.AccessClaims{Subject: user.ID, TenantID: user.TenantID, FamilyID: cur.FamilyID, Email: user.Email})
+	access, err := s.access.Issue(ctx, user, cur.FamilyID, req.Device)
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		// The owner lost mobile access a moment ago (the key store checks
+		// the owner again as it mints).
+		s.events.AuthEvent("refresh_rejected", "user")
+		return RefreshResult{}, unauthorized(err)
+	}
 	if err != nil {
-		return RefreshResult{}, fmt.Errorf("issue access token: %w", err)
+		return RefreshResult{}, err
 	}
 	s.events.AuthEvent(event, "")
 	if res.Outcome == mobileauth.Rotated {
 		s.audit(ctx, mobileauth.AuditEvent{TenantID: cur.TenantID, UserID: cur.UserID, Operation: mobileauth.AuditRefresh,
 			RecordID: cur.FamilyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
 	}
-	return RefreshResult{AccessToken: access, RefreshToken: successor, ExpiresInSec: int(ttl.Seconds())}, nil
+	return RefreshResult{AccessToken: access.Token, RefreshToken: successor, ExpiresInSec: int(access.TTL.Seconds())}, nil
 }
 
 // refreshGate refuses a refresh when the tenant's plan or the license no
@@ -153,7 +165,7 @@ func (s *Service) judgeReplay(ctx context.Context, res mobileauth.RotateResult, 
 	if res.SuccessorUsed {
 		reason = "successor_used"
 	}
-	if err := s.revokeFamily(ctx, cur.FamilyID); err != nil {
+	if err := s.revokeFamily(ctx, cur.TenantID, cur.UserID, cur.FamilyID); err != nil {
 		return err
 	}
 	s.events.AuthEvent("refresh_reuse_detected", reason)
@@ -162,12 +174,16 @@ func (s *Service) judgeReplay(ctx context.Context, res mobileauth.RotateResult, 
 	return unauthorized(errors.New("rotated refresh token reused: family revoked"))
 }
 
-// revokeFamily revokes in the store and in this replica's view at once.
-func (s *Service) revokeFamily(ctx context.Context, familyID string) error {
+// revokeFamily revokes in the store and in this replica's view at once,
+// and ends the family's access credentials (API keys in appliance mode).
+func (s *Service) revokeFamily(ctx context.Context, tenantID, userID, familyID string) error {
 	if err := s.st.Refresh.RevokeFamily(ctx, familyID, s.now()); err != nil {
 		return fmt.Errorf("revoke family: %w", err)
 	}
 	s.revoked.add(familyID)
+	if err := s.access.RevokeFamily(ctx, tenantID, userID, familyID); err != nil {
+		return fmt.Errorf("revoke access tokens of family: %w", err)
+	}
 	return nil
 }
 
@@ -187,14 +203,15 @@ func (s *Service) Revoke(ctx context.Context, req RevokeRequest) error {
 	if len(req.RefreshToken) > 512 {
 		return nil
 	}
-	rt, err := s.st.Refresh.GetRefreshToken(ctx, token.HashOf(req.RefreshToken))
+	hash := token.HashOf(req.RefreshToken)
+	rt, err := s.st.Refresh.GetRefreshToken(ctx, hash)
 	if errors.Is(err, mobileauth.ErrNotFound) {
-		return nil
+		return s.revokeAlga(ctx, req, hash)
 	}
 	if err != nil {
 		return fmt.Errorf("look up refresh token: %w", err)
 	}
-	if err := s.revokeFamily(ctx, rt.FamilyID); err != nil {
+	if err := s.revokeFamily(ctx, rt.TenantID, rt.UserID, rt.FamilyID); err != nil {
 		return err
 	}
 	s.events.AuthEvent("revoked", "")

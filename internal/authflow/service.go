@@ -75,6 +75,8 @@ type Deps struct {
 	Stores   Stores
 	Limiter  mobileauth.RateLimiter
 	Gate     TenantGate
+	// Issuer and Verifier sign and check access JWTs; needed only when
+	// Access is nil.
 	Issuer   *token.Issuer
 	Verifier *token.Verifier
 	Deriver  *token.Deriver
@@ -86,6 +88,12 @@ type Deps struct {
 	// SessionSources are tried, in order, before the service's own browser
 	// sessions (e.g. the AlgaPSA web app's cookie in appliance mode).
 	SessionSources []SessionSource
+	// Access is the kind of access token handed out; nil means signed JWTs
+	// (Issuer and Verifier), NewAPIKeyAccess is appliance mode's.
+	Access AccessCredentials
+	// AlgaTokens, when set (appliance mode), lets /refresh adopt and
+	// /revoke revoke refresh tokens that AlgaPSA itself issued (SPEC §8.5).
+	AlgaTokens AlgaRefreshTokens
 }
 
 // Service runs the use cases.
@@ -93,8 +101,6 @@ type Service struct {
 	st       Stores
 	limiter  mobileauth.RateLimiter
 	gate     TenantGate
-	issuer   *token.Issuer
-	verifier *token.Verifier
 	deriver  *token.Deriver
 	events   Events
 	log      *slog.Logger
@@ -104,6 +110,8 @@ type Service struct {
 	revoked  *revocationView
 	sources  []SessionSource
 	families *familyOwners
+	access   AccessCredentials
+	alga     AlgaRefreshTokens
 }
 
 // New checks d and builds the Service.
@@ -112,8 +120,15 @@ func New(d Deps) (*Service, error) {
 	if st.OTTs == nil || st.Sessions == nil || st.Refresh == nil || st.Directory == nil || st.Audit == nil {
 		return nil, errors.New("authflow: every store is required")
 	}
-	if d.Limiter == nil || d.Gate == nil || d.Issuer == nil || d.Verifier == nil || d.Deriver == nil || d.Log == nil {
-		return nil, errors.New("authflow: Limiter, Gate, Issuer, Verifier, Deriver and Log are required")
+	if d.Limiter == nil || d.Gate == nil || d.Deriver == nil || d.Log == nil {
+		return nil, errors.New("authflow: Limiter, Gate, Deriver and Log are required")
+	}
+	access := d.Access
+	if access == nil {
+		var err error
+		if access, err = NewJWTAccess(d.Issuer, d.Verifier); err != nil {
+			return nil, err
+		}
 	}
 	set := d.Settings
 	if set.OTTTTL <= 0 || set.AccessTTL <= 0 || set.RefreshTTL <= 0 || set.SessionTTL <= 0 || set.RefreshGrace < 0 {
@@ -144,8 +159,9 @@ func New(d Deps) (*Service, error) {
 	if d.Events == nil {
 		d.Events = nopEvents{}
 	}
-	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate, issuer: d.Issuer, verifier: d.Verifier,
-		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set}
+	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate,
+		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set,
+		access: access, alga: d.AlgaTokens}
 	s.sources = append(append([]SessionSource{}, d.SessionSources...),
 		&ownSessions{cookie: set.SessionCookie, sessions: st.Sessions, users: st.Directory})
 	s.revoked = newRevocationView(st.Refresh, set.RevocationFreshness, set.AccessTTL, d.Now)
@@ -239,8 +255,17 @@ func (s *Service) loadMember(ctx context.Context, tenantID, userID string) (memb
 	if err != nil {
 		return member{}, fmt.Errorf("load user: %w", err)
 	}
-	return member{user: m.User, gate: s.gate.ForTenant(tenantID, m.Tenant.Plan)}, nil
+	gate := s.gate.ForTenant(tenantID, m.Tenant.Plan)
+	if gate.Enabled && m.Tenant.Suspended {
+		// AlgaPSA's suspended tenant (appliance mode): no mobile access,
+		// answered like a plan without it.
+		gate = license.Decision{Enabled: false, Reason: reasonSuspended, Tier: gate.Tier}
+	}
+	return member{user: m.User, gate: gate}, nil
 }
+
+// reasonSuspended is the gate refusal of a tenant AlgaPSA suspended.
+const reasonSuspended = "suspended"
 
 // activeInternal refuses a missing, inactive or client user.
 func (m member) activeInternal() (mobileauth.User, error) {
