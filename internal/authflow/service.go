@@ -72,9 +72,9 @@ type Settings struct {
 
 // Deps are everything a Service needs; New checks them.
 type Deps struct {
-	Stores   Stores
-	Limiter  mobileauth.RateLimiter
-	Gate     TenantGate
+	Stores  Stores
+	Limiter mobileauth.RateLimiter
+	Gate    TenantGate
 	// Issuer and Verifier sign and check access JWTs; needed only when
 	// Access is nil.
 	Issuer   *token.Issuer
