@@ -87,6 +87,14 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("migrate store: %w", err)
 	}
 
+	if sealed, deleted, err := SealAtRest(ctx, cfg, st); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("seal keys at rest with ALGA_MOBILE_SECRET_KEY: %w", err)
+	} else if sealed+deleted > 0 {
+		a.Log.InfoContext(ctx, "sealed what was kept in clear before ALGA_MOBILE_SECRET_KEY was set",
+			"signing_keys_sealed", sealed, "server_secrets_deleted", deleted)
+	}
+
 	var keysErr error
 	a.Gate, keysErr = NewGate(cfg, o.Now)
 	a.logStartup(ctx, keysErr)

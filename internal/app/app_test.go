@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +100,32 @@ func TestOpenRefusesWithoutPublicURL(t *testing.T) {
 	_, err := Open(context.Background(), cfg, Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "NEXTAUTH_URL")
+}
+
+// Issue 11 item 5: a start with ALGA_MOBILE_SECRET_KEY on an install that
+// ran without one seals the signing keys kept in clear and deletes the
+// stored server secrets; the service then works with what it sealed.
+func TestOpenSealsWhatWasKeptInClear(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "x.db")
+	cfg := testConfig(t, db)
+	first, err := Open(context.Background(), cfg, Options{})
+	require.NoError(t, err)
+	require.NoError(t, first.Close())
+
+	count := func(st *App, query string) int {
+		var n int
+		require.NoError(t, st.Store.DB().QueryRowContext(context.Background(), query).Scan(&n))
+		return n
+	}
+	cfg.SecretKey = "q7Vx2LrN0pW9nB4tK8sD1fH6yJ3mC5gAZe+R/uTo1ic2Xb7hM4kPqS0wYd9aFg3L"
+	second, err := Open(context.Background(), cfg, Options{})
+	require.NoError(t, err)
+	defer second.Close()
+	assert.Zero(t, count(second, "SELECT COUNT(*) FROM server_secrets"), "stored server secrets deleted")
+	assert.Equal(t, 1, count(second, "SELECT COUNT(*) FROM signing_keys"))
+	assert.Zero(t, count(second, "SELECT COUNT(*) FROM signing_keys WHERE substr(private_der, 1, 5) <> CAST('amk1:' AS BLOB)"), "every private key sealed")
+	keys, err := second.Store.ListSigningKeys(context.Background())
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	assert.True(t, strings.HasPrefix(string(keys[0].PrivateDER), "amk1:"))
 }

@@ -72,6 +72,30 @@ func SigningKeys(cfg *config.Config, st token.KeySource) (token.KeySource, error
 	return token.SealedKeys(st, cfg.MasterKey())
 }
 
+// AtRestStore is what SealAtRest needs of the store.
+type AtRestStore interface {
+	token.ResealStore
+	DeleteServerSecrets(ctx context.Context) (int, error)
+}
+
+// SealAtRest applies ALGA_MOBILE_SECRET_KEY to what an install kept in
+// clear before the key was set: every private signing key still stored in
+// clear is sealed under it, and the stored server secrets are deleted
+// (with the key they are derived from it, so the stored ones are dead
+// weight that a database dump would hand out). Without a key it does
+// nothing. serve runs it at start-up and `keys rotate` before rotating.
+func SealAtRest(ctx context.Context, cfg *config.Config, st AtRestStore) (sealed, deleted int, err error) {
+	m := cfg.MasterKey()
+	if m == nil {
+		return 0, 0, nil
+	}
+	if sealed, err = token.ResealClearKeys(ctx, st, m); err != nil {
+		return sealed, 0, err
+	}
+	deleted, err = st.DeleteServerSecrets(ctx)
+	return sealed, deleted, err
+}
+
 // serverSecret is a 32-byte secret for one purpose: derived from
 // ALGA_MOBILE_SECRET_KEY when set (nothing secret in the database), else
 // generated once and kept in the database, shared by every replica.

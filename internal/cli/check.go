@@ -19,6 +19,7 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/ratelimit"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
 // Severity of a check finding.
@@ -39,8 +40,9 @@ type Finding struct {
 	Fix      string
 	// Stated marks an error that the service answers on purpose (the
 	// capabilities endpoint tells the app: Community Edition, no provider,
-	// a license without mobile access, an allowlist without the own host):
-	// serve keeps running and logs it once at start. Every other error can
+	// a license without mobile access, an allowlist without the own host),
+	// or that works but is unsafe (a public install without
+	// ALGA_MOBILE_SECRET_KEY): serve keeps running and logs it once at start. Every other error can
 	// never work, and serve refuses to start on it.
 	Stated bool
 }
@@ -160,12 +162,7 @@ func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now fun
 		checkRedis(ctx, &r, cfg, probe)
 	}
 	if !bad["ALGA_MOBILE_SECRET_KEY"] {
-		if cfg.SecretKey.Set() {
-			r.add(OK, "ALGA_MOBILE_SECRET_KEY", "set: signing keys encrypted at rest, server secrets derived from it", "")
-		} else {
-			r.add(Warning, "ALGA_MOBILE_SECRET_KEY", "not set: signing keys and server secrets are kept in the database in clear, so protect its backups",
-				"set ALGA_MOBILE_SECRET_KEY (32+ random characters, the same on every replica), then run keys rotate")
-		}
+		checkSecretKey(&r, cfg)
 	}
 	if cfg.DevIDP {
 		r.add(Warning, "ALGA_MOBILE_DEV_IDP", "the development sign-in is on: it signs in anyone who types a known e-mail", "unset ALGA_MOBILE_DEV_IDP outside local demos")
@@ -360,14 +357,69 @@ func checkDatabase(ctx context.Context, r *Report, cfg *config.Config, probe boo
 	defer cancel()
 	st, err := sqlstore.Open(ctx, url, sqlstore.Options{})
 	if err == nil {
+		defer st.Close()
 		err = st.Ping(ctx)
-		_ = st.Close()
 	}
 	if err != nil {
 		r.add(Error, "ALGA_MOBILE_DATABASE_URL", kind+": cannot connect: "+oneLine{err}.Error(), "check the host, credentials and that the database exists")
 		return
 	}
 	r.add(OK, "ALGA_MOBILE_DATABASE_URL", kind+": reachable", "")
+	if cfg.SecretKey.Set() {
+		checkAtRest(ctx, r, cfg, st)
+	}
+}
+
+// checkSecretKey reports ALGA_MOBILE_SECRET_KEY (its strength was checked
+// by config). Without it a database dump yields keys that sign tokens:
+// tolerable on a loopback test install, an error on a real one.
+func checkSecretKey(r *Report, cfg *config.Config) {
+	const name = "ALGA_MOBILE_SECRET_KEY"
+	const fix = "set ALGA_MOBILE_SECRET_KEY to the output of `openssl rand -base64 48` (the same on every replica), then run keys rotate"
+	switch {
+	case cfg.SecretKey.Set():
+		r.add(OK, name, "set: signing keys encrypted at rest, server secrets derived from it", "")
+	case cfg.PublicURL != nil && !allowlist.IsLoopback(cfg.PublicURL.Hostname()):
+		// An error for check, but serve keeps running (an upgrade must not
+		// take a working install down); it logs this once at start.
+		r.state(name, "not set on a public install ("+cfg.Origin()+"): signing keys and server secrets are kept in the database in clear, so anyone with a dump or backup can mint access tokens", fix)
+	default:
+		r.add(Warning, name, "not set: signing keys and server secrets are kept in the database in clear (tolerated on a loopback test install only)", fix)
+	}
+}
+
+// checkAtRest says whether anything is still stored in clear although a
+// secret key is set, and whether the stored keys open with this key.
+func checkAtRest(ctx context.Context, r *Report, cfg *config.Config, st *sqlstore.Store) {
+	const subject = "secrets at rest"
+	keys, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		r.add(Warning, subject, "cannot read the signing keys: "+oneLine{err}.Error(), "run migrate, or start the service once")
+		return
+	}
+	clearKeys := 0
+	for _, k := range keys {
+		if token.InClear(k.PrivateDER) {
+			clearKeys++
+		}
+	}
+	secrets, err := st.CountServerSecrets(ctx)
+	if err != nil {
+		r.add(Warning, subject, "cannot read the server secrets: "+oneLine{err}.Error(), "run migrate, or start the service once")
+		return
+	}
+	sealed, err := app.SigningKeys(cfg, st)
+	if err == nil {
+		_, err = sealed.ListSigningKeys(ctx)
+	}
+	switch {
+	case errors.Is(err, token.ErrSealedKey):
+		r.add(Error, subject, "the stored signing keys were sealed with another ALGA_MOBILE_SECRET_KEY: the service cannot sign with them", "restore the previous ALGA_MOBILE_SECRET_KEY, or delete the signing_keys rows and run keys rotate (every phone then signs in again when its access token expires)")
+	case clearKeys+secrets > 0:
+		r.add(Warning, subject, fmt.Sprintf("%d signing key(s) and %d server secret(s) are still stored in clear", clearKeys, secrets), "run keys rotate, or start the service: both seal them with ALGA_MOBILE_SECRET_KEY")
+	default:
+		r.add(OK, subject, "no signing key or server secret is stored in clear", "")
+	}
 }
 
 // writableDir reports whether dir (or its nearest existing parent) exists

@@ -51,6 +51,9 @@ func licenseFixture(t *testing.T, exp time.Time) (keysDir, token string) {
 	return keysDir, token
 }
 
+// testSecretKey is a strong ALGA_MOBILE_SECRET_KEY (openssl rand -base64 48).
+const testSecretKey = "q7Vx2LrN0pW9nB4tK8sD1fH6yJ3mC5gAZe+R/uTo1ic2Xb7hM4kPqS0wYd9aFg3L"
+
 func TestCheckReports(t *testing.T) {
 	keys, valid := licenseFixture(t, time.Now().Add(180*24*time.Hour))
 
@@ -76,17 +79,29 @@ func TestCheckReports(t *testing.T) {
 			[]string{"reason: no_keys", "ALGA_LICENSE_PUBLIC_KEYS"}},
 		{"fully configured enterprise", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
 			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_LICENSE": valid,
-			"ALGA_LICENSE_PUBLIC_KEYS": keys}, ExitOK,
+			"ALGA_LICENSE_PUBLIC_KEYS": keys, "ALGA_MOBILE_SECRET_KEY": testSecretKey}, ExitOK,
 			[]string{"[ok]      ALGA_LICENSE", "customer Acme MSP, tier pro", "No errors"}},
 		{"http on a public host", map[string]string{"NEXTAUTH_URL": "http://psa.example.com", "EDITION": "ee",
 			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_TRIAL_STARTED_AT": time.Now().UTC().Format(time.RFC3339)}, ExitFail,
 			[]string{"[error]   NEXTAUTH_URL", "only connects to https"}},
 		{"microsoft multi-tenant without a tenant list", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
-			"MICROSOFT_OAUTH_CLIENT_ID": "id", "MICROSOFT_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "MICROSOFT_OAUTH_TENANT_ID": "organizations"}, ExitOK,
+			"MICROSOFT_OAUTH_CLIENT_ID": "id", "MICROSOFT_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "MICROSOFT_OAUTH_TENANT_ID": "organizations", "ALGA_MOBILE_SECRET_KEY": testSecretKey}, ExitOK,
 			[]string{"[warning] ALGA_MOBILE_MICROSOFT_TENANTS", "MICROSOFT_OAUTH_TENANT_ID is organizations", "fix: set ALGA_MOBILE_MICROSOFT_TENANTS"}},
 		{"microsoft multi-tenant with a tenant list", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
-			"MICROSOFT_OAUTH_CLIENT_ID": "id", "MICROSOFT_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_MOBILE_MICROSOFT_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47"}, ExitOK,
+			"MICROSOFT_OAUTH_CLIENT_ID": "id", "MICROSOFT_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_MOBILE_MICROSOFT_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47", "ALGA_MOBILE_SECRET_KEY": testSecretKey}, ExitOK,
 			[]string{"[ok]      ALGA_MOBILE_MICROSOFT_TENANTS", "72f988bf-86f1-41af-91ab-2d7cd011db47"}},
+		{"public install without a secret key", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_LICENSE": valid,
+			"ALGA_LICENSE_PUBLIC_KEYS": keys}, ExitFail,
+			[]string{"[error]   ALGA_MOBILE_SECRET_KEY", "not set on a public install (https://psa.example.com)", "fix: set ALGA_MOBILE_SECRET_KEY to the output of `openssl rand -base64 48`"}},
+		{"loopback install without a secret key", map[string]string{"NEXTAUTH_URL": "http://localhost:8080", "EDITION": "ee",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_LICENSE": valid,
+			"ALGA_LICENSE_PUBLIC_KEYS": keys}, ExitOK,
+			[]string{"[warning] ALGA_MOBILE_SECRET_KEY", "tolerated on a loopback test install only"}},
+		{"weak secret key", map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
+			"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_LICENSE": valid,
+			"ALGA_LICENSE_PUBLIC_KEYS": keys, "ALGA_MOBILE_SECRET_KEY": strings.Repeat("a", 32)}, ExitFail,
+			[]string{"[error]   ALGA_MOBILE_SECRET_KEY", "too predictable"}},
 		{"bad variables all reported", map[string]string{"NEXTAUTH_URL": "https://psa.example.com/app", "EDITION": "ee",
 			"ALGA_MOBILE_OTT_TTL_SEC": "-1", "ALGA_TRIAL_STARTED_AT": "soon"}, ExitFail,
 			[]string{"NEXTAUTH_URL", "ALGA_MOBILE_OTT_TTL_SEC", "ALGA_TRIAL_STARTED_AT"}},

@@ -25,7 +25,9 @@ func runKeysRotate(e Env) int {
 	usage := cmd + "\n\n" +
 		"Generates a new Ed25519 signing key and makes it the active one. Running servers start\n" +
 		"signing with it once every replica has loaded it (within a minute); older keys stay in\n" +
-		"/.well-known/jwks.json until every access token they signed has expired."
+		"/.well-known/jwks.json until every access token they signed has expired.\n" +
+		"With ALGA_MOBILE_SECRET_KEY set it first seals every signing key still stored in clear\n" +
+		"and deletes the stored server secrets (they are derived from the key instead)."
 	if code, ok := parse(e, fs, usage, 0); !ok {
 		return code
 	}
@@ -35,11 +37,18 @@ func runKeysRotate(e Env) int {
 		if err != nil {
 			return fail(e, cmd, err)
 		}
+		sealed, deleted, err := app.SealAtRest(e.Ctx, cfg, st)
+		if err != nil {
+			return fail(e, cmd, err)
+		}
 		k, err := token.Rotate(e.Ctx, keys, time.Now(), rand.Reader)
 		if err != nil {
 			return fail(e, cmd, err)
 		}
 		fmt.Fprintf(e.Stdout, "new signing key %s is active; older keys stay published until their tokens expire\n", k.KID)
+		if sealed+deleted > 0 {
+			fmt.Fprintf(e.Stdout, "sealed %d signing key(s) kept in clear with ALGA_MOBILE_SECRET_KEY and deleted %d stored server secret(s) (now derived from it)\n", sealed, deleted)
+		}
 		return ExitOK
 	})
 }

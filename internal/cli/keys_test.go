@@ -51,3 +51,40 @@ func TestKeysCommandsRefuseArguments(t *testing.T) {
 	assertUsageError(t, adminRun(t, "keys", "rotate", "now"), `unexpected argument "now"`)
 	assertUsageError(t, adminRun(t, "keys", "delete"), `unknown command "delete"`)
 }
+
+// Issue 11 item 5: an install that ran without ALGA_MOBILE_SECRET_KEY keeps
+// its signing keys and server secrets in clear. Once the key is set, check
+// says so, `keys rotate` seals the keys and deletes the stored secrets, and
+// check then says none remain.
+func TestKeysRotateSealsWhatWasKeptInClear(t *testing.T) {
+	url := adminDB(t)
+	rotateKey(t) // without a key: stored in clear
+	st := adminStore(t, url)
+	_, err := st.ServerSecret(context.Background(), "refresh-successor", func() ([]byte, error) { return []byte("clear-secret-value-32-bytes-long"), nil })
+	require.NoError(t, err)
+
+	t.Setenv("ALGA_MOBILE_SECRET_KEY", testSecretKey)
+	r := adminRun(t, "check")
+	assert.Contains(t, r.stdout, "1 signing key(s) and 1 server secret(s) are still stored in clear", r.stdout)
+	assert.Contains(t, r.stdout, "fix: run keys rotate, or start the service")
+
+	r = adminRun(t, "keys", "rotate")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "sealed 1 signing key(s) kept in clear with ALGA_MOBILE_SECRET_KEY and deleted 1 stored server secret(s)")
+	keys, err := st.ListSigningKeys(context.Background())
+	require.NoError(t, err)
+	require.Len(t, keys, 2)
+	for _, k := range keys {
+		assert.True(t, strings.HasPrefix(string(k.PrivateDER), "amk1:"), "key %s sealed", k.KID)
+	}
+	n, err := st.CountServerSecrets(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	r = adminRun(t, "check")
+	assert.Regexp(t, `\[ok\]\s+secrets at rest\s+no signing key or server secret is stored in clear`, r.stdout)
+
+	t.Setenv("ALGA_MOBILE_SECRET_KEY", "Zq8v2LrX0pW7nB4tK9sD1fH6yJ3mC5gAe+R/uTo1ic2Xb7hM4kPqS0wYd9aFg3LQ")
+	r = adminRun(t, "check")
+	assert.Contains(t, r.stdout, "sealed with another ALGA_MOBILE_SECRET_KEY")
+}

@@ -181,8 +181,10 @@ func (b builder) network(e env) {
 		b.problem("ALGA_MOBILE_REDIS_URL", "must be redis://[:password@]host:6379[/db] or rediss://…")
 	}
 	c.SecretKey, _ = b.secret("ALGA_MOBILE_SECRET_KEY")
-	if c.SecretKey.Set() && len(c.SecretKey.Value()) < 32 {
-		b.problem("ALGA_MOBILE_SECRET_KEY", "must be at least 32 characters (e.g. the output of: openssl rand -base64 48)")
+	if c.SecretKey.Set() {
+		if err := checkSecretKey(c.SecretKey.Value()); err != nil {
+			b.problem("ALGA_MOBILE_SECRET_KEY", "%v", err)
+		}
 	}
 	c.ListenAddr = b.addr("ALGA_MOBILE_LISTEN_ADDR", string(e.ListenAddr), DefaultListenAddr)
 	c.MetricsAddr = b.addr("ALGA_MOBILE_METRICS_ADDR", string(e.MetricsAddr), "")

@@ -307,12 +307,45 @@ func TestSecretKey(t *testing.T) {
 	cfg, ps := load(t, nil)
 	require.Empty(t, ps)
 	assert.Nil(t, cfg.MasterKey())
-	cfg, ps = load(t, map[string]string{"ALGA_MOBILE_SECRET_KEY": strings.Repeat("k", 32)})
+	cfg, ps = load(t, map[string]string{"ALGA_MOBILE_SECRET_KEY": strongKey})
 	require.Empty(t, ps)
-	assert.Len(t, cfg.MasterKey(), 32)
+	assert.Len(t, cfg.MasterKey(), len(strongKey))
 	_, ps = load(t, map[string]string{"ALGA_MOBILE_SECRET_KEY": "too-short-key"})
 	assert.Equal(t, []string{"ALGA_MOBILE_SECRET_KEY"}, vars(ps))
 	assert.NotContains(t, ps.Error(), "too-short-key")
+}
+
+// strongKey is the shape `openssl rand -base64 48` prints.
+const strongKey = "q7Vx2LrN0pW9nB4tK8sD1fH6yJ3mC5gAZe+R/uTo1ic2Xb7hM4kPqS0wYd9aFg3L"
+
+// Issue 11 item 5: weak or example keys are refused, whatever their length.
+func TestSecretKeyRefusesWeakAndExampleValues(t *testing.T) {
+	for _, tt := range []struct {
+		name, key, says string
+	}{
+		{"32 × a", strings.Repeat("a", 32), "too predictable"},
+		{"32 × k", strings.Repeat("k", 32), "too predictable"},
+		{"the old Kubernetes example", "change-me-to-48-random-base64-characters-0123456789", "published example"},
+		{"a placeholder", "please-CHANGE-ME-before-production-xyz", "placeholder"},
+		{"a counting sequence", "abcdefghijklmnopqrstuvwxyz0123456789", "too predictable"},
+		{"a short pattern repeated", strings.Repeat("Xy7!", 12), "too predictable"},
+		{"hex digits counted twice", "0123456789abcdef0123456789abcdef", "too predictable"},
+		{"a random block repeated", strings.Repeat("k3Vq8wY1sQ0bH7nR", 2), "too predictable"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ps := load(t, map[string]string{"ALGA_MOBILE_SECRET_KEY": tt.key})
+			require.Equal(t, []string{"ALGA_MOBILE_SECRET_KEY"}, vars(ps))
+			assert.Contains(t, ps.Error(), tt.says)
+			assert.Contains(t, ps.Error(), "openssl rand -base64 48")
+			assert.NotContains(t, ps.Error(), tt.key, "the value itself is never printed")
+		})
+	}
+	for _, key := range []string{strongKey, "k3Vq8wY1sQ0bH7nR2xL5pT9mC4fJ6dG8aE1zU3iO7yW2",
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", // openssl rand -hex 32
+		"correct horse battery staple, then 3 more words: mauve quill fjord"} {
+		_, ps := load(t, map[string]string{"ALGA_MOBILE_SECRET_KEY": key})
+		assert.Empty(t, ps, "%s: %.0f bits", key, EstimateKeyBits(key))
+	}
 }
 
 func TestMoreVariableRules(t *testing.T) {

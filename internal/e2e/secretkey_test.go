@@ -18,7 +18,7 @@ import (
 // secret is written to the database.
 func TestSecretKeyKeepsSecretsOutOfTheDatabase(t *testing.T) {
 	env := baseEnv(t, freeAddr(t))
-	env["ALGA_MOBILE_SECRET_KEY"] = "0123456789abcdef0123456789abcdef-e2e-master"
+	env["ALGA_MOBILE_SECRET_KEY"] = "e2eQ7Vx2LrN0pW9nB4tK8sD1fH6yJ3mC5gAZe+R/uTo1ic2Xb7hM4kPqS0wYd9aF" // a predictable key is refused (issue 11 item 5)
 	in := start(t, env)
 	in.addUser(t, tenantA, "sk@example.com", mobileauth.UserInternal)
 

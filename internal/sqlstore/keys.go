@@ -86,3 +86,44 @@ func (s *Store) readSecret(ctx context.Context, name string) ([]byte, error) {
 	}
 	return v, nil
 }
+
+// ReplaceSigningKeyPrivate swaps kid's private half from old to new, only
+// while it still is old, so that replicas re-sealing at the same time
+// seal each key once. It reports whether this call changed the row.
+func (s *Store) ReplaceSigningKeyPrivate(ctx context.Context, kid string, old, new []byte) (bool, error) {
+	defer s.track("ReplaceSigningKeyPrivate", time.Now())
+	res, err := s.exec(ctx, "UPDATE signing_keys SET private_der = $1 WHERE kid = $2 AND private_der = $3", new, kid, old)
+	if err != nil {
+		return false, fmt.Errorf("replace signing key %s: %w", kid, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("replace signing key %s: %w", kid, err)
+	}
+	return n == 1, nil
+}
+
+// CountServerSecrets reports how many server secrets are stored.
+func (s *Store) CountServerSecrets(ctx context.Context) (int, error) {
+	var n int
+	if err := s.readRow(ctx, "SELECT COUNT(*) FROM server_secrets").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count server secrets: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteServerSecrets deletes every stored server secret (once
+// ALGA_MOBILE_SECRET_KEY is set they are derived from it instead) and
+// reports how many there were.
+func (s *Store) DeleteServerSecrets(ctx context.Context) (int, error) {
+	defer s.track("DeleteServerSecrets", time.Now())
+	res, err := s.exec(ctx, "DELETE FROM server_secrets")
+	if err != nil {
+		return 0, fmt.Errorf("delete server secrets: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete server secrets: %w", err)
+	}
+	return int(n), nil
+}

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"slices"
@@ -81,3 +82,15 @@ var errBoom = errorString("boom")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+func (m *memKeys) ReplaceSigningKeyPrivate(ctx context.Context, kid string, old, new []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.keys {
+		if m.keys[i].KID == kid && bytes.Equal(m.keys[i].PrivateDER, old) {
+			m.keys[i].PrivateDER = new
+			return true, nil
+		}
+	}
+	return false, nil
+}

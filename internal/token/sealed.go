@@ -90,11 +90,73 @@ func (s *sealedKeys) ListSigningKeys(ctx context.Context) ([]mobileauth.SigningK
 }
 
 func (s *sealedKeys) AddSigningKey(ctx context.Context, k mobileauth.SigningKey) error {
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := io.ReadFull(s.rand, nonce); err != nil {
+	sealed, err := s.seal(k.KID, k.PrivateDER)
+	if err != nil {
 		return err
 	}
-	sealed := append(append([]byte(nil), sealedPrefix...), nonce...)
-	k.PrivateDER = s.aead.Seal(sealed, nonce, k.PrivateDER, []byte(k.KID))
+	k.PrivateDER = sealed
 	return s.src.AddSigningKey(ctx, k)
+}
+
+// seal encrypts one private key, bound to its kid.
+func (s *sealedKeys) seal(kid string, der []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := io.ReadFull(s.rand, nonce); err != nil {
+		return nil, err
+	}
+	sealed := append(append([]byte(nil), sealedPrefix...), nonce...)
+	return s.aead.Seal(sealed, nonce, der, []byte(kid)), nil
+}
+
+// InClear reports whether a stored private key is kept in clear: present
+// and not sealed by SealedKeys.
+func InClear(privateDER []byte) bool {
+	return len(privateDER) > 0 && !bytes.HasPrefix(privateDER, sealedPrefix)
+}
+
+// ResealStore is what ResealClearKeys needs of the store itself (not of
+// the SealedKeys wrapper, which would hide whether a key is sealed).
+type ResealStore interface {
+	ListSigningKeys(ctx context.Context) ([]mobileauth.SigningKey, error)
+	// ReplaceSigningKeyPrivate swaps kid's private half from old to new only
+	// while it still is old, and reports whether it did.
+	ReplaceSigningKeyPrivate(ctx context.Context, kid string, old, new []byte) (bool, error)
+}
+
+// ResealClearKeys seals under master every private signing key that st
+// still keeps in clear (stored before a master key was configured), so a
+// database dump no longer yields a key that can sign tokens. Replicas may
+// run it at once: each key is swapped only while it is still clear. It
+// returns how many keys this call sealed.
+func ResealClearKeys(ctx context.Context, st ResealStore, master []byte) (int, error) {
+	ks, err := SealedKeys(nil, master)
+	if err != nil {
+		return 0, err
+	}
+	sk, ok := ks.(*sealedKeys)
+	if !ok {
+		return 0, errors.New("reseal: no master key")
+	}
+	keys, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reseal: %w", err)
+	}
+	n := 0
+	for _, k := range keys {
+		if !InClear(k.PrivateDER) {
+			continue
+		}
+		sealed, err := sk.seal(k.KID, k.PrivateDER)
+		if err != nil {
+			return n, fmt.Errorf("reseal signing key %s: %w", k.KID, err)
+		}
+		done, err := st.ReplaceSigningKeyPrivate(ctx, k.KID, k.PrivateDER, sealed)
+		if err != nil {
+			return n, fmt.Errorf("reseal: %w", err)
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -63,3 +63,38 @@ func TestDeriveKey(t *testing.T) {
 	require.NoError(t, err)
 	assert.IsType(t, &memKeys{}, same, "no master key: unchanged")
 }
+
+// Keys stored in clear before ALGA_MOBILE_SECRET_KEY was set are sealed by
+// ResealClearKeys; they still sign and verify afterwards, and a second run
+// has nothing left to do.
+func TestResealClearKeysSealsEveryClearKey(t *testing.T) {
+	ctx := context.Background()
+	raw := &memKeys{}
+	old, err := Rotate(ctx, raw, time.Now().Add(-time.Hour), seeded(3))
+	require.NoError(t, err)
+	cur, err := Rotate(ctx, raw, time.Now(), seeded(4))
+	require.NoError(t, err)
+	master := []byte("Zq8v2LrX0pW7nB4tK9sD1fH6yJ3mC5gA")
+
+	n, err := ResealClearKeys(ctx, raw, master)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	stored, err := raw.ListSigningKeys(ctx)
+	require.NoError(t, err)
+	for _, k := range stored {
+		assert.False(t, InClear(k.PrivateDER), "key %s sealed", k.KID)
+		assert.False(t, bytes.Contains(k.PrivateDER, old.PrivateDER) || bytes.Contains(k.PrivateDER, cur.PrivateDER))
+	}
+	sealed, err := SealedKeys(raw, master)
+	require.NoError(t, err)
+	opened, err := sealed.ListSigningKeys(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, cur.PrivateDER, opened[0].PrivateDER, "opens to the same key")
+	assert.Equal(t, old.PrivateDER, opened[1].PrivateDER)
+
+	n, err = ResealClearKeys(ctx, raw, master)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing left in clear")
+	_, err = ResealClearKeys(ctx, raw, nil)
+	assert.Error(t, err, "no master key")
+}

@@ -58,6 +58,21 @@ func testKeys(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		assert.Nil(t, keys[0].RetiredAt, "k3 still active")
 	})
+	t.Run("replaces a private half only while it is the expected one", func(t *testing.T) {
+		ok, err := s.ReplaceSigningKeyPrivate(ctx, "k2", []byte("priv-2"), []byte("sealed-2"))
+		require.NoError(t, err)
+		assert.True(t, ok)
+		ok, err = s.ReplaceSigningKeyPrivate(ctx, "k2", []byte("priv-2"), []byte("sealed-again"))
+		require.NoError(t, err)
+		assert.False(t, ok, "another re-sealer got there first")
+		ok, err = s.ReplaceSigningKeyPrivate(ctx, "nope", []byte("priv-2"), []byte("x"))
+		require.NoError(t, err)
+		assert.False(t, ok)
+		keys, err := s.ListSigningKeys(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []byte("sealed-2"), keys[1].PrivateDER)
+		assert.Equal(t, []byte("priv-1"), keys[2].PrivateDER, "other keys untouched")
+	})
 }
 
 func testServerSecret(t *testing.T, open Opener) {
@@ -87,6 +102,22 @@ func testServerSecret(t *testing.T, open Opener) {
 		v, err := s.ServerSecret(ctx, "failing", func() ([]byte, error) { return []byte("ok"), nil })
 		require.NoError(t, err)
 		assert.Equal(t, []byte("ok"), v)
+	})
+	t.Run("counts and deletes every stored secret", func(t *testing.T) {
+		other := open(t)
+		for _, name := range []string{"a", "b"} {
+			_, err := other.ServerSecret(ctx, name, func() ([]byte, error) { return []byte("v-" + name), nil })
+			require.NoError(t, err)
+		}
+		n, err := other.CountServerSecrets(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		n, err = other.DeleteServerSecrets(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		n, err = other.CountServerSecrets(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, n)
 	})
 	t.Run("the first writer wins for every concurrent caller", func(t *testing.T) {
 		const n = 20
