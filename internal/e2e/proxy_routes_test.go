@@ -225,3 +225,34 @@ func TestProxyRouteListsFollowTheServiceRouteTable(t *testing.T) {
 		assert.True(t, direct || under, "%s is routed but not served", p)
 	}
 }
+
+// The guide's routing table (docs/appliance.md, step 4) names exactly the
+// appliance paths, so an operator who follows it routes what the files do.
+func TestApplianceGuideNamesTheAppliancePaths(t *testing.T) {
+	doc := pxRead(t, "docs/appliance.md")
+	start := strings.Index(doc, "## Step 4")
+	require.GreaterOrEqual(t, start, 0, "a step 4: the proxy")
+	section := doc[start:]
+	end := strings.Index(section, "Everything else stays with the web app")
+	require.Greater(t, end, 0)
+	var got []string
+	for _, line := range strings.Split(section[:end], "\n") {
+		if !strings.HasPrefix(line, "| `/") {
+			continue
+		}
+		cells := strings.Split(line, "|")
+		for _, m := range regexp.MustCompile("`(/[^`]*)`").FindAllStringSubmatch(cells[1], -1) {
+			got = append(got, m[1])
+		}
+		if strings.Contains(cells[2], "prefix") {
+			got[len(got)-1] += "*"
+		}
+	}
+	var want []string
+	for _, r := range pxApplianceRoutes {
+		want = append(want, r.String())
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	assert.Equal(t, want, got)
+}
