@@ -17,7 +17,6 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/clientip"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
-	"github.com/nineminds/alga-mobile-auth/internal/devidp"
 	"github.com/nineminds/alga-mobile-auth/internal/httpapi"
 	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/logging"
@@ -47,14 +46,14 @@ type App struct {
 
 	Auth *authflow.Service
 	// DevIDP is the development identity provider, when enabled.
-	DevIDP *devidp.Server
+	DevIDP DevProvider
 
 	handler  http.Handler
 	draining atomic.Bool
 	now      func() time.Time
 	cancel   context.CancelFunc
 	closers  []func() error
-	audit    *auditWriter
+	audit    *sqlstore.AuditBatcher
 }
 
 // Open builds the App: logger, metrics, store (migrated), license gate and
@@ -62,6 +61,9 @@ type App struct {
 func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	if err := cfg.RequirePublicURL(); err != nil {
 		return nil, err
+	}
+	if cfg.DevIDP && !DevIDPBuiltIn {
+		return nil, ErrNoDevIDP
 	}
 	if o.LogWriter == nil {
 		o.LogWriter = io.Discard
@@ -108,7 +110,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	}
 	a.Auth = svc
 	go ring.Run(bg)
-	go a.purgeLoop(bg)
+	go st.RunPurge(bg, o.Now, a.Log)
 
 	ips := clientip.NewResolver(cfg.TrustedProxies)
 	web, err := a.newWeb(ctx, o, ips)

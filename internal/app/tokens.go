@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
 	"github.com/nineminds/alga-mobile-auth/internal/httpapi"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/ratelimit"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
@@ -45,7 +44,7 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 	if err != nil {
 		return nil, nil, err
 	}
-	a.audit = newAuditWriter(a.Store, a.Log)
+	a.audit = sqlstore.NewAuditBatcher(a.Store, a.Log)
 	a.closers = append(a.closers, a.audit.Close)
 	limiter, err := a.newLimiter()
 	if err != nil {
@@ -115,14 +114,12 @@ func (a *App) serverSecret(ctx context.Context, name string, r io.Reader) ([]byt
 // single instance anyway).
 func (a *App) newLimiter() (mobileauth.RateLimiter, error) {
 	if a.Config.RedisURL.Set() {
-		opts, err := ratelimit.ParseRedisURL(a.Config.RedisURL.Value())
+		client, err := ratelimit.OpenRedis(a.Config.RedisURL.Value(), a.Log)
 		if err != nil {
 			return nil, fmt.Errorf("ALGA_MOBILE_REDIS_URL: %w", err)
 		}
-		ratelimit.RouteRedisLogs(a.Log)
-		client := redis.NewClient(opts)
 		a.closers = append(a.closers, client.Close)
-		return ratelimit.NewRedis(client, "alga-mobile:rl:"), nil
+		return client.Limiter(), nil
 	}
 	if a.Store.Dialect() == "postgres" {
 		return a.Store, nil

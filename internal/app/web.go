@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/nineminds/alga-mobile-auth/internal/clientip"
-	"github.com/nineminds/alga-mobile-auth/internal/devidp"
 	"github.com/nineminds/alga-mobile-auth/internal/httpapi"
 	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/qr"
@@ -30,8 +29,7 @@ func (a *App) newWeb(ctx context.Context, o Options, ips *clientip.Resolver) (*h
 		Now:              o.Now,
 	}
 	if cfg.DevIDP {
-		idp, err := devidp.Start(devidp.Options{Addr: cfg.DevIDPAddr,
-			RedirectURIs: []string{cfg.Origin() + sso.CallbackPathPrefix + string(sso.Dev)}})
+		idp, err := startDevIDP(cfg.DevIDPAddr, []string{cfg.Origin() + sso.CallbackPathPrefix + string(sso.Dev)})
 		if err != nil {
 			return nil, fmt.Errorf("development identity provider: %w", err)
 		}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 	"github.com/nineminds/alga-mobile-auth/internal/app"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
@@ -164,7 +162,11 @@ func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now fun
 	if !bad["ALGA_MOBILE_SECRET_KEY"] {
 		checkSecretKey(&r, cfg)
 	}
-	if cfg.DevIDP {
+	switch {
+	case cfg.DevIDP && !app.DevIDPBuiltIn:
+		r.add(Error, "ALGA_MOBILE_DEV_IDP", "is on, but this binary was built without the development identity provider (only builds with the devidp tag, such as make run, carry it): serve refuses to start",
+			"unset ALGA_MOBILE_DEV_IDP")
+	case cfg.DevIDP:
 		r.add(Warning, "ALGA_MOBILE_DEV_IDP", "the development sign-in is on: it signs in anyone who types a known e-mail", "unset ALGA_MOBILE_DEV_IDP outside local demos")
 	}
 	return r
@@ -448,25 +450,25 @@ func writableDir(dir string) error {
 }
 
 func checkRedis(ctx context.Context, r *Report, cfg *config.Config, probe bool) {
-	opts, err := ratelimit.ParseRedisURL(cfg.RedisURL.Value())
+	// The finding says what went wrong; go-redis's own log lines would only
+	// repeat it on stderr.
+	client, err := ratelimit.OpenRedis(cfg.RedisURL.Value(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		r.add(Error, "ALGA_MOBILE_REDIS_URL", err.Error(), "use redis://[:password@]host:6379[/db]")
 		return
 	}
+	defer client.Close()
 	if !probe {
-		r.add(OK, "ALGA_MOBILE_REDIS_URL", "rate limits shared through Redis at "+opts.Addr+" (not probed)", "")
+		r.add(OK, "ALGA_MOBILE_REDIS_URL", "rate limits shared through Redis at "+client.Addr+" (not probed)", "")
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	ratelimit.RouteRedisLogs(slog.New(slog.NewTextHandler(io.Discard, nil))) // the finding says it
-	client := redis.NewClient(opts)
-	defer client.Close()
 	if err := client.Ping(ctx).Err(); err != nil {
-		r.add(Error, "ALGA_MOBILE_REDIS_URL", "Redis at "+opts.Addr+" is not reachable", "check the address and password, or unset it to keep rate limits in the database")
+		r.add(Error, "ALGA_MOBILE_REDIS_URL", "Redis at "+client.Addr+" is not reachable", "check the address and password, or unset it to keep rate limits in the database")
 		return
 	}
-	r.add(OK, "ALGA_MOBILE_REDIS_URL", "rate limits shared through Redis at "+opts.Addr+": reachable", "")
+	r.add(OK, "ALGA_MOBILE_REDIS_URL", "rate limits shared through Redis at "+client.Addr+": reachable", "")
 }
 
 // unknownEdition reports an EDITION or NEXT_PUBLIC_EDITION value that is

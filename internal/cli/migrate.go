@@ -97,7 +97,7 @@ func withStore(e Env, cmd string, fn func(st *sqlstore.Store) int) int {
 	}
 	// An empty database (a PostgreSQL database serve never ran on, an empty
 	// file) is no store either: its schema would be created here.
-	if v, err := schemaVersion(e.Ctx, st); err != nil || v == 0 {
+	if v, err := st.SchemaVersion(e.Ctx); err != nil || v == 0 {
 		where := st.Location()
 		_ = st.Close()
 		return fail(e, cmd, fmt.Errorf("open the database (ALGA_MOBILE_DATABASE_URL): %s has no alga-mobile-auth schema: %s", where, noStoreFix))
@@ -130,14 +130,14 @@ func runMigrate(e Env) int {
 	// Before the first migration the bookkeeping table does not exist and
 	// the read fails: that is version 0, and Migrate reports any real
 	// connection problem itself.
-	before, err := schemaVersion(e.Ctx, st)
+	before, err := st.SchemaVersion(e.Ctx)
 	if err != nil {
 		before = 0
 	}
 	if err := st.Migrate(e.Ctx); err != nil {
 		return fail(e, "migrate", errors.Join(fmt.Errorf("migrate the database: %w", err), st.Close()))
 	}
-	after, err := schemaVersion(e.Ctx, st)
+	after, err := st.SchemaVersion(e.Ctx)
 	if err = errors.Join(err, st.Close()); err != nil {
 		return fail(e, "migrate", err)
 	}
@@ -147,15 +147,4 @@ func runMigrate(e Env) int {
 		fmt.Fprintf(e.Stdout, "%s schema migrated from version %d to %d\n", st.Dialect(), before, after)
 	}
 	return ExitOK
-}
-
-// schemaVersion reads the newest applied migration. sqlstore keeps its
-// bookkeeping in schema_migrations and has no accessor for it, so this
-// reads the table directly through the store's handle.
-func schemaVersion(ctx context.Context, st *sqlstore.Store) (int, error) {
-	var v int
-	if err := st.DB().QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v); err != nil {
-		return 0, fmt.Errorf("read the schema version: %w", err)
-	}
-	return v, nil
 }

@@ -83,6 +83,9 @@ func start(t *testing.T, env map[string]string) *instance {
 	}
 	cfg, err := config.Load()
 	require.NoError(t, err)
+	if cfg.DevIDP && !app.DevIDPBuiltIn {
+		require.FailNow(t, "these tests sign in through the development identity provider: run them with -tags devidp (make test does)")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.Open(ctx, cfg, app.Options{Version: "e2e"})
 	require.NoError(t, err)

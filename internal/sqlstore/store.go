@@ -140,7 +140,8 @@ func (s *Store) Location() string { return s.where }
 // Dialect reports "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.dialect }
 
-// DB exposes the database for tests that read tables directly.
+// DB exposes the database to tests that read tables directly; production
+// code never calls it (internal/app/layering_test.go holds that line).
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Ping reports whether the database answers (for /readyz).

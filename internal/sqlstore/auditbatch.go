@@ -1,4 +1,4 @@
-package app
+package sqlstore
 
 import (
 	"context"
@@ -8,12 +8,6 @@ import (
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
-
-// batchStore is what the audit writer needs from the store.
-type batchStore interface {
-	mobileauth.AuditStore
-	AppendAudits(ctx context.Context, events []mobileauth.AuditEvent) error
-}
 
 // Audit batching: at most this many events per commit, at most this long
 // in memory. Every event is also logged synchronously by the use case, so
@@ -25,12 +19,12 @@ const (
 	auditQueue         = 4096
 )
 
-// auditWriter is a mobileauth.AuditStore that queues events and writes
-// them in batches: on the single SQLite writer connection one commit per
+// AuditBatcher is a mobileauth.AuditStore over the Store that queues
+// events and writes them in batches (AppendAudits): on the single SQLite writer connection one commit per
 // event was a fifth of an exchange's cost. When the queue is full, events
 // are written synchronously (backpressure, never loss).
-type auditWriter struct {
-	st    batchStore
+type AuditBatcher struct {
+	st    *Store
 	log   *slog.Logger
 	q     chan mobileauth.AuditEvent
 	flush chan chan struct{} // ListAudit asks for everything queued to be written
@@ -41,8 +35,9 @@ type auditWriter struct {
 	closed  bool
 }
 
-func newAuditWriter(st batchStore, log *slog.Logger) *auditWriter {
-	w := &auditWriter{st: st, log: log, q: make(chan mobileauth.AuditEvent, auditQueue),
+// NewAuditBatcher starts the batcher's writer; Close stops it.
+func NewAuditBatcher(st *Store, log *slog.Logger) *AuditBatcher {
+	w := &AuditBatcher{st: st, log: log, q: make(chan mobileauth.AuditEvent, auditQueue),
 		flush: make(chan chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
@@ -50,7 +45,7 @@ func newAuditWriter(st batchStore, log *slog.Logger) *auditWriter {
 
 // AppendAudit queues e (stamping its time now, so order and time are the
 // request's, not the flush's).
-func (w *auditWriter) AppendAudit(ctx context.Context, e mobileauth.AuditEvent) error {
+func (w *AuditBatcher) AppendAudit(ctx context.Context, e mobileauth.AuditEvent) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -68,7 +63,7 @@ func (w *auditWriter) AppendAudit(ctx context.Context, e mobileauth.AuditEvent) 
 
 // ListAudit writes what is queued first, so a reader sees every event
 // appended before it asked.
-func (w *auditWriter) ListAudit(ctx context.Context, f mobileauth.AuditFilter) ([]mobileauth.AuditEvent, error) {
+func (w *AuditBatcher) ListAudit(ctx context.Context, f mobileauth.AuditFilter) ([]mobileauth.AuditEvent, error) {
 	ack := make(chan struct{})
 	select {
 	case w.flush <- ack:
@@ -84,7 +79,7 @@ func (w *auditWriter) ListAudit(ctx context.Context, f mobileauth.AuditFilter) (
 	return w.st.ListAudit(ctx, f)
 }
 
-func (w *auditWriter) run() {
+func (w *AuditBatcher) run() {
 	defer close(w.done)
 	t := time.NewTicker(auditFlushInterval)
 	defer t.Stop()
@@ -111,7 +106,7 @@ func (w *auditWriter) run() {
 }
 
 // drain moves everything already queued into batch.
-func (w *auditWriter) drain(batch []mobileauth.AuditEvent) []mobileauth.AuditEvent {
+func (w *AuditBatcher) drain(batch []mobileauth.AuditEvent) []mobileauth.AuditEvent {
 	for {
 		select {
 		case e, ok := <-w.q:
@@ -126,7 +121,7 @@ func (w *auditWriter) drain(batch []mobileauth.AuditEvent) []mobileauth.AuditEve
 }
 
 // write stores batch and returns it emptied for reuse.
-func (w *auditWriter) write(batch []mobileauth.AuditEvent) []mobileauth.AuditEvent {
+func (w *AuditBatcher) write(batch []mobileauth.AuditEvent) []mobileauth.AuditEvent {
 	if len(batch) == 0 {
 		return batch
 	}
@@ -139,7 +134,7 @@ func (w *auditWriter) write(batch []mobileauth.AuditEvent) []mobileauth.AuditEve
 }
 
 // Close writes everything queued and stops the writer.
-func (w *auditWriter) Close() error {
+func (w *AuditBatcher) Close() error {
 	w.closing.Lock()
 	if !w.closed {
 		w.closed = true

@@ -1,4 +1,4 @@
-package app
+package sqlstore_test
 
 import (
 	"context"
@@ -15,13 +15,13 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 )
 
-func TestAuditWriterBatchesWithoutLosingEvents(t *testing.T) {
+func TestAuditBatcherBatchesWithoutLosingEvents(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "a.db"), sqlstore.Options{})
 	require.NoError(t, err)
 	defer st.Close()
 	require.NoError(t, st.Migrate(ctx))
-	w := newAuditWriter(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w := sqlstore.NewAuditBatcher(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
