@@ -387,3 +387,43 @@ func TestChartRefusesWhatCanNeverWork(t *testing.T) {
 		})
 	}
 }
+
+// flux/alga-mobile-auth.yaml installs this chart from a GitRepository with
+// appliance values that render the same objects as values-appliance.yaml.
+func TestFluxHelmReleaseRendersTheApplianceRelease(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("flux", "alga-mobile-auth.yaml"))
+	require.NoError(t, err)
+	docs := map[string]object{}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	for {
+		var o object
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+		docs[o.kind()] = o
+	}
+	repo, rel := docs["GitRepository"], docs["HelmRelease"]
+	require.NotNil(t, repo)
+	require.NotNil(t, rel)
+	assert.Equal(t, "msp", dig(rel, "spec", "targetNamespace"))
+	ref := dig(rel, "spec", "chart", "spec", "sourceRef")
+	assert.Equal(t, "GitRepository", dig(ref, "kind"))
+	assert.Equal(t, dig(repo, "metadata", "name"), dig(ref, "name"))
+	assert.Equal(t, dig(repo, "metadata", "namespace"), dig(ref, "namespace"))
+	chartPath := str(dig(rel, "spec", "chart", "spec", "chart"))
+	_, err = os.Stat(filepath.Join("..", "..", chartPath, "Chart.yaml"))
+	require.NoError(t, err, "the chart path %s is the chart, from the repository's root", chartPath)
+
+	values, err := yaml.Marshal(dig(rel, "spec", "values"))
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "values.yaml")
+	require.NoError(t, os.WriteFile(file, values, 0o600))
+	fromFlux := render(t, "-f", file)
+	fromExample := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"))
+	checkCommon(t, fromFlux)
+	assert.Equal(t, fromExample["Deployment"]["spec"], fromFlux["Deployment"]["spec"], "the same pods as values-appliance.yaml")
+	assert.Equal(t, fromExample["Service"]["spec"], fromFlux["Service"]["spec"])
+	assert.Equal(t, fromExample["PersistentVolumeClaim"]["spec"], fromFlux["PersistentVolumeClaim"]["spec"])
+}
