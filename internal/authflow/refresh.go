@@ -57,8 +57,16 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	if err != nil {
 		return RefreshResult{}, fmt.Errorf("look up refresh token: %w", err)
 	}
-	if err := s.limit(ctx, "refresh-user:"+owner.TenantID+":"+owner.UserID, refreshLimit); err != nil {
-		return RefreshResult{}, err
+	now := s.now()
+	live := owner.RotatedAt == nil && owner.RevokedAt == nil && now.Before(owner.ExpiresAt)
+	// Only a live token counts against its owner's limit. A dead one
+	// (rotated, revoked, expired: from a lost phone, a log, a backup) is
+	// held to the per-IP limit alone, or anyone holding one could keep
+	// every device of the user from refreshing, from rotating addresses.
+	if live {
+		if err := s.limit(ctx, "refresh-user:"+owner.TenantID+":"+owner.UserID, refreshLimit); err != nil {
+			return RefreshResult{}, err
+		}
 	}
 	// The owner's user and tenant plan are read once, here, for the checks
 	// on both sides of the rotation (a token's tenant and user never change).
@@ -68,12 +76,10 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	if err != nil {
 		return RefreshResult{}, err
 	}
-	now := s.now()
 	// The plan too is checked before rotating a live token, for the same
 	// reason: a tenant whose plan lapses and comes back keeps its sessions.
 	// A dead token (rotated, revoked, expired) is judged first, so that it
 	// still gets its 401 and a stolen one still triggers theft detection.
-	live := owner.RotatedAt == nil && owner.RevokedAt == nil && now.Before(owner.ExpiresAt)
 	if live {
 		if err := s.refreshGate(m.gate); err != nil {
 			return RefreshResult{}, err

@@ -324,6 +324,49 @@ func TestRefreshRateLimitPerUserKeepsThePresentedToken(t *testing.T) {
 	assert.Empty(t, f.audits(mobileauth.AuditRefreshReuse))
 }
 
+// Issue 11 item 4: presentations of dead refresh tokens (revoked, rotated
+// long ago, expired) from many addresses must not use up the owner's
+// per-user limit, or anyone holding an old token could lock every device
+// of the user out of refreshing.
+func TestRefreshDeadTokensDoNotCountAgainstTheUser(t *testing.T) {
+	cases := []struct {
+		name string
+		// dead returns a dead token of alice; her other session stays live.
+		dead func(f *fixture) string
+	}{
+		{"revoked", func(f *fixture) string {
+			s := f.session(alice.Email)
+			require.NoError(t, f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: s.RefreshToken}))
+			return s.RefreshToken
+		}},
+		{"rotated, family since revoked", func(f *fixture) string {
+			s := f.session(alice.Email)
+			f.refresh(s.RefreshToken)
+			f.clock.Advance(grace + time.Second)
+			assertError(t, f.refreshErr(s.RefreshToken), mobileauth.CodeUnauthorized, msgInvalidToken) // theft detection
+			return s.RefreshToken
+		}},
+		{"expired", func(f *fixture) string {
+			s := f.session(alice.Email)
+			f.clock.Advance(refreshTTL + time.Second)
+			return s.RefreshToken
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, hosted()) // no trial to run out while the clock moves
+			f.addUsers(alice)
+			dead := tc.dead(f)
+			live := f.session(alice.Email)
+			for range 100 {
+				_, err := f.svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: dead, ClientIP: f.nextIP()})
+				assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+			}
+			f.refresh(live.RefreshToken) // the user's live token still refreshes
+		})
+	}
+}
+
 func TestRefreshRefusedByThePlanKeepsThePresentedToken(t *testing.T) {
 	f := newFixture(t, hosted())
 	f.addUsers(alice)
