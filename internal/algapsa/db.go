@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -20,7 +22,8 @@ const DefaultMaxConns = 4
 
 // Options configure Open. The zero value is fine for production.
 type Options struct {
-	// MaxConns caps the pool (DefaultMaxConns when 0).
+	// MaxConns caps the pool (DefaultMaxConns when 0) unless the URL sets
+	// pool_max_conns.
 	MaxConns int32
 	// Rand is the source of API keys (crypto/rand when nil).
 	Rand io.Reader
@@ -41,11 +44,18 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, errors.New("AlgaPSA database URL is not a valid postgres:// URL (not repeated here: it may hold a password)")
 	}
-	cfg.MaxConns = opts.MaxConns
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = DefaultMaxConns
+	// The URL's own pool_max_conns wins: it is how an operator sizes the
+	// pool for their database.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = opts.MaxConns
+		if cfg.MaxConns <= 0 {
+			cfg.MaxConns = DefaultMaxConns
+		}
 	}
 	cfg.MinConns = 0
+	// Idle connections go back to AlgaPSA's database soon after a burst:
+	// the web app shares its connection limit.
+	cfg.MaxConnIdleTime = time.Minute
 	// Every statement here is a single conditional UPDATE or a short
 	// transaction whose race is decided by row locks or an advisory lock:
 	// READ COMMITTED is what they are written for, whatever the default.

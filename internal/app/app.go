@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nineminds/alga-mobile-auth/internal/algapsa"
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/clientip"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
@@ -43,6 +44,8 @@ type App struct {
 	Metrics *metrics.Metrics
 	Store   *sqlstore.Store
 	Gate    *license.Gate
+	// AlgaPSA is AlgaPSA's database in appliance mode (nil otherwise).
+	AlgaPSA *algapsa.DB
 
 	Auth *authflow.Service
 	// DevIDP is the development identity provider, when enabled.
@@ -96,6 +99,10 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		a.Log.InfoContext(ctx, "sealed what was kept in clear before ALGA_MOBILE_SECRET_KEY was set",
 			"signing_keys_sealed", sealed, "server_secrets_deleted", deleted)
 	}
+	if err := a.openAlgaPSA(ctx, o); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
 
 	var keysErr error
 	a.Gate, keysErr = NewGate(cfg, o.Now)
@@ -111,6 +118,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.Auth = svc
 	go ring.Run(bg)
 	go st.RunPurge(bg, o.Now, a.Log)
+	go a.sweepLoop(bg)
 
 	ips := clientip.NewResolver(cfg.TrustedProxies)
 	web, err := a.newWeb(ctx, o, ips)
@@ -129,7 +137,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		Logger:        a.Log,
 		Metrics:       a.Metrics,
 		Capabilities:  caps,
-		Ready:         st.Ping,
+		Ready:         a.ready,
 		Draining:      a.draining.Load,
 		ClientIP:      func(r *http.Request) string { return ips.ClientIP(r).String() },
 		MetricsOnMain: cfg.MetricsAddr == "",
@@ -184,7 +192,11 @@ func (a *App) logStartup(ctx context.Context, keysErr error) {
 	st := a.Gate.Status()
 	attrs := []any{"origin", cfg.Origin(), "edition", st.Edition, "licensing", st.Mode,
 		"mobile_enabled", st.Capabilities.Enabled, "store", a.Store.Location(),
-		"google", cfg.Google.Configured(), "microsoft", cfg.Microsoft.Configured()}
+		"google", cfg.Google.Configured(), "microsoft", cfg.Microsoft.Configured(), "appliance_mode", cfg.ApplianceMode()}
+	if cfg.ApplianceMode() {
+		attrs = append(attrs, "algapsa_database", cfg.Appliance.Database,
+			"web_app_session", cfg.Appliance.NextAuthSecret.Set())
+	}
 	if st.Mode == license.ModeSelfHost {
 		attrs = append(attrs, "tier", st.Tier, "license_present", st.LicensePresent,
 			"license_valid", st.LicenseValid, "trial_active", st.Trial.Active)

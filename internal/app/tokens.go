@@ -50,7 +50,7 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := authflow.New(authflow.Deps{
+	deps := authflow.Deps{
 		Stores:  authflow.Stores{OTTs: a.Store, Sessions: a.Store, Refresh: a.Store, Directory: a.Store, Audit: a.audit},
 		Limiter: limiter, Gate: a.Gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
 		Events: a.Metrics, Log: a.Log, Now: o.Now, Rand: o.Rand,
@@ -58,7 +58,11 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 			RefreshGrace: cfg.RefreshGrace, SessionTTL: cfg.SessionTTL,
 			Origin: cfg.Origin(), HostAllowlist: cfg.HostAllowlist, OwnHost: cfg.OwnHost(),
 			SessionCookie: httpapi.SessionCookieName(cfg.Origin())},
-	})
+	}
+	if err := a.applianceDeps(&deps, o); err != nil {
+		return nil, nil, err
+	}
+	svc, err := authflow.New(deps)
 	if err != nil {
 		return nil, nil, err
 	}

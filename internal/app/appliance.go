@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/algapsa"
+	"github.com/nineminds/alga-mobile-auth/internal/appliance"
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/authjs"
+)
+
+// algaPSAConns is the default size of the pool to AlgaPSA's database in
+// appliance mode: every exchange and refresh mints an API key there (a
+// short transaction under a per-family lock) and every /verify reads one,
+// so this pool carries the same load as the own store's (16 by default).
+// Idle connections are closed after a minute, since the web app shares the
+// database's connection limit. pool_max_conns in ALGA_PSA_DATABASE_URL
+// overrides it.
+const algaPSAConns = 16
+
+// sweepEvery is how often this service's expired API keys are deactivated
+// and its old inactive ones deleted (SPEC §8.4): the purge schedule.
+const sweepEvery = 10 * time.Minute
+
+// openAlgaPSA connects to AlgaPSA's database when appliance mode is on
+// (SPEC §8.1). It does not wait for the database: /readyz says when it is
+// unreachable, and check explains why.
+func (a *App) openAlgaPSA(ctx context.Context, o Options) error {
+	if !a.Config.ApplianceMode() {
+		return nil
+	}
+	db, err := algapsa.Open(ctx, a.Config.Appliance.DatabaseURL.Value(), algapsa.Options{MaxConns: algaPSAConns, Rand: o.Rand})
+	if err != nil {
+		return err
+	}
+	a.AlgaPSA = db
+	a.closers = append(a.closers, func() error { db.Close(); return nil })
+	return nil
+}
+
+// applianceDeps plugs AlgaPSA into the use cases: its users and tenants as
+// the directory, its API keys as access tokens, its refresh tokens to
+// adopt, and (with NEXTAUTH_SECRET) its web session before the own one.
+func (a *App) applianceDeps(d *authflow.Deps, o Options) error {
+	db := a.AlgaPSA
+	if db == nil {
+		return nil
+	}
+	access, err := authflow.NewAPIKeyAccess(db, a.Config.AccessTTL)
+	if err != nil {
+		return err
+	}
+	d.Stores.Directory, d.Access, d.AlgaTokens = db, access, db
+	secret := a.Config.Appliance.NextAuthSecret
+	if !secret.Set() {
+		return nil
+	}
+	name := a.Config.Appliance.AuthJSCookie
+	if name == "" {
+		name = authjs.CookieName(a.Config.Origin())
+	}
+	dec, err := authjs.NewDecoder(secret.Value(), name, o.Now)
+	if err != nil {
+		return fmt.Errorf("web app session cookie: %w", err)
+	}
+	src, err := appliance.NewWebAppSessions(dec, db, a.Log)
+	if err != nil {
+		return err
+	}
+	d.SessionSources = append(d.SessionSources, src)
+	return nil
+}
+
+// ready is /readyz: the own store, and AlgaPSA's database in appliance
+// mode (SPEC §8.1).
+func (a *App) ready(ctx context.Context) error {
+	if err := a.Store.Ping(ctx); err != nil {
+		return err
+	}
+	if a.AlgaPSA != nil {
+		return a.AlgaPSA.Ping(ctx)
+	}
+	return nil
+}
+
+// sweepLoop runs the API-key housekeeping of SPEC §8.4 until ctx ends,
+// limited to keys this service created. On several replicas each sweeps;
+// the statements are idempotent.
+func (a *App) sweepLoop(ctx context.Context) {
+	if a.AlgaPSA == nil {
+		return
+	}
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r, err := a.AlgaPSA.SweepAPIKeys(ctx)
+			if err != nil && ctx.Err() == nil {
+				a.Log.WarnContext(ctx, "API-key housekeeping in AlgaPSA's database failed", "error", err)
+			} else if r.Deactivated > 0 || r.Deleted > 0 {
+				a.Log.DebugContext(ctx, "API-key housekeeping", "deactivated", r.Deactivated, "deleted", r.Deleted)
+			}
+		}
+	}
+}
