@@ -377,7 +377,7 @@ func checkDatabase(ctx context.Context, r *Report, cfg *config.Config, probe boo
 // tolerable on a loopback test install, an error on a real one.
 func checkSecretKey(r *Report, cfg *config.Config) {
 	const name = "ALGA_MOBILE_SECRET_KEY"
-	const fix = "set ALGA_MOBILE_SECRET_KEY to the output of `openssl rand -base64 48` (the same on every replica), then run keys rotate"
+	const fix = "set ALGA_MOBILE_SECRET_KEY to the output of `openssl rand -base64 48` or `alga-mobile-auth secret` (the same on every replica), then run keys rotate"
 	switch {
 	case cfg.SecretKey.Set():
 		r.add(OK, name, "set: signing keys encrypted at rest, server secrets derived from it", "")

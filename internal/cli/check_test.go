@@ -179,8 +179,10 @@ func TestCheckExplainsTrustedProxiesInAContainer(t *testing.T) {
 
 // Issue 13 point 8: check's rough edges.
 func TestCheckRoughEdges(t *testing.T) {
+	key, err := newSecretKey(rand.Reader)
+	require.NoError(t, err)
 	base := map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee",
-		"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d"}
+		"GOOGLE_OAUTH_CLIENT_ID": "id", "GOOGLE_OAUTH_CLIENT_SECRET": "gs-9f8e7d", "ALGA_MOBILE_SECRET_KEY": key}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
 		for k, v := range base {

@@ -3,11 +3,13 @@ package cli
 import (
 	"crypto/rand"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/app"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
@@ -49,7 +51,8 @@ func runKeysRotate(e Env) int {
 		if sealed+deleted > 0 {
 			fmt.Fprintf(e.Stdout, "sealed %d signing key(s) kept in clear with ALGA_MOBILE_SECRET_KEY and deleted %d stored server secret(s) (now derived from it)\n", sealed, deleted)
 		}
-		return ExitOK
+		return writeAdminAudit(e, st, cmd, adminEvent{op: mobileauth.AuditAdminKeysRotate, record: k.KID,
+			details: map[string]string{"algorithm": k.Algorithm, "sealed": strconv.Itoa(sealed), "deleted_secrets": strconv.Itoa(deleted)}})
 	})
 }
 

@@ -213,5 +213,19 @@ func TestAdminCommandsOnPostgres(t *testing.T) {
 	r = adminRun(t, "keys", "list")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Regexp(t, second+`\s+EdDSA\s+\S+\s+active\n`+first+`\s+EdDSA\s+\S+\s+retired`, r.stdout)
-	assert.Empty(t, auditEvents(t))
+	// Every change an admin command made is audited (issue 13 point 9), and
+	// nothing else: the refused add and the refused import wrote nothing.
+	bob := ""
+	for _, u := range listUsers(t) {
+		if u.Email == "bob@example.com" {
+			bob = u.ID
+		}
+	}
+	var ops []string
+	for _, ev := range auditEvents(t) {
+		ops = append(ops, ev.Operation+" "+ev.RecordID)
+	}
+	assert.Equal(t, []string{"MOBILE_AUTH_ADMIN_KEYS_ROTATE " + second, "MOBILE_AUTH_ADMIN_KEYS_ROTATE " + first,
+		"MOBILE_AUTH_ADMIN_TENANT_PLAN " + tenantA, "MOBILE_AUTH_ADMIN_USER_DISABLE " + bob,
+		"MOBILE_AUTH_ADMIN_USER_IMPORT "}, ops)
 }

@@ -45,7 +45,8 @@ func runTenantsSetPlan(e Env) int {
 			return fail(e, cmd, err)
 		}
 		fmt.Fprintf(e.Stdout, "tenant %s: plan %s (%s)\n", tenantID, tier, mobileText(tier))
-		return ExitOK
+		return writeAdminAudit(e, st, cmd, adminEvent{op: mobileauth.AuditAdminTenantPlan, tenant: tenantID, record: tenantID,
+			details: map[string]string{"plan": string(tier)}})
 	})
 }
 

@@ -64,7 +64,8 @@ func runUsersAdd(e Env) int {
 			return fail(e, cmd, err)
 		}
 		fmt.Fprintf(e.Stdout, "added %s (user id %s) to tenant %s as %s\n", u.Email, u.ID, u.TenantID, u.Type)
-		return ExitOK
+		return writeAdminAudit(e, st, cmd, adminEvent{op: mobileauth.AuditAdminUserAdd, tenant: u.TenantID, user: u.ID,
+			record: u.ID, details: map[string]string{"email": u.Email, "type": string(u.Type)}})
 	})
 }
 
@@ -176,7 +177,19 @@ func runUsersSetActive(e Env, active bool) int {
 	if err != nil {
 		return usageError(e, cmd, "--email: %v", err)
 	}
+	op := mobileauth.AuditAdminUserDisable
+	if active {
+		op = mobileauth.AuditAdminUserEnable
+	}
 	return withStore(e, cmd, func(st *sqlstore.Store) int {
+		u, err := userByEmail(e, st, tenantID, addr)
+		if err != nil {
+			return fail(e, cmd, err)
+		}
+		if u.Active == active {
+			fmt.Fprintf(e.Stdout, "%s in tenant %s is already %s\n", addr, tenantID, done)
+			return ExitOK
+		}
 		if err := st.SetUserActive(e.Ctx, tenantID, addr, active, time.Now()); err != nil {
 			if errors.Is(err, mobileauth.ErrNotFound) {
 				return fail(e, cmd, fmt.Errorf("no user with e-mail %s in tenant %s", addr, tenantID))
@@ -184,8 +197,23 @@ func runUsersSetActive(e Env, active bool) int {
 			return fail(e, cmd, err)
 		}
 		fmt.Fprintf(e.Stdout, "%s %s in tenant %s\n", done, addr, tenantID)
-		return ExitOK
+		return writeAdminAudit(e, st, cmd, adminEvent{op: op, tenant: tenantID, user: u.ID, record: u.ID,
+			details: map[string]string{"email": addr}})
 	})
+}
+
+// userByEmail finds the user with e-mail addr in tenant.
+func userByEmail(e Env, st *sqlstore.Store, tenant, addr string) (mobileauth.User, error) {
+	users, err := st.FindUsersByEmail(e.Ctx, addr)
+	if err != nil {
+		return mobileauth.User{}, err
+	}
+	for _, u := range users {
+		if u.TenantID == tenant {
+			return u, nil
+		}
+	}
+	return mobileauth.User{}, fmt.Errorf("no user with e-mail %s in tenant %s", addr, tenant)
 }
 
 // newUser validates one directory entry, as given on the command line or

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
@@ -96,7 +97,8 @@ func runUsersImport(e Env) int {
 			return fail(e, cmd, fmt.Errorf("%w; nothing was imported", err))
 		}
 		fmt.Fprintf(e.Stdout, "imported %d user(s) from %s\n", len(users), path)
-		return ExitOK
+		return writeAdminAudit(e, st, cmd, adminEvent{op: mobileauth.AuditAdminUserImport,
+			details: map[string]string{"file": path, "users": strconv.Itoa(len(users))}})
 	})
 }
 

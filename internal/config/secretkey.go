@@ -23,7 +23,7 @@ var placeholderWords = []string{"change-me", "changeme", "change_me", "replace-m
 // checkSecretKey refuses a master key that is short, a known example, or
 // too predictable to hold MinSecretKeyBits by EstimateKeyBits.
 func checkSecretKey(v string) error {
-	const fix = "generate one with: openssl rand -base64 48"
+	const fix = "generate one with: alga-mobile-auth secret (or openssl rand -base64 48)"
 	if len(v) < 32 {
 		return fmt.Errorf("must be at least 32 characters; %s", fix)
 	}

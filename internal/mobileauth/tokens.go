@@ -122,3 +122,14 @@ const (
 	AuditSignIn        = "MOBILE_AUTH_SIGNIN"
 	AuditSignInRefused = "MOBILE_AUTH_SIGNIN_REFUSED"
 )
+
+// Audit operations of the admin commands (beyond the SPEC's list: an
+// operator's changes to the directory and keys are traceable too).
+const (
+	AuditAdminUserAdd     = "MOBILE_AUTH_ADMIN_USER_ADD"
+	AuditAdminUserImport  = "MOBILE_AUTH_ADMIN_USER_IMPORT"
+	AuditAdminUserDisable = "MOBILE_AUTH_ADMIN_USER_DISABLE"
+	AuditAdminUserEnable  = "MOBILE_AUTH_ADMIN_USER_ENABLE"
+	AuditAdminTenantPlan  = "MOBILE_AUTH_ADMIN_TENANT_PLAN"
+	AuditAdminKeysRotate  = "MOBILE_AUTH_ADMIN_KEYS_ROTATE"
+)
