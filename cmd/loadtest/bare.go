@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 )
 
 // bareFlag, as the first argument, turns this program into the bare
@@ -64,7 +66,7 @@ func runBare(args []string) int {
 
 // startBare re-executes this program as the bare server and returns its
 // base URL.
-func startBare(ctx context.Context, tmp string, body []byte) (*process, string, error) {
+func startBare(ctx context.Context, tmp string, body []byte) (*harness.Process, string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, "", err
@@ -73,23 +75,23 @@ func startBare(ctx context.Context, tmp string, body []byte) (*process, string, 
 	if err := os.WriteFile(bodyPath, body, 0o600); err != nil {
 		return nil, "", err
 	}
-	addr, err := freeAddr()
+	addr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := startProcess(self, []string{bareFlag, "-listen", addr, "-body", bodyPath},
+	p, err := harness.StartProcess(self, []string{bareFlag, "-listen", addr, "-body", bodyPath},
 		[]string{"PATH=" + os.Getenv("PATH")}, filepath.Join(tmp, "bare.log"))
 	if err != nil {
 		return nil, "", err
 	}
 	base := "http://" + addr
-	if err := p.waitHTTP(ctx, base+"/", 10*time.Second); err != nil {
-		p.stop()
+	if err := p.WaitHTTP(ctx, base+"/", 10*time.Second); err != nil {
+		p.Stop()
 		return nil, "", fmt.Errorf("bare server: %w", err)
 	}
-	if !strings.Contains(p.logTail(), "listening") {
-		p.stop()
-		return nil, "", fmt.Errorf("bare server did not report its address:\n%s", p.logTail())
+	if !strings.Contains(p.LogTail(), "listening") {
+		p.Stop()
+		return nil, "", fmt.Errorf("bare server did not report its address:\n%s", p.LogTail())
 	}
 	return p, base, nil
 }

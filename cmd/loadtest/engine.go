@@ -15,6 +15,8 @@ import (
 
 	// Registers the "pgx" database/sql driver for the throwaway database.
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 )
 
 // engine is one storage engine to benchmark the service on.
@@ -78,14 +80,14 @@ type bench struct {
 	bareDone bool
 	// bareProc serves the bare handler for the whole benchmark; bareDo
 	// calls it, for the bare runs paired with capabilities and verify.
-	bareProc *process
+	bareProc *harness.Process
 	bareDo   call
 }
 
 // stopBare stops the bare server, if one was started.
 func (b *bench) stopBare() {
 	if b.bareProc != nil {
-		b.bareProc.stop()
+		b.bareProc.Stop()
 	}
 }
 
@@ -97,11 +99,11 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 		return err
 	}
 	defer cleanup()
-	addr, err := freeAddr()
+	addr, err := harness.FreeAddr()
 	if err != nil {
 		return err
 	}
-	env := append(serviceEnv(addr, dbURL, b.tmp), b.o.serviceEnv...)
+	env := append(harness.ServiceEnv(addr, dbURL, b.tmp), b.o.serviceEnv...)
 	p := newPlan(b.o)
 	t0 := time.Now()
 	var sup supply
@@ -133,17 +135,17 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 		b.rep.seeds = append(b.rep.seeds, seedNote{engine: e.name, plan: p, took: time.Since(t0)})
 	}
 
-	svc, err := startProcess(b.bin, []string{"serve"}, env, filepath.Join(b.tmp, e.name+"-service.log"))
+	svc, err := harness.StartProcess(b.bin, []string{"serve"}, env, filepath.Join(b.tmp, e.name+"-service.log"))
 	if err != nil {
 		return err
 	}
-	defer svc.stop()
+	defer svc.Stop()
 	base := "http://" + addr
-	if err := svc.waitHTTP(ctx, base+"/readyz", 30*time.Second); err != nil {
+	if err := svc.WaitHTTP(ctx, base+"/readyz", 30*time.Second); err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
-	svc.markLog()
-	b.logf("%s: service pid %d ready on %s", e.name, svc.cmd.Process.Pid, addr)
+	svc.MarkLog()
+	b.logf("%s: service pid %d ready on %s", e.name, svc.Pid(), addr)
 	if b.o.bare && !b.bareDone {
 		if err := b.measureBare(ctx, base); err != nil {
 			return err
@@ -189,7 +191,7 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 			pool := newChainPool(sup.chains)
 			do, conns, left = refreshCall(base, pool), b.o.dbConns, pool.left
 		}
-		r, err := b.measure(ctx, target{ep: ep, eng: e.name, conns: conns, do: do, pid: svc.cmd.Process.Pid,
+		r, err := b.measure(ctx, target{ep: ep, eng: e.name, conns: conns, do: do, pid: svc.Pid(),
 			metricsURL: base + "/metrics", addr: addr})
 		if err != nil {
 			return err
@@ -199,12 +201,12 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 		}
 		b.rep.rows = append(b.rep.rows, r)
 	}
-	hwm, sampled, n := svc.memory()
-	warns, first := svc.logProblems()
+	hwm, sampled, n := svc.Memory()
+	warns, first := svc.LogProblems()
 	m := memNote{engine: e.name, hwm: hwm, sampled: sampled, samples: n, warnings: warns, firstWarning: first}
-	m.anon, _ = svc.status("RssAnon")
-	m.file, _ = svc.status("RssFile")
-	m.shmem, _ = svc.status("RssShmem")
+	m.anon, _ = svc.Status("RssAnon")
+	m.file, _ = svc.Status("RssFile")
+	m.shmem, _ = svc.Status("RssShmem")
 	b.rep.mem = append(b.rep.mem, m)
 	return nil
 }
@@ -228,7 +230,7 @@ func (b *bench) measureBare(ctx context.Context, base string) error {
 	b.bareProc, b.bareDo = p, getCall(bareURL+capabilitiesPath)
 	b.rep.capsBytes = len(body)
 	r, err := b.measure(ctx, target{ep: epBare, eng: "-", conns: b.o.cpuConns, do: b.bareDo,
-		pid: p.cmd.Process.Pid, addr: strings.TrimPrefix(bareURL, "http://")})
+		pid: p.Pid(), addr: strings.TrimPrefix(bareURL, "http://")})
 	if err != nil {
 		return err
 	}
@@ -286,7 +288,7 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 		b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d  CPU µs/req server %s gen %s other %s  RSS %s%s",
 			ep, eng, i+1, o.runs, res.rate, ms(res.p50), ms(res.p99), res.non2xx+res.errs,
 			perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n),
-			rssOf(pid), exhaustedNote(res))
+			harness.RSSOf(pid), exhaustedNote(res))
 		r.runs = append(r.runs, res)
 	}
 	if o.halfRuns == 0 {
@@ -329,7 +331,7 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 			svcGCs = fmt.Sprintf("%.0f", z-a)
 		}
 		b.logf("%-12s %-8s half %d/%d: %8.0f req/s (target %.0f)  p50 %-8s p99 %-8s non-2xx %d  RSS %s%s", ep, eng, i+1,
-			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, rssOf(pid), exhaustedNote(res))
+			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, harness.RSSOf(pid), exhaustedNote(res))
 		b.logf("%-12s %-8s half %d/%d parts: p99 pacer lag %s (not counted), queue wait %s, in request %s; GCs gen %d server %s; "+
 			"CPU µs/req server %s gen %s other %s, machine busy %.0f%%", ep, eng, i+1, o.halfRuns,
 			ms(res.parts.lag99), ms(res.parts.wait99), ms(res.parts.req99), res.parts.genGCs, svcGCs,

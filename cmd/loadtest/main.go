@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 )
 
 // options are the command-line settings.
@@ -185,11 +187,11 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	started := time.Now()
 	bin := o.serviceBin
 	if bin == "" {
-		root, err := moduleRoot()
+		root, err := harness.ModuleRoot()
 		if err != nil {
 			return err
 		}
-		if bin, err = buildService(ctx, root, tmp); err != nil {
+		if bin, err = harness.BuildService(ctx, root, tmp); err != nil {
 			return err
 		}
 		logf("built %s", bin)

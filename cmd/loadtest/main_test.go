@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 )
 
 func TestPercentileIsNearestRank(t *testing.T) {
@@ -103,7 +105,7 @@ func TestPlanKeepsEveryUserWithinItsLimits(t *testing.T) {
 func TestEveryUserGetsItsOwnAddress(t *testing.T) {
 	seen := map[string]bool{}
 	for i := range 70000 {
-		ip := ipOf(i)
+		ip := harness.IPOf(i)
 		require.False(t, seen[ip], "address %s reused", ip)
 		seen[ip] = true
 	}

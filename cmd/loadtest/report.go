@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 )
 
 // row is one endpoint on one engine.
@@ -164,7 +166,8 @@ func loadAvg() string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
-func mib(b int64) string        { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+var mib = harness.MiB
 
 func (rep *report) print(w io.Writer) {
 	o := rep.o

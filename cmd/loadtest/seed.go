@@ -2,20 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/csv"
-	"errors"
-	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
-	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
-	"github.com/nineminds/alga-mobile-auth/internal/token"
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 )
 
 // Per-phone budgets that keep the load inside SPEC §3.4–§3.5's limits:
@@ -23,12 +13,9 @@ import (
 // OTTs and refreshes over the whole benchmark, which no one-minute window
 // can exceed.
 const (
-	ottsPerUser    = 10 // exchange: 10/min per IP and per tenant:user
-	verifyUsers    = 8  // users whose access tokens verify presents
-	ottLifetime    = 30 * time.Minute
-	benchTenants   = 4
-	seedWorkersPG  = 16
-	seedWorkersSQL = 4
+	ottsPerUser = 10 // exchange: 10/min per IP and per tenant:user
+	verifyUsers = 8  // users whose access tokens verify presents
+	ottLifetime = 30 * time.Minute
 )
 
 // plan is how much to pre-issue.
@@ -62,146 +49,29 @@ type supply struct {
 	verify []ottItem // one OTT per verify user, exchanged before the runs
 }
 
-func tenantID(i int) string { return fmt.Sprintf("5eed0000-0000-4000-8000-%012d", i%benchTenants) }
-func userID(i int) string   { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
-func email(i int) string    { return fmt.Sprintf("bench-%06d@example.com", i) }
-
-// ipOf gives user i its own address in 10.0.0.0/8.
-func ipOf(i int) string { i++; return fmt.Sprintf("10.%d.%d.%d", (i>>16)&255, (i>>8)&255, i&255) }
-
-// seedUsers creates the store (`migrate`: the other admin commands never
-// create one), then adds the verify users one by one with `users add` and
-// the rest in one `users import`, all admin commands of the service binary.
+// seedUsers adds the plan's users: the verify users one by one with
+// `users add`, the rest in one `users import`.
 func seedUsers(ctx context.Context, bin string, env []string, tmp string, p plan) error {
-	if _, err := runCLI(ctx, bin, env, "migrate"); err != nil {
-		return err
-	}
-	first := p.users - verifyUsers
-	for i := first; i < p.users; i++ {
-		if _, err := runCLI(ctx, bin, env, "users", "add", "--tenant", tenantID(i), "--email", email(i),
-			"--first-name", "Verify", "--last-name", fmt.Sprint(i), "--user-id", userID(i)); err != nil {
-			return err
-		}
-	}
-	if first == 0 {
-		return nil
-	}
-	path := filepath.Join(tmp, "users.csv")
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	_ = w.Write([]string{"tenant", "email", "type", "first_name", "last_name", "user_id"})
-	for i := range first {
-		_ = w.Write([]string{tenantID(i), email(i), "internal", "Bench", fmt.Sprint(i), userID(i)})
-	}
-	w.Flush()
-	if err := errors.Join(w.Error(), f.Close()); err != nil {
-		return err
-	}
-	_, err = runCLI(ctx, bin, env, "users", "import", path)
-	return err
+	return harness.SeedUsers(ctx, bin, env, tmp, p.users, verifyUsers)
 }
 
-// seedTokens opens the store while the service is stopped and issues, as
-// the handoff would, a web session per user, the OTTs and the first
-// refresh token of each chain.
+// seedTokens issues the plan's web sessions, OTTs and chains (harness.SeedTokens).
 func seedTokens(ctx context.Context, dbURL string, p plan, postgres bool) (supply, error) {
-	st, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{Exclusive: !postgres})
+	got, err := harness.SeedTokens(ctx, dbURL, harness.Plan{Users: p.users, OTTUsers: p.users - verifyUsers,
+		OTTs: p.otts, Chains: p.chains, Extra: verifyUsers, OTTLifetime: ottLifetime}, postgres)
 	if err != nil {
 		return supply{}, err
 	}
-	defer st.Close()
-	workers := seedWorkersSQL
-	if postgres {
-		workers = seedWorkersPG
+	item := func(o harness.OTT) ottItem { return ottItem{ott: o.OTT, state: o.State, ip: o.IP, device: o.Device} }
+	s := supply{otts: &ottSupply{items: make([]ottItem, len(got.OTTs))}}
+	for i, o := range got.OTTs {
+		s.otts.items[i] = item(o)
 	}
-	now := time.Now()
-	sessions := make([]mobileauth.Hash, p.users)
-	err = parallel(p.users, workers, func(i int) error {
-		id, err := token.NewOpaque(rand.Reader)
-		if err != nil {
-			return err
-		}
-		sessions[i] = token.HashOf(id)
-		return st.CreateSession(ctx, mobileauth.WebSession{IDHash: sessions[i], TenantID: tenantID(i), UserID: userID(i),
-			Provider: "google", CreatedAt: now, ExpiresAt: now.Add(12 * time.Hour)})
-	})
-	if err != nil {
-		return supply{}, fmt.Errorf("seed sessions: %w", err)
+	for _, o := range got.Extra {
+		s.verify = append(s.verify, item(o))
 	}
-
-	ottUsers := p.users - verifyUsers
-	var s supply
-	s.otts = &ottSupply{items: make([]ottItem, p.otts)}
-	newOTT := func(user int, into *ottItem, n int) error {
-		ott, err := token.NewOpaque(rand.Reader)
-		if err != nil {
-			return err
-		}
-		*into = ottItem{ott: ott, state: fmt.Sprintf("st-%d", n), ip: ipOf(user), device: fmt.Sprintf("bench-device-%d", user)}
-		return st.CreateOTT(ctx, mobileauth.OneTimeToken{Hash: token.HashOf(ott), TenantID: tenantID(user), UserID: userID(user),
-			SessionHash: sessions[user], State: into.state, CreatedAt: now, ExpiresAt: now.Add(ottLifetime)})
-	}
-	// OTT j belongs to user j mod ottUsers: consecutive exchanges come from
-	// different phones, and no user holds more than ottsPerUser.
-	if err := parallel(p.otts, workers, func(j int) error { return newOTT(j%ottUsers, &s.otts.items[j], j) }); err != nil {
-		return supply{}, fmt.Errorf("seed OTTs: %w", err)
-	}
-	s.verify = make([]ottItem, verifyUsers)
-	for k := range verifyUsers {
-		if err := newOTT(ottUsers+k, &s.verify[k], -k); err != nil {
-			return supply{}, fmt.Errorf("seed OTTs: %w", err)
-		}
-	}
-
-	s.chains = make([]*chain, p.chains)
-	err = parallel(p.chains, workers, func(i int) error {
-		fam, err := token.NewOpaque(rand.Reader)
-		if err != nil {
-			return err
-		}
-		rt, err := token.NewOpaque(rand.Reader)
-		if err != nil {
-			return err
-		}
-		f := mobileauth.TokenFamily{ID: fam[:22], TenantID: tenantID(i), UserID: userID(i), SessionHash: sessions[i],
-			Device: mobileauth.Device{Platform: "android", AppVersion: "1.4.0"}, CreatedAt: now}
-		first := mobileauth.RefreshToken{Hash: token.HashOf(rt), FamilyID: f.ID, TenantID: f.TenantID, UserID: f.UserID,
-			CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
-		s.chains[i] = &chain{token: rt, ip: ipOf(i)}
-		return st.CreateFamily(ctx, f, first)
-	})
-	if err != nil {
-		return supply{}, fmt.Errorf("seed refresh chains: %w", err)
+	for _, c := range got.Chains {
+		s.chains = append(s.chains, &chain{token: c.Token, ip: c.IP})
 	}
 	return s, nil
-}
-
-// parallel calls fn(0..n-1) from workers goroutines; the first error wins.
-func parallel(n, workers int, fn func(i int) error) error {
-	var next atomic.Int64
-	var once sync.Once
-	var first error
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					once.Do(func() { first = err })
-					next.Store(int64(n))
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return first
 }

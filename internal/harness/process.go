@@ -1,4 +1,8 @@
-package main
+// Package harness runs the service binary as a child process and seeds its
+// store, for the load test (cmd/loadtest) and the reliability program
+// (cmd/reliability): build it, give it an environment of its own, start,
+// watch and stop it, and issue the users and tokens a load needs.
+package harness
 
 import (
 	"bufio"
@@ -18,8 +22,8 @@ import (
 	"time"
 )
 
-// moduleRoot finds the directory holding go.mod, from the working directory up.
-func moduleRoot() (string, error) {
+// ModuleRoot finds the directory holding go.mod, from the working directory up.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -36,8 +40,8 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// buildService compiles the service the way `make build` does.
-func buildService(ctx context.Context, root, tmp string) (string, error) {
+// BuildService compiles the service the way `make build` does.
+func BuildService(ctx context.Context, root, tmp string) (string, error) {
 	bin := filepath.Join(tmp, "alga-mobile-auth")
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/alga-mobile-auth")
 	cmd.Dir = root
@@ -48,9 +52,9 @@ func buildService(ctx context.Context, root, tmp string) (string, error) {
 	return bin, nil
 }
 
-// freeAddr reserves a loopback port; it is closed again before the child
+// FreeAddr reserves a loopback port; it is closed again before the child
 // binds it, which is fine on a machine we own for the duration.
-func freeAddr() (string, error) {
+func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -59,11 +63,11 @@ func freeAddr() (string, error) {
 	return addr, ln.Close()
 }
 
-// serviceEnv is the whole environment of the service and its admin
+// ServiceEnv is the whole environment of the service and its admin
 // commands. It is built from scratch so that nothing from the caller's
 // environment (a Redis URL, a development IdP, a license) changes what is
 // measured.
-func serviceEnv(addr, dbURL, tmp string) []string {
+func ServiceEnv(addr, dbURL, tmp string) []string {
 	return []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + tmp,
@@ -81,8 +85,8 @@ func serviceEnv(addr, dbURL, tmp string) []string {
 	}
 }
 
-// runCLI runs one admin command of the service binary.
-func runCLI(ctx context.Context, bin string, env []string, args ...string) (string, error) {
+// RunCLI runs one admin command of the service binary.
+func RunCLI(ctx context.Context, bin string, env []string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
@@ -92,15 +96,16 @@ func runCLI(ctx context.Context, bin string, env []string, args ...string) (stri
 	return string(out), nil
 }
 
-// process is a child (the service or the bare server) whose memory is
+// Process is a child (the service or the bare server) whose memory is
 // sampled while it runs.
-type process struct {
+type Process struct {
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{}
 	waitErr error
 
-	logMark int64 // log offset after start-up; logProblems reads from here
+	logMark int64 // log offset after start-up; LogProblems reads from here
+	endOnce sync.Once
 
 	mu      sync.Mutex
 	maxRSS  int64 // highest sampled VmRSS, bytes
@@ -108,9 +113,9 @@ type process struct {
 	stopSam chan struct{}
 }
 
-// startProcess starts bin with args and env, logging to logPath, and
+// StartProcess starts bin with args and env, logging to logPath, and
 // samples its VmRSS every 100 ms.
-func startProcess(bin string, args, env []string, logPath string) (*process, error) {
+func StartProcess(bin string, args, env []string, logPath string) (*Process, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -122,7 +127,7 @@ func startProcess(bin string, args, env []string, logPath string) (*process, err
 		_ = logf.Close()
 		return nil, err
 	}
-	p := &process{cmd: cmd, logPath: logPath, done: make(chan struct{}), stopSam: make(chan struct{})}
+	p := &Process{cmd: cmd, logPath: logPath, done: make(chan struct{}), stopSam: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		_ = logf.Close()
@@ -132,7 +137,7 @@ func startProcess(bin string, args, env []string, logPath string) (*process, err
 	return p, nil
 }
 
-func (p *process) sample() {
+func (p *Process) sample() {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -142,7 +147,7 @@ func (p *process) sample() {
 		case <-p.done:
 			return
 		case <-t.C:
-			if rss, err := p.status("VmRSS"); err == nil {
+			if rss, err := p.Status("VmRSS"); err == nil {
 				p.mu.Lock()
 				p.maxRSS = max(p.maxRSS, rss)
 				p.samples++
@@ -152,10 +157,10 @@ func (p *process) sample() {
 	}
 }
 
-func (p *process) status(field string) (int64, error) { return procStatus(p.cmd.Process.Pid, field) }
+func (p *Process) Status(field string) (int64, error) { return ProcStatus(p.cmd.Process.Pid, field) }
 
-// procStatus reads one memory field (in bytes) from /proc/<pid>/status.
-func procStatus(pid int, field string) (int64, error) {
+// ProcStatus reads one memory field (in bytes) from /proc/<pid>/status.
+func ProcStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -175,31 +180,50 @@ func procStatus(pid int, field string) (int64, error) {
 	return 0, fmt.Errorf("%s not in /proc status", field)
 }
 
-// rssOf is pid's current VmRSS, for progress lines.
-func rssOf(pid int) string {
-	rss, err := procStatus(pid, "VmRSS")
+// RSSOf is pid's current VmRSS, for progress lines.
+func RSSOf(pid int) string {
+	rss, err := ProcStatus(pid, "VmRSS")
 	if err != nil {
 		return "?"
 	}
-	return mib(rss)
+	return MiB(rss)
 }
 
-// memory reports the kernel's peak RSS (VmHWM) and the highest sample.
-func (p *process) memory() (hwm, sampled int64, samples int) {
-	hwm, _ = p.status("VmHWM")
+// MiB formats a byte count in mebibytes.
+func MiB(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// Pid is the child's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed once the child has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Signal sends sig to the child.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Kill sends SIGKILL (no chance to clean up, as in a crash) and waits.
+func (p *Process) Kill() {
+	p.endOnce.Do(func() { close(p.stopSam) })
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Memory reports the kernel's peak RSS (VmHWM) and the highest sample.
+func (p *Process) Memory() (hwm, sampled int64, samples int) {
+	hwm, _ = p.Status("VmHWM")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return hwm, p.maxRSS, p.samples
 }
 
-// waitHTTP polls url until it answers 200, the process exits, or timeout.
-func (p *process) waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+// WaitHTTP polls url until it answers 200, the process exits, or timeout.
+func (p *Process) WaitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	c := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
-			return fmt.Errorf("exited early (%v):\n%s", p.waitErr, p.logTail())
+			return fmt.Errorf("exited early (%v):\n%s", p.waitErr, p.LogTail())
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -212,12 +236,12 @@ func (p *process) waitHTTP(ctx context.Context, url string, timeout time.Duratio
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("not ready after %s:\n%s", timeout, p.logTail())
+	return fmt.Errorf("not ready after %s:\n%s", timeout, p.LogTail())
 }
 
-// stop sends SIGTERM and waits; SIGKILL after 15 s.
-func (p *process) stop() {
-	close(p.stopSam)
+// Stop sends SIGTERM and waits; SIGKILL after 15 s.
+func (p *Process) Stop() {
+	p.endOnce.Do(func() { close(p.stopSam) })
 	select {
 	case <-p.done:
 		return
@@ -232,17 +256,17 @@ func (p *process) stop() {
 	}
 }
 
-// markLog remembers where start-up logging ended (its warnings, such as
+// MarkLog remembers where start-up logging ended (its warnings, such as
 // "no SSO provider is configured", are expected here).
-func (p *process) markLog() {
+func (p *Process) MarkLog() {
 	if fi, err := os.Stat(p.logPath); err == nil {
 		p.logMark = fi.Size()
 	}
 }
 
-// logProblems counts the child's log lines at warn level or above since
-// markLog (the service logs JSON) and returns the first of them.
-func (p *process) logProblems() (n int, first string) {
+// LogProblems counts the child's log lines at warn level or above since
+// MarkLog (the service logs JSON) and returns the first of them.
+func (p *Process) LogProblems() (n int, first string) {
 	b, _ := os.ReadFile(p.logPath)
 	if p.logMark <= int64(len(b)) {
 		b = b[p.logMark:]
@@ -257,8 +281,8 @@ func (p *process) logProblems() (n int, first string) {
 	return n, first
 }
 
-// logTail is the end of the child's log, for error messages.
-func (p *process) logTail() string {
+// LogTail is the end of the child's log, for error messages.
+func (p *Process) LogTail() string {
 	b, _ := os.ReadFile(p.logPath)
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
