@@ -123,7 +123,8 @@ func (a *App) newLimiter() (mobileauth.RateLimiter, error) {
 			return nil, fmt.Errorf("ALGA_MOBILE_REDIS_URL: %w", err)
 		}
 		a.closers = append(a.closers, client.Close)
-		return client.Limiter(), nil
+		// While Redis is down each replica limits alone (logged once).
+		return ratelimit.NewFallback(client.Limiter(), ratelimit.NewMemory(), a.Log), nil
 	}
 	if a.Store.Dialect() == "postgres" {
 		return a.Store, nil

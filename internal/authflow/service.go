@@ -191,7 +191,11 @@ func (e *RateLimitedError) Error() string { return "rate limited" }
 func (s *Service) limit(ctx context.Context, key string, l mobileauth.RateLimit) error {
 	d, err := s.limiter.Hit(ctx, key, l, s.now())
 	if err != nil {
-		return mobileauth.WrapError(mobileauth.CodeInternal, "", err)
+		code := mobileauth.CodeInternal
+		if mobileauth.Unavailable(err) {
+			code = mobileauth.CodeServiceUnavailable
+		}
+		return mobileauth.WrapError(code, "Service temporarily unavailable, please retry", err)
 	}
 	if !d.Allowed {
 		kind, _, _ := strings.Cut(key, ":")

@@ -42,6 +42,9 @@ type RateLimitDetails struct {
 	MsBeforeNext int64 `json:"msBeforeNext"`
 }
 
+// unavailableRetryAfter is the Retry-After (seconds) of a 503.
+const unavailableRetryAfter = 1
+
 // writeError is the one place where an error becomes a response. Errors
 // without a contract code are internal: the client sees a generic sentence
 // and the cause goes to the log with the correlation id.
@@ -53,6 +56,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var e *mobileauth.Error
 	if !errors.As(err, &e) {
 		e = &mobileauth.Error{Code: mobileauth.CodeInternal, Cause: err}
+		if mobileauth.Unavailable(err) {
+			e = mobileauth.WrapError(mobileauth.CodeServiceUnavailable, "Service temporarily unavailable, please retry", err)
+		}
 	}
 	status, ok := statusOf[e.Code]
 	if !ok {
@@ -73,6 +79,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.Log(r.Context(), lvl, "request failed", "code", e.Code, "status", status, "error", err)
 	} else if e.Cause != nil {
 		log.InfoContext(r.Context(), "request refused", "code", e.Code, "status", status, "cause", e.Cause)
+	}
+	if e.Code == mobileauth.CodeServiceUnavailable {
+		// A dependency is down or the server is draining: worth a retry soon.
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
 	}
 	if d, ok := e.Details.(RateLimitDetails); ok {
 		secs := (d.MsBeforeNext + 999) / 1000

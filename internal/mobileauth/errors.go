@@ -1,8 +1,14 @@
 package mobileauth
 
 import (
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 )
 
 // Code is one of the contract's error codes (SPEC §3). The HTTP layer maps
@@ -71,4 +77,37 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrStoreLocked: another process owns the embedded database.
 	ErrStoreLocked = errors.New("store locked by another process")
+	// ErrUnavailable: a dependency (the database, Redis) cannot be reached
+	// right now; the same request may succeed later.
+	ErrUnavailable = errors.New("dependency unavailable")
 )
+
+// Unavailable reports whether err says that a dependency could not be
+// reached (refused or dropped connection, a database shutting down or
+// starting up), as opposed to a bug or a bad request: such a failure is
+// SERVICE_UNAVAILABLE, retryable, not INTERNAL_ERROR. It knows the drivers
+// only through the standard library (net.Error, driver.ErrBadConn, and the
+// SQLState method PostgreSQL errors have).
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, target := range []error{ErrUnavailable, driver.ErrBadConn, sql.ErrConnDone, io.ErrUnexpectedEOF,
+		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		// Class 08: connection exception; 57P01–57P03: the server is
+		// shutting down, crashed, or not yet accepting connections.
+		c := pg.SQLState()
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03"
+	}
+	return false
+}

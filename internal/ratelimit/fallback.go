@@ -1,0 +1,70 @@
+package ratelimit
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// FallbackProbe is how long a Fallback keeps to its local limiter after
+// the shared one failed before it tries the shared one again.
+const FallbackProbe = time.Second
+
+// Fallback counts in a shared limiter (Redis, so that replicas agree) and,
+// while that cannot be reached, in a per-instance one: requests keep
+// flowing and stay limited, each replica counting alone, instead of every
+// rate-limited endpoint failing with the shared store. The switch is
+// logged once each way. While down, the shared limiter is retried at most
+// once per FallbackProbe, so requests do not each wait for a dead server.
+type Fallback struct {
+	shared, local mobileauth.RateLimiter
+	log           *slog.Logger
+
+	mu      sync.Mutex
+	down    bool
+	retryAt time.Time
+}
+
+// NewFallback returns a limiter using shared while it answers, else local.
+func NewFallback(shared, local mobileauth.RateLimiter, log *slog.Logger) *Fallback {
+	return &Fallback{shared: shared, local: local, log: log}
+}
+
+// Hit implements mobileauth.RateLimiter.
+func (f *Fallback) Hit(ctx context.Context, key string, l mobileauth.RateLimit, now time.Time) (mobileauth.RateDecision, error) {
+	f.mu.Lock()
+	skip := f.down && now.Before(f.retryAt)
+	f.mu.Unlock()
+	if !skip {
+		d, err := f.shared.Hit(ctx, key, l, now)
+		if err == nil {
+			f.setDown(false, now, nil)
+			return d, nil
+		}
+		if ctx.Err() != nil {
+			return d, err // the caller gave up; says nothing about the shared store
+		}
+		f.setDown(true, now, err)
+	}
+	return f.local.Hit(ctx, key, l, now)
+}
+
+// setDown records the shared limiter's state and logs each change once.
+func (f *Fallback) setDown(down bool, now time.Time, cause error) {
+	f.mu.Lock()
+	changed := f.down != down
+	f.down = down
+	if down {
+		f.retryAt = now.Add(FallbackProbe)
+	}
+	f.mu.Unlock()
+	switch {
+	case changed && down:
+		f.log.Warn("shared rate-limit store unreachable: falling back to per-instance limits", "error", cause)
+	case changed:
+		f.log.Info("shared rate-limit store reachable again: limits are shared across replicas")
+	}
+}
