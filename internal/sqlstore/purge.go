@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -12,38 +14,98 @@ import (
 // a revoked family whose access tokens have not expired.
 const FamilyRetention = 24 * time.Hour
 
+// purgeChunk is how many rows one purge statement deletes at most. Each
+// chunk is its own short transaction, so a purge of millions of rows never
+// holds SQLite's write lock (or PostgreSQL's row locks) for long: requests
+// wait for one chunk at most, not for the whole purge. (A variable so that
+// a test can make chunks small.)
+var purgeChunk = 1000
+
 // PurgeExpired deletes rows that can no longer matter at now: one-time
 // tokens and web sessions past expiry, refresh tokens past expiry (until
 // then a rotated token is kept, since presenting it again is how theft is
 // detected), families left without tokens once FamilyRetention has passed since
 // their revocation (or creation), and
 // rate-limit rows whose window and block are over. It returns how many
-// rows went. Safe to run on every replica at any time.
+// rows went. Safe to run on every replica at any time; it deletes in
+// chunks of purgeChunk rows.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	defer s.track("PurgeExpired", time.Now())
 	at, old := s.ts(now), s.ts(now.Add(-FamilyRetention))
-	steps := []struct {
-		what, query string
-		arg         any
-	}{
-		{"one-time tokens", "DELETE FROM one_time_tokens WHERE expires_at < $1", at},
-		{"web sessions", "DELETE FROM web_sessions WHERE expires_at < $1", at},
-		{"refresh tokens", "DELETE FROM refresh_tokens WHERE expires_at < $1", at},
-		{"token families", "DELETE FROM token_families WHERE COALESCE(revoked_at, created_at) < $1" +
-			" AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)", old},
-		{"rate limits", "DELETE FROM rate_limits WHERE expires_at < $1", at},
-	}
 	var total int64
-	for _, st := range steps {
-		res, err := s.exec(ctx, st.query, st.arg)
+	for _, st := range []struct{ what, table, cond string }{
+		{"one-time tokens", "one_time_tokens", "expires_at < $1"},
+		{"web sessions", "web_sessions", "expires_at < $1"},
+		{"refresh tokens", "refresh_tokens", "expires_at < $1"},
+		{"rate limits", "rate_limits", "expires_at < $1"},
+	} {
+		n, err := s.purgeChunked(ctx, st.table, st.cond, at)
+		total += n
 		if err != nil {
 			return total, fmt.Errorf("purge %s: %w", st.what, err)
+		}
+	}
+	n, err := s.purgeFamilies(ctx, old)
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("purge token families: %w", err)
+	}
+	return total, nil
+}
+
+// purgeChunked deletes the rows of table matching cond (an indexed
+// condition on $1) purgeChunk at a time, each chunk found through the
+// index, until none is left.
+func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (int64, error) {
+	query := "DELETE FROM " + table + " WHERE rowid IN (SELECT rowid FROM " + table + " WHERE " + cond + " LIMIT %d)"
+	if s.dialect == DialectPostgres {
+		query = "DELETE FROM " + table + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + table + " WHERE " + cond + " LIMIT %d))"
+	}
+	query = fmt.Sprintf(query, purgeChunk)
+	var total int64
+	for {
+		res, err := s.exec(ctx, query, arg)
+		if err != nil {
+			return total, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("purge %s: %w", st.what, err)
+			return total, err
 		}
 		total += n
+		if n < int64(purgeChunk) {
+			return total, nil
+		}
 	}
-	return total, nil
+}
+
+// purgeFamilies deletes families without tokens whose revocation (or
+// creation) is older than old. Their condition has no index, so it walks
+// the table once in primary-key order, purgeChunk ids per statement,
+// instead of rescanning the live families for every chunk.
+func (s *Store) purgeFamilies(ctx context.Context, old any) (int64, error) {
+	const next = "SELECT MAX(id) FROM (SELECT id FROM token_families WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
+	const del = "DELETE FROM token_families WHERE id > $1 AND id <= $2 AND COALESCE(revoked_at, created_at) < $3" +
+		" AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)"
+	var total int64
+	last := ""
+	for {
+		var upto sql.NullString
+		if err := s.queryRow(ctx, fmt.Sprintf(next, purgeChunk), last).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return total, err
+		}
+		if !upto.Valid {
+			return total, nil
+		}
+		res, err := s.exec(ctx, del, last, upto.String, old)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+		last = upto.String
+	}
 }
