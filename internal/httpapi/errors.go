@@ -42,6 +42,9 @@ type RateLimitDetails struct {
 	MsBeforeNext int64 `json:"msBeforeNext"`
 }
 
+// statusClientClosed is nginx's 499: the client closed the request.
+const statusClientClosed = 499
+
 // unavailableRetryAfter is the Retry-After (seconds) of a 503.
 const unavailableRetryAfter = 1
 
@@ -49,6 +52,13 @@ const unavailableRetryAfter = 1
 // without a contract code are internal: the client sees a generic sentence
 // and the cause goes to the log with the correlation id.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		// The client went away (or its deadline passed) mid-request: nobody
+		// reads this answer, and it is not a server fault to alert on.
+		log.InfoContext(r.Context(), "request abandoned by the client", "status", statusClientClosed, "error", err)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	var rl *authflow.RateLimitedError
 	if errors.As(err, &rl) {
 		err = RateLimited(rl.RetryAfter)

@@ -1,15 +1,19 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/nineminds/alga-mobile-auth/internal/logging"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
 
@@ -46,4 +50,23 @@ func TestUnreachableDependencyIs503WithRetryAfter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A request whose client has gone is no server error: nobody sees the
+// answer, and a 500 in the log would page an operator for nothing.
+func TestAbandonedRequestIsNotLoggedAsA500(t *testing.T) {
+	var logs bytes.Buffer
+	o := testOptions()
+	o.Logger = logging.New(&logs, "json", "info")
+	o.Tokens = fakeTokens{err: fmt.Errorf("rate limit hit: failed to connect: %w", context.Canceled)}
+	h := newTestServer(t, o).Handler()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/mobile/auth/refresh", strings.NewReader(`{"refreshToken":"r"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, statusClientClosed, rec.Code)
+	assert.NotContains(t, logs.String(), `"status":500`)
+	assert.NotContains(t, logs.String(), `"level":"ERROR"`)
 }
