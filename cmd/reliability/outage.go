@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
+)
+
+// outageScenario stops PostgreSQL for the profile's outage time under load.
+// While it is down /readyz must be 503, the token endpoints 503
+// SERVICE_UNAVAILABLE with Retry-After (never a 500, never a hang) and
+// capabilities must keep answering; once it is back, full service must
+// return within 5 s without a restart.
+func outageScenario(ctx context.Context, r *rig) []verdict {
+	const name = "outage"
+	const users = 60
+	ins, sup, _, err := r.startReplicas(ctx, "rel_outage", 1,
+		harness.Plan{Users: users, OTTUsers: users - 2, OTTs: 400, Chains: users - 2, Extra: 2})
+	if err != nil {
+		return []verdict{failed(name, err)}
+	}
+	defer stopAll(ins)
+	in := ins[0]
+	c := newClient(20 * time.Second)
+	// An access token for verify, from one of the extra OTTs.
+	held, res := c.exchange(ctx, in.base, sup.Extra[0])
+	if res.status != http.StatusOK {
+		return []verdict{failed(name, fmt.Errorf("exchange before the outage: %s %s", res.kind(), res.body))}
+	}
+
+	var down atomic.Bool // PostgreSQL is stopped (between stop returning and start beginning)
+	type ep struct {
+		name string
+		t    *tally
+		bad  atomic.Int64 // during the outage: anything but 200 or 503+SERVICE_UNAVAILABLE+Retry-After
+		slow atomic.Int64 // answers slower than 10 s
+	}
+	eps := map[string]*ep{}
+	for _, n := range []string{"exchange", "refresh", "verify", "capabilities", "readyz"} {
+		eps[n] = &ep{name: n, t: newTally()}
+	}
+	record := func(e *ep, res result, okDown func(result) bool) {
+		if !down.Load() {
+			return
+		}
+		e.t.add(res.kind())
+		if !okDown(res) {
+			e.bad.Add(1)
+		}
+		if res.dur > 10*time.Second {
+			e.slow.Add(1)
+		}
+	}
+	unavailable := func(res result) bool {
+		return res.status == http.StatusOK || (res.status == http.StatusServiceUnavailable && res.code() == "SERVICE_UNAVAILABLE" && res.retryAfter != "")
+	}
+	// During the outage an exchange, refresh or verify that gets a 401 would
+	// mean a token was lost: only 200 or a retryable 503 are right.
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var nextOTT atomic.Int64
+	chains := make([]harness.Chain, len(sup.Chains))
+	copy(chains, sup.Chains)
+	var chainMu sync.Mutex
+	nextChain := 0
+	worker := func(w int) {
+		defer wg.Done()
+		for i := 0; loadCtx.Err() == nil; i++ {
+			switch (w + i) % 4 {
+			case 0:
+				j := int(nextOTT.Add(1) - 1)
+				if j >= len(sup.OTTs) {
+					continue
+				}
+				o := sup.OTTs[j]
+				_, res := c.exchange(loadCtx, in.base, o)
+				if res.status == http.StatusServiceUnavailable {
+					nextOTT.Add(0) // the OTT was not consumed; it is simply not retried here
+				}
+				record(eps["exchange"], res, unavailable)
+			case 1:
+				chainMu.Lock()
+				k := nextChain % len(chains)
+				nextChain++
+				ch := chains[k]
+				chainMu.Unlock()
+				p, res := c.refresh(loadCtx, in.base, ch.Token, ch.IP)
+				if res.status == http.StatusOK {
+					chainMu.Lock()
+					chains[k].Token = p.refresh
+					chainMu.Unlock()
+				}
+				record(eps["refresh"], res, unavailable)
+			case 2:
+				record(eps["verify"], c.verify(loadCtx, in.base, held.access), unavailable)
+			case 3:
+				record(eps["capabilities"], c.get(loadCtx, in.base, "/api/v1/mobile/auth/capabilities"),
+					func(res result) bool { return res.status == http.StatusOK })
+			}
+			time.Sleep(50 * time.Millisecond) // a few requests a second per chain at most
+		}
+	}
+	for w := range 4 {
+		wg.Add(1)
+		go worker(w)
+	}
+	readyDuring := newTally()
+	go func() {
+		for loadCtx.Err() == nil {
+			if down.Load() {
+				res := c.get(loadCtx, in.base, "/readyz")
+				if down.Load() {
+					readyDuring.add(res.kind())
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+
+	time.Sleep(2 * time.Second)
+	if err := r.pg.stop(ctx); err != nil {
+		stopLoad()
+		wg.Wait()
+		return []verdict{failed(name, err)}
+	}
+	down.Store(true)
+	time.Sleep(r.prof.outage)
+	down.Store(false)
+	if err := r.pg.start(ctx); err != nil {
+		stopLoad()
+		wg.Wait()
+		return []verdict{failed(name, fmt.Errorf("restart PostgreSQL: %w", err))}
+	}
+	back := time.Now()
+	stopLoad()
+	wg.Wait()
+
+	// Recovery: the first moment every endpoint works again.
+	rc := newClient(5 * time.Second)
+	recovered := time.Duration(-1)
+	pending := map[string]bool{"readyz": true, "exchange": true, "refresh": true, "verify": true}
+	j := int(nextOTT.Load())
+	ch := chains[0]
+	for time.Since(back) < 30*time.Second && len(pending) > 0 {
+		if pending["readyz"] && rc.get(ctx, in.base, "/readyz").status == http.StatusOK {
+			delete(pending, "readyz")
+		}
+		if pending["exchange"] && j < len(sup.OTTs) {
+			if _, res := rc.exchange(ctx, in.base, sup.OTTs[j]); res.status == http.StatusOK {
+				delete(pending, "exchange")
+			} else if res.status != http.StatusServiceUnavailable && res.err == nil {
+				j++ // consumed or refused: take the next one
+			}
+		}
+		if pending["refresh"] {
+			if p, res := rc.refresh(ctx, in.base, ch.Token, ch.IP); res.status == http.StatusOK {
+				ch.Token = p.refresh
+				delete(pending, "refresh")
+			}
+		}
+		if pending["verify"] && rc.verify(ctx, in.base, held.access).status == http.StatusOK {
+			delete(pending, "verify")
+		}
+		if len(pending) == 0 {
+			recovered = time.Since(back)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	var vs []verdict
+	tokensOK := true
+	var figs string
+	for _, n := range []string{"exchange", "refresh", "verify"} {
+		e := eps[n]
+		tokensOK = tokensOK && e.bad.Load() == 0 && e.slow.Load() == 0 && e.t.get("503") > 0
+		figs += fmt.Sprintf("%s %s; ", n, e.t)
+	}
+	caps := eps["capabilities"]
+	vs = append(vs,
+		verdict{name: "outage/during", pass: tokensOK && caps.bad.Load() == 0 && caps.t.total() > 0 && readyDuring.get("200") == 0 && readyDuring.get("503") > 0 && in.count500s() == 0,
+			figures: fmt.Sprintf("PostgreSQL stopped %s under load: %scapabilities %s; readyz %s; 500s logged %d; answers > 10 s: %d",
+				r.prof.outage, figs, caps.t, readyDuring, in.count500s(), eps["exchange"].slow.Load()+eps["refresh"].slow.Load()+eps["verify"].slow.Load())},
+		verdict{name: "outage/recovery", pass: recovered >= 0 && recovered <= 5*time.Second,
+			figures: fmt.Sprintf("full service (readyz, exchange, refresh, verify) %s after PostgreSQL was back, no restart (limit 5 s); still failing: %v", recovered.Round(time.Millisecond), keys(pending))},
+	)
+	return vs
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+)
+
+// scaleScenario measures exchange, refresh and verify on an empty store,
+// then on one seeded with a million users' worth of state (full profile:
+// 1M token families, 5M refresh tokens of which most are rotated or
+// expired, 1M audit events), on both engines, in the same run: throughput
+// must stay within 0.8× and p99 within 1.5× of the empty figures. Then one
+// purge cycle runs under load: it must keep the tables bounded and never
+// hold a request up for more than 50 ms.
+func scaleScenario(ctx context.Context, r *rig) []verdict {
+	var vs []verdict
+	for _, postgres := range []bool{false, true} {
+		vs = append(vs, scaleRun(ctx, r, postgres)...)
+	}
+	return vs
+}
+
+// measurement is one endpoint's closed-loop figures.
+type measurement struct {
+	rps      float64
+	p50, p99 time.Duration
+	errs     int
+}
+
+const scaleUsers = 2000
+
+func scaleRun(ctx context.Context, r *rig, postgres bool) []verdict {
+	engine := "sqlite"
+	if postgres {
+		engine = "postgres"
+	}
+	name := "scale/" + engine
+	var dbURL, dbPath string
+	if postgres {
+		var err error
+		if dbURL, err = r.pg.createDB(ctx, "rel_scale"); err != nil {
+			return []verdict{failed(name, err)}
+		}
+	} else {
+		dbPath = filepath.Join(r.tmp, "scale.db")
+		dbURL = "sqlite:" + dbPath
+	}
+	in, err := r.newInstance("scale-"+engine, dbURL)
+	if err != nil {
+		return []verdict{failed(name, err)}
+	}
+	// Two OTTs and one chain per user and per measurement round; each
+	// user presents at most 2 OTTs and a handful of refreshes a minute.
+	sup, err := r.seed(ctx, in, dbURL, harness.Plan{Users: scaleUsers, OTTUsers: scaleUsers - 1, OTTs: 2 * (scaleUsers - 1),
+		Chains: scaleUsers - 1, Extra: 1})
+	if err == nil {
+		err = in.start(ctx)
+	}
+	if err != nil {
+		return []verdict{failed(name, err)}
+	}
+	defer in.stop()
+	c := newClient(10 * time.Second)
+	held, res := c.exchange(ctx, in.base, sup.Extra[0])
+	if res.status != http.StatusOK {
+		return []verdict{failed(name, fmt.Errorf("exchange: %s", res.kind()))}
+	}
+	ld := &scaleLoad{c: c, in: in, otts: sup.OTTs, chains: append([]harness.Chain(nil), sup.Chains...), access: held.access}
+
+	empty := ld.measureAll(ctx, r.prof)
+	r.logf("%s empty: %v", engine, empty)
+
+	// Seed in bulk with the service stopped (SQLite is opened exclusively).
+	in.stop()
+	seedStart := time.Now()
+	if err := bulkSeed(ctx, dbURL, postgres, r.prof.scaleFams, r.prof.scaleAudit); err != nil {
+		return []verdict{failed(name, fmt.Errorf("bulk seed: %w", err))}
+	}
+	seedTime := time.Since(seedStart)
+	if err := in.start(ctx); err != nil {
+		return []verdict{failed(name, err)}
+	}
+	seeded := ld.measureAll(ctx, r.prof)
+	r.logf("%s seeded: %v", engine, seeded)
+
+	pass := true
+	var parts []string
+	for _, ep := range []string{"exchange", "refresh", "verify"} {
+		e, s := empty[ep], seeded[ep]
+		tr, pr := s.rps/e.rps, float64(s.p99)/float64(e.p99)
+		ok := tr >= 0.8 && pr <= 1.5 && s.errs == 0 && e.errs == 0
+		pass = pass && ok
+		parts = append(parts, fmt.Sprintf("%s %.0f→%.0f req/s (×%.2f), p99 %s→%s (×%.2f)%s", ep, e.rps, s.rps, tr, ms(e.p99), ms(s.p99), pr,
+			map[bool]string{false: " OUT", true: ""}[ok]))
+	}
+	throughput := verdict{name: name, pass: pass, figures: fmt.Sprintf("empty → seeded with %d families, %d refresh tokens, %d audit events (seeded in %s): %s",
+		r.prof.scaleFams, 5*r.prof.scaleFams, r.prof.scaleAudit, seedTime.Round(time.Second), strings.Join(parts, "; "))}
+	return []verdict{throughput, purgeUnderLoad(ctx, r, ld, dbURL, dbPath, postgres)}
+}
+
+// scaleLoad drives the three measured endpoints.
+type scaleLoad struct {
+	c      *client
+	in     *instance
+	otts   []harness.OTT
+	next   atomic.Int64
+	mu     sync.Mutex
+	chains []harness.Chain
+	nextCh int
+	access string
+}
+
+func (l *scaleLoad) exchange(ctx context.Context) result {
+	j := int(l.next.Add(1) - 1)
+	if j >= len(l.otts) {
+		return result{err: fmt.Errorf("OTT supply exhausted")}
+	}
+	_, res := l.c.exchange(ctx, l.in.base, l.otts[j])
+	return res
+}
+
+func (l *scaleLoad) refresh(ctx context.Context) result {
+	l.mu.Lock()
+	k := l.nextCh % len(l.chains)
+	l.nextCh++
+	ch := l.chains[k]
+	l.mu.Unlock()
+	p, res := l.c.refresh(ctx, l.in.base, ch.Token, ch.IP)
+	if res.status == http.StatusOK {
+		l.mu.Lock()
+		l.chains[k].Token = p.refresh
+		l.mu.Unlock()
+	}
+	return res
+}
+
+func (l *scaleLoad) verify(ctx context.Context) result { return l.c.verify(ctx, l.in.base, l.access) }
+
+// measureAll measures each endpoint (median of the profile's runs).
+func (l *scaleLoad) measureAll(ctx context.Context, p profile) map[string]measurement {
+	out := map[string]measurement{}
+	for _, ep := range []struct {
+		name string
+		do   func(context.Context) result
+	}{{"exchange", l.exchange}, {"refresh", l.refresh}, {"verify", l.verify}} {
+		var runs []measurement
+		for range p.measureRuns {
+			runs = append(runs, closedLoop(ctx, 4, p.measure, ep.do))
+		}
+		sort.Slice(runs, func(i, j int) bool { return runs[i].rps < runs[j].rps })
+		out[ep.name] = runs[len(runs)/2]
+	}
+	return out
+}
+
+// closedLoop runs do from n clients for d: rate, p50, p99, non-200s.
+func closedLoop(ctx context.Context, n int, d time.Duration, do func(context.Context) result) measurement {
+	lat := &latencies{}
+	var errs atomic.Int64
+	runCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for runCtx.Err() == nil {
+				res := do(ctx)
+				if res.status != http.StatusOK {
+					errs.Add(1)
+					if res.err != nil && strings.Contains(res.err.Error(), "exhausted") {
+						return
+					}
+					continue
+				}
+				lat.add(res.dur)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	return measurement{rps: float64(lat.count()) / el.Seconds(), p50: lat.quantile(0.5), p99: lat.quantile(0.99), errs: int(errs.Load())}
+}
+
+// purgeUnderLoad runs one purge cycle (the store's PurgeExpired, as the
+// service's ticker calls it) while refresh and verify run, and compares
+// the requests' latency with the seconds before it.
+func purgeUnderLoad(ctx context.Context, r *rig, l *scaleLoad, dbURL, dbPath string, postgres bool) verdict {
+	name := "scale/" + map[bool]string{false: "sqlite", true: "postgres"}[postgres] + "/purge"
+	rowsBefore, sizeBefore, err := storeSize(ctx, dbURL, dbPath, postgres)
+	if err != nil {
+		return failed(name, err)
+	}
+	var purging atomic.Bool
+	before, during := &latencies{}, &latencies{}
+	loadCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; loadCtx.Err() == nil; i++ {
+				var res result
+				if (w+i)%2 == 0 {
+					res = l.refresh(ctx)
+				} else {
+					res = l.verify(ctx)
+				}
+				if purging.Load() {
+					during.add(res.dur)
+				} else {
+					before.add(res.dur)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second)
+	st, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{})
+	if err != nil {
+		stop()
+		wg.Wait()
+		return failed(name, err)
+	}
+	purging.Store(true)
+	purgeStart := time.Now()
+	// Far enough ahead that the seeded expired rows are due, not the live ones.
+	n, perr := st.PurgeExpired(ctx, time.Now())
+	purgeTime := time.Since(purgeStart)
+	purging.Store(false)
+	_ = st.Close()
+	stop()
+	wg.Wait()
+	if perr != nil {
+		return failed(name, perr)
+	}
+	rowsAfter, sizeAfter, err := storeSize(ctx, dbURL, dbPath, postgres)
+	if err != nil {
+		return failed(name, err)
+	}
+	// "Held up" is latency beyond the same load's p99 without a purge.
+	base := before.quantile(0.99)
+	worst := during.quantile(1)
+	heldUp := worst - base
+	pass := heldUp <= 50*time.Millisecond && rowsAfter["refresh_tokens"] < rowsBefore["refresh_tokens"]
+	return verdict{name: name, pass: pass, figures: fmt.Sprintf(
+		"one purge cycle deleted %d rows in %s under load: rows %v → %v, size %s → %s; requests during it %d, p99 %s, max %s (no-purge p99 %s: held up ≤ %s, limit 50ms)",
+		n, purgeTime.Round(time.Millisecond), rowsBefore, rowsAfter, harness.MiB(sizeBefore), harness.MiB(sizeAfter),
+		during.count(), ms(during.quantile(0.99)), ms(worst), ms(base), ms(max(0, heldUp)))}
+}
+
+// storeSize counts the big tables' rows and measures the store's size.
+func storeSize(ctx context.Context, dbURL, dbPath string, postgres bool) (map[string]int64, int64, error) {
+	driver, dsn := "sqlite", dbPath+"?_pragma=busy_timeout(5000)"
+	if postgres {
+		driver, dsn = "pgx", dbURL
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer db.Close()
+	rows := map[string]int64{}
+	for _, t := range []string{"token_families", "refresh_tokens", "audit_events"} {
+		var n int64
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
+			return nil, 0, err
+		}
+		rows[t] = n
+	}
+	var size int64
+	if postgres {
+		err = db.QueryRowContext(ctx, "SELECT pg_database_size(current_database())").Scan(&size)
+	} else {
+		for _, suffix := range []string{"", "-wal"} {
+			if fi, err := os.Stat(dbPath + suffix); err == nil {
+				size += fi.Size()
+			}
+		}
+	}
+	return rows, size, err
+}
