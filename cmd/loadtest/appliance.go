@@ -31,6 +31,7 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/algapsa/algapsatest"
 	"github.com/nineminds/alga-mobile-auth/internal/authjs"
 	"github.com/nineminds/alga-mobile-auth/internal/authjs/authjstest"
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
@@ -150,17 +151,17 @@ func (s *standIn) seed(ctx context.Context, n int) error {
 		args []any
 	}{
 		{"INSERT INTO tenants (tenant) SELECT format('5eed0000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid FROM generate_series(0, $1 - 1) i",
-			[]any{benchTenants}},
+			[]any{harness.Tenants}},
 		{`INSERT INTO users (tenant, user_id, username, hashed_password, email, first_name, last_name, user_type, is_inactive)
 		  SELECT format('5eed0000-0000-4000-8000-%s', lpad((i % $2)::text, 12, '0'))::uuid,
 		         format('00000000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid,
 		         'bench-' || i, 'not-a-real-hash', format('bench-%s@example.com', lpad(i::text, 6, '0')), 'Bench', i::text, 'internal', false
-		    FROM generate_series(0, $1 - 1) i`, []any{n, benchTenants}},
+		    FROM generate_series(0, $1 - 1) i`, []any{n, harness.Tenants}},
 		{`INSERT INTO sessions (tenant, session_id, user_id, expires_at)
 		  SELECT format('5eed0000-0000-4000-8000-%s', lpad((i % $2)::text, 12, '0'))::uuid,
 		         format('5e550000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid,
 		         format('00000000-0000-4000-8000-%s', lpad(i::text, 12, '0'))::uuid, now() + interval '12 hours'
-		    FROM generate_series(0, $1 - 1) i`, []any{n, benchTenants}},
+		    FROM generate_series(0, $1 - 1) i`, []any{n, harness.Tenants}},
 	} {
 		if _, err := s.admin.Exec(ctx, q.sql, q.args...); err != nil {
 			return fmt.Errorf("seed the stand-in: %w", err)
@@ -179,8 +180,8 @@ func applianceEnv(env []string, s *standIn) []string {
 func webCookie(i int, origin string) (string, error) {
 	name := authjs.CookieName(origin)
 	cookies, err := authjstest.Cookies(authjstest.Token{Secret: benchNextAuthSecret, CookieName: name, Now: time.Now(),
-		MaxAge: 12 * time.Hour, Claims: map[string]any{"id": userID(i), "sub": userID(i), "tenant": tenantID(i),
-			"user_type": "internal", "email": email(i), "name": fmt.Sprintf("Bench %d", i), "session_id": sessionID(i)}})
+		MaxAge: 12 * time.Hour, Claims: map[string]any{"id": harness.UserID(i), "sub": harness.UserID(i), "tenant": harness.TenantID(i),
+			"user_type": "internal", "email": harness.Email(i), "name": fmt.Sprintf("Bench %d", i), "session_id": sessionID(i)}})
 	if err != nil {
 		return "", err
 	}
@@ -204,7 +205,7 @@ func handOff(ctx context.Context, c *http.Client, base string, i int, state stri
 		return "", err
 	}
 	req.Header.Set("Cookie", cookie)
-	req.Header.Set("X-Forwarded-For", ipOf(i))
+	req.Header.Set("X-Forwarded-For", harness.IPOf(i))
 	resp, err := c.Do(req)
 	if err != nil {
 		return "", err
@@ -260,13 +261,13 @@ func seedAppliance(ctx context.Context, base, ownURL string, p plan) (supply, []
 		return supply{}, nil, err
 	}
 	defer st.Close()
-	c := noRedirects(seedWorkersPG)
+	c := noRedirects(harness.SeedWorkersPG)
 	defer c.CloseIdleConnections()
 	now := time.Now()
 
 	var s supply
 	s.otts = &ottSupply{items: make([]ottItem, p.otts)}
-	err = parallel(ottUsers, seedWorkersPG, func(u int) error {
+	err = harness.Parallel(ottUsers, harness.SeedWorkersPG, func(u int) error {
 		ott, err := handOff(ctx, c, base, u, "st-template")
 		if err != nil {
 			return err
@@ -285,8 +286,8 @@ func seedAppliance(ctx context.Context, base, ownURL string, p plan) (supply, []
 			if err != nil {
 				return err
 			}
-			it := ottItem{ott: o, state: fmt.Sprintf("st-%d", j), ip: ipOf(u), device: fmt.Sprintf("bench-device-%d", u)}
-			if err := st.CreateOTT(ctx, mobileauth.OneTimeToken{Hash: token.HashOf(o), TenantID: tenantID(u), UserID: userID(u),
+			it := ottItem{ott: o, state: fmt.Sprintf("st-%d", j), ip: harness.IPOf(u), device: fmt.Sprintf("bench-device-%d", u)}
+			if err := st.CreateOTT(ctx, mobileauth.OneTimeToken{Hash: token.HashOf(o), TenantID: harness.TenantID(u), UserID: harness.UserID(u),
 				SessionHash: sh, SessionSource: source, SessionRef: ref, State: it.state, CreatedAt: now,
 				ExpiresAt: now.Add(ottLifetime)}); err != nil {
 				return err
@@ -301,10 +302,10 @@ func seedAppliance(ctx context.Context, base, ownURL string, p plan) (supply, []
 
 	first := ottUsers
 	s.chains = make([]*chain, p.chains)
-	err = parallel(p.chains, seedWorkersPG, func(k int) error {
+	err = harness.Parallel(p.chains, harness.SeedWorkersPG, func(k int) error {
 		u := first + k
 		rt, err := handOffAndExchange(ctx, c, base, u, "refreshToken")
-		s.chains[k] = &chain{token: rt, ip: ipOf(u)}
+		s.chains[k] = &chain{token: rt, ip: harness.IPOf(u)}
 		return err
 	})
 	if err != nil {
@@ -312,7 +313,7 @@ func seedAppliance(ctx context.Context, base, ownURL string, p plan) (supply, []
 	}
 	first += p.chains
 	keys := make([]string, verifyUsers)
-	err = parallel(verifyUsers, verifyUsers, func(k int) error {
+	err = harness.Parallel(verifyUsers, verifyUsers, func(k int) error {
 		var err error
 		keys[k], err = handOffAndExchange(ctx, c, base, first+k, "accessToken")
 		if err == nil && (len(keys[k]) != 64 || strings.Trim(keys[k], "0123456789abcdef") != "") {
@@ -334,7 +335,7 @@ func handOffAndExchange(ctx context.Context, c *http.Client, base string, u int,
 	if err != nil {
 		return "", err
 	}
-	return exchangeField(ctx, c, base, ottItem{ott: ott, state: state, ip: ipOf(u), device: fmt.Sprintf("bench-device-%d", u)}, field)
+	return exchangeField(ctx, c, base, ottItem{ott: ott, state: state, ip: harness.IPOf(u), device: fmt.Sprintf("bench-device-%d", u)}, field)
 }
 
 // applianceTarget judges an appliance exchange or refresh row against the

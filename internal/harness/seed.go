@@ -20,9 +20,10 @@ import (
 // Tenants is how many tenants the seeded users are spread over.
 const Tenants = 4
 
-// Seeding parallelism per engine (SQLite has one writer).
+// Seeding parallelism per engine (SQLite has one writer): SeedWorkersPG
+// goroutines on PostgreSQL.
 const (
-	seedWorkersPG  = 16
+	SeedWorkersPG  = 16
 	seedWorkersSQL = 4
 )
 
@@ -113,7 +114,7 @@ func SeedTokens(ctx context.Context, dbURL string, p Plan, postgres bool) (Suppl
 	defer st.Close()
 	workers := seedWorkersSQL
 	if postgres {
-		workers = seedWorkersPG
+		workers = SeedWorkersPG
 	}
 	if p.OTTLifetime <= 0 {
 		p.OTTLifetime = 30 * time.Minute

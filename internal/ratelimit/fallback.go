@@ -39,6 +39,7 @@ func (f *Fallback) Hit(ctx context.Context, key string, l mobileauth.RateLimit, 
 	skip := f.down && now.Before(f.retryAt)
 	f.mu.Unlock()
 	if !skip {
+		began := time.Now()
 		d, err := f.shared.Hit(ctx, key, l, now)
 		if err == nil {
 			f.setDown(false, now, nil)
@@ -47,7 +48,9 @@ func (f *Fallback) Hit(ctx context.Context, key string, l mobileauth.RateLimit, 
 		if ctx.Err() != nil {
 			return d, err // the caller gave up; says nothing about the shared store
 		}
-		f.setDown(true, now, err)
+		// The next try is a probe interval after this one failed (a dead
+		// server can take a while to say so), not after it began.
+		f.setDown(true, now.Add(time.Since(began)), err)
 	}
 	return f.local.Hit(ctx, key, l, now)
 }

@@ -59,7 +59,7 @@ func TestFallbackKeepsLimitingWhileTheSharedStoreIsDown(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs.String(), "falling back to per-instance limits"), "logged once")
 
 	shared.down = false
-	now = now.Add(FallbackProbe)
+	now = now.Add(FallbackProbe + time.Second)
 	before := shared.calls
 	assert.Equal(t, 3, allowed("c", 5), "shared again after the probe interval")
 	assert.Equal(t, 5, shared.calls-before, "counted in the shared store")
