@@ -12,7 +12,7 @@ FUZZTIME ?= 20000x
 # proxy serves it as a toolchain (downloaded once per machine).
 export GOTOOLCHAIN := go1.27.3
 
-.PHONY: build run test test-unit fuzz vet bench image clean
+.PHONY: build run test test-unit fuzz vet bench reliability image clean
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/alga-mobile-auth
@@ -49,6 +49,11 @@ fuzz:
 
 bench:
 	go run ./cmd/loadtest $(BENCHFLAGS)
+
+## reliability: replicas, kill -9, database and Redis outages, shutdown, soak and scale on real
+## processes (its own PostgreSQL cluster and Redis); RELFLAGS="-profile ci" is the short run of .ci/run
+reliability: build
+	go run ./cmd/reliability -bin $(BIN) $(RELFLAGS)
 
 image:
 	docker build --build-arg VERSION=$(VERSION) -t alga-mobile-auth:$(VERSION) .
