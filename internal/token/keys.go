@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
@@ -34,9 +35,9 @@ type KeySource interface {
 // Running keyrings sign with it once every replica has had time to learn
 // it (see KeyringOptions.RefreshEvery).
 func Rotate(ctx context.Context, src KeySource, now time.Time, rand io.Reader) (mobileauth.SigningKey, error) {
-	pub, priv, err := ed25519.GenerateKey(rand)
+	pub, priv, err := newKeyPair(rand)
 	if err != nil {
-		return mobileauth.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
+		return mobileauth.SigningKey{}, err
 	}
 	privDER, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
@@ -58,6 +59,22 @@ func Rotate(ctx context.Context, src KeySource, now time.Time, rand io.Reader) (
 		return mobileauth.SigningKey{}, fmt.Errorf("store signing key: %w", err)
 	}
 	return k, nil
+}
+
+// newKeyPair generates an Ed25519 key whose thumbprint (its kid) does not
+// start with "-": a kid is typed as a command-line argument now and then,
+// and one that starts with "-" reads as a flag. One key in 64 is drawn
+// again; the kid stays the thumbprint.
+func newKeyPair(rand io.Reader) (ed25519.PublicKey, ed25519.PrivateKey, error) {
+	for {
+		pub, priv, err := ed25519.GenerateKey(rand)
+		if err != nil {
+			return nil, nil, fmt.Errorf("generate signing key: %w", err)
+		}
+		if !strings.HasPrefix(Thumbprint(pub), "-") {
+			return pub, priv, nil
+		}
+	}
 }
 
 // Thumbprint returns the RFC 7638 JWK thumbprint (SHA-256, base64url) of
