@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/nineminds/alga-mobile-auth/internal/config"
+	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/qr"
 )
 
@@ -34,6 +35,15 @@ func runQR(e Env) int {
 	}
 	if cfg.PublicURL == nil {
 		return fail(e, cmd, errors.New("NEXTAUTH_URL is not set; set it to the appliance's public URL, e.g. https://psa.example.com"))
+	}
+	// The terminal code is the same offer as /mobile/connect, which exists
+	// only on self-host licensing (SPEC §3.8): refuse where that page is 404.
+	if license.ParseEdition(cfg.Edition, cfg.NextPublicEdition) != license.Enterprise {
+		return fail(e, cmd, errors.New("no connect QR on Community Edition: mobile sign-in is off and /mobile/connect answers 404; set EDITION=ee"))
+	}
+	if !cfg.SelfHostLicensing() {
+		return fail(e, cmd, fmt.Errorf("no connect QR on hosted licensing (no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set): "+
+			"/mobile/connect answers 404 too; give users the address %s to type, or configure the license", cfg.Origin()))
 	}
 	payload := qr.Payload(cfg.Origin())
 	// The app's scanner refuses some origins (plain http to a remote host,
