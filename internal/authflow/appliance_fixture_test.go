@@ -1,0 +1,199 @@
+package authflow_test
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/algapsa"
+	"github.com/nineminds/alga-mobile-auth/internal/algapsa/algapsatest"
+	"github.com/nineminds/alga-mobile-auth/internal/appliance"
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/authjs"
+	"github.com/nineminds/alga-mobile-auth/internal/authjs/authjstest"
+	"github.com/nineminds/alga-mobile-auth/internal/license"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
+	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
+)
+
+// nextAuthSecret is the web app's NEXTAUTH_SECRET in the appliance fixture.
+const nextAuthSecret = "appliance-fixture-nextauth-secret-0123456789abcdef"
+
+// applianceFixture is the service in appliance mode (SPEC §8) as app wires
+// it: its own store on PostgreSQL, a stand-in of AlgaPSA's database
+// (algapsatest) as directory, API-key store and source of adoptable
+// refresh tokens, and the web app's Auth.js cookie as the first session
+// source. Replicas share both databases, the clock and the server secret.
+type applianceFixture struct {
+	t        *testing.T
+	ctx      context.Context
+	clock    *fakeClock
+	psa      *algapsatest.DB
+	storeURL string
+	secret   []byte
+	gate     license.Options
+	store    *sqlstore.Store // the first replica's own store
+	db       *algapsa.DB     // the first replica's AlgaPSA pool
+	svc      *authflow.Service
+	events   *eventLog
+	cookie   string
+}
+
+// newApplianceFixture builds the first replica; hosted licensing (Enterprise
+// without license or trial: each tenant's plan decides, as on an appliance
+// of Alga's hosting), no rate limits.
+func newApplianceFixture(t *testing.T) *applianceFixture {
+	t.Helper()
+	f := &applianceFixture{t: t, ctx: context.Background(), clock: newClock(), psa: algapsatest.New(t),
+		storeURL: storetest.PostgresSchema(t, "authflow"), secret: make([]byte, 32),
+		gate: license.Options{Edition: license.Enterprise}, cookie: authjs.CookieName(origin)}
+	_, err := rand.Read(f.secret)
+	require.NoError(t, err)
+	f.svc, f.store, f.db, f.events = f.replica()
+	return f
+}
+
+// replica is one more instance of the service on the same databases.
+func (f *applianceFixture) replica() (*authflow.Service, *sqlstore.Store, *algapsa.DB, *eventLog) {
+	t := f.t
+	st, err := sqlstore.Open(f.ctx, f.storeURL, sqlstore.Options{Now: f.clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	require.NoError(t, st.Migrate(f.ctx))
+	db, err := algapsa.Open(f.ctx, f.psa.AppURL, algapsa.Options{MaxConns: 16})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	dec, err := authjs.NewDecoder(nextAuthSecret, f.cookie, f.clock.Now)
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+	src, err := appliance.NewWebAppSessions(dec, db, log)
+	require.NoError(t, err)
+	access, err := authflow.NewAPIKeyAccess(db, accessTTL)
+	require.NoError(t, err)
+	deriver, err := token.NewDeriver(f.secret)
+	require.NoError(t, err)
+	gate := f.gate
+	gate.Now = f.clock.Now
+	events := &eventLog{}
+	svc, err := authflow.New(authflow.Deps{
+		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: st, Directory: db, Audit: st},
+		Limiter: allowAll{}, Gate: license.NewGate(gate), Deriver: deriver, Events: events, Log: log,
+		Now: f.clock.Now, Access: access, AlgaTokens: db, SessionSources: []authflow.SessionSource{src},
+		Settings: authflow.Settings{OTTTTL: ottTTL, AccessTTL: accessTTL, RefreshTTL: refreshTTL,
+			RefreshGrace: grace, SessionTTL: sessionTTL, Origin: origin, OwnHost: ownHost},
+	})
+	require.NoError(t, err)
+	return svc, st, db, events
+}
+
+// user adds an internal AlgaPSA user with a fresh e-mail.
+func (f *applianceFixture) user() algapsatest.User {
+	f.t.Helper()
+	return f.psa.AddUser(f.t, algapsatest.User{Email: "tech-" + uuid.NewString()[:8] + "@example.com", FirstName: "Tess", LastName: "Tech"})
+}
+
+// claims are the Auth.js claims AlgaPSA writes for u's web session sid.
+func claims(u algapsatest.User, sid string) map[string]any {
+	return map[string]any{"id": u.ID, "sub": u.ID, "tenant": u.TenantID, "user_type": u.Type,
+		"email": u.Email, "name": u.FirstName + " " + u.LastName, "session_id": sid}
+}
+
+// cookies mints the web app's session cookie for these claims, now.
+func (f *applianceFixture) cookies(c map[string]any) map[string]string {
+	f.t.Helper()
+	cs, err := authjstest.Cookies(authjstest.Token{Secret: nextAuthSecret, CookieName: f.cookie, Claims: c, Now: f.clock.Now()})
+	require.NoError(f.t, err)
+	return cs
+}
+
+// webSignIn signs u in to the web app: a sessions row and its cookie.
+func (f *applianceFixture) webSignIn(u algapsatest.User) (cookies map[string]string, sessionID string) {
+	f.t.Helper()
+	sid := f.psa.AddSession(f.t, u.TenantID, u.ID, time.Hour)
+	return f.cookies(claims(u, sid)), sid
+}
+
+// handoff runs the hand-off with the browser's cookies.
+func (f *applianceFixture) handoff(svc *authflow.Service, cookies map[string]string) authflow.HandoffResult {
+	f.t.Helper()
+	res, err := svc.Handoff(f.ctx, authflow.HandoffRequest{Redirect: deepLink, State: "st", Cookies: cookies,
+		ReturnURL:   origin + "/auth/mobile/handoff?redirect=alga%3A%2F%2Fauth%2Fcallback&state=st",
+		RequestHost: ownHost, ClientIP: "198.51.100.7"})
+	require.NoError(f.t, err)
+	return res
+}
+
+// ott runs a hand-off that must issue an OTT and returns it.
+func (f *applianceFixture) ott(cookies map[string]string) string {
+	f.t.Helper()
+	res := f.handoff(f.svc, cookies)
+	require.Equal(f.t, authflow.HandoffIssued, res.Outcome, "hand-off answered %s", res.Location)
+	u, err := url.Parse(res.Location)
+	require.NoError(f.t, err)
+	return u.Query().Get("ott")
+}
+
+// exchange trades ott on the first replica.
+func (f *applianceFixture) exchange(ott string) (authflow.ExchangeResult, error) {
+	return f.svc.Exchange(f.ctx, exchangeReq(ott, "st", "198.51.100.7"))
+}
+
+// session signs u in on the web and exchanges: a fresh token family.
+func (f *applianceFixture) session(u algapsatest.User) authflow.ExchangeResult {
+	f.t.Helper()
+	c, _ := f.webSignIn(u)
+	res, err := f.exchange(f.ott(c))
+	require.NoError(f.t, err)
+	return res
+}
+
+// refresh rotates rt on the first replica.
+func (f *applianceFixture) refresh(rt string) (authflow.RefreshResult, error) {
+	return f.svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: rt, ClientIP: "198.51.100.7"})
+}
+
+// accepted reports whether AlgaPSA's own API check accepts key for tenant.
+func (f *applianceFixture) accepted(key, tenant string) error {
+	_, err := f.psa.CheckAPIKey(f.ctx, key, tenant)
+	return err
+}
+
+// keyRows are the api_keys rows of a token family this service minted.
+func (f *applianceFixture) keyRows(familyID string) []algapsatest.APIKeyRow {
+	return f.psa.APIKeyRows(f.t, "metadata->>'familyId' = $1", familyID)
+}
+
+// activeKeys counts the family's active keys.
+func (f *applianceFixture) activeKeys(familyID string) int {
+	n := 0
+	for _, r := range f.keyRows(familyID) {
+		if r.Active {
+			n++
+		}
+	}
+	return n
+}
+
+// familyOf is the family an access key belongs to (via /verify).
+func (f *applianceFixture) familyOf(key string) string {
+	f.t.Helper()
+	p, err := f.svc.Verify(f.ctx, key)
+	require.NoError(f.t, err)
+	return p.SessionID
+}
+
+// assertCode checks err's contract code.
+func assertCode(t *testing.T, err error, code mobileauth.Code) {
+	t.Helper()
+	require.Error(t, err)
+	assert.Equal(t, code, mobileauth.ErrorCode(err), "%v", err)
+}
