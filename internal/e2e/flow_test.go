@@ -3,9 +3,12 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -135,4 +138,40 @@ func TestDemoPageShowsTheDeepLink(t *testing.T) {
 	assert.Contains(t, body, "curl -s "+in.URL+"/api/v1/mobile/auth/exchange")
 	resp, ex := postJSON(t, in.URL+"/api/v1/mobile/auth/exchange", map[string]any{"ott": ott, "state": "demo-state"})
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "%v", ex)
+}
+
+// Issue 11 item 8: the demo page's curl command must not let a chosen
+// state break out of its shell quoting. A POSIX shell parses the command
+// shown; it must yield exactly curl's arguments, with the state intact in
+// the JSON body.
+func TestDemoPageCurlQuotesTheState(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	in := start(t, baseEnv(t, freeAddr(t)))
+	in.addUser(t, tenantA, "demo@example.com", mobileauth.UserInternal)
+	c := browser(t)
+	const state = `x'; echo INJECTED; echo '"$(id)` + "`id`\\"
+	r := get(t, c, in.URL+"/demo/handoff?"+url.Values{"state": {state}}.Encode())
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	loc, err := url.Parse(r.Header.Get("Location"))
+	require.NoError(t, err)
+	r = signIn(t, c, in.URL, loc.Query().Get("callbackUrl"), "demo@example.com")
+	require.Equal(t, http.StatusFound, r.StatusCode)
+	r = get(t, c, in.URL+r.Header.Get("Location"))
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	body := htmlUnescape(readAll(t, r))
+	m := regexp.MustCompile(`<code>curl (.*?)</code>`).FindStringSubmatch(body)
+	require.NotNil(t, m, body)
+
+	out, err := exec.Command(sh, "-c", "set -- "+html.UnescapeString(m[1])+`; printf '%s\0' "$@"`).Output()
+	require.NoError(t, err)
+	args := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	require.Len(t, args, 6, "%q", args)
+	assert.Equal(t, []string{"-s", in.URL + "/api/v1/mobile/auth/exchange", "-H", "content-type: application/json", "-d"}, args[:5])
+	var sent struct{ OTT, State string }
+	require.NoError(t, json.Unmarshal([]byte(args[5]), &sent), args[5])
+	assert.Equal(t, state, sent.State)
+	assert.NotEmpty(t, sent.OTT)
 }

@@ -402,11 +402,23 @@ func TestTokenEndpointsRefuseBadBodies(t *testing.T) {
 		r := tkDo(t, http.MethodPost, in.URL+tkRevokePath, strings.NewReader(body))
 		assert.Equal(t, http.StatusOK, r.Status, "body %s", r.Body)
 	})
-	t.Run("text/plain JSON is accepted", func(t *testing.T) {
-		r := tkDo(t, http.MethodPost, in.URL+tkRevokePath, strings.NewReader(`{"refreshToken":"r"}`),
-			"Content-Type", "text/plain;charset=UTF-8")
-		assert.Equal(t, http.StatusOK, r.Status, "body %s", r.Body)
-	})
+	// Issue 11 item 8: only application/json (with parameters) is read.
+	// text/plain and the form types are what any web page may post
+	// cross-site without a CORS preflight.
+	for _, path := range []string{tkExchangePath, tkRefreshPath, tkRevokePath} {
+		for _, ct := range []string{"text/plain;charset=UTF-8", "text/plain", "multipart/form-data; boundary=x", "application/jsonx", ""} {
+			t.Run(path+"/refuses Content-Type "+ct, func(t *testing.T) {
+				r := tkDo(t, http.MethodPost, in.URL+path, strings.NewReader(`{"ott":"a","state":"s","refreshToken":"r"}`), "Content-Type", ct)
+				tkAssertError(t, r, http.StatusBadRequest, mobileauth.CodeValidation)
+			})
+		}
+	}
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8"} {
+		t.Run("accepts Content-Type "+ct, func(t *testing.T) {
+			r := tkDo(t, http.MethodPost, in.URL+tkRevokePath, strings.NewReader(`{"refreshToken":"r"}`), "Content-Type", ct)
+			assert.Equal(t, http.StatusOK, r.Status, "body %s", r.Body)
+		})
+	}
 }
 
 // TestTokenEndpointsErrorsCarryCorrelationID: a sane incoming id comes

@@ -14,16 +14,16 @@ import (
 // MaxBodyBytes is the contract's request body limit (SPEC §3).
 const MaxBodyBytes = 64 << 10
 
-// decodeJSON reads one JSON value into v. Malformed JSON, wrong types and
-// trailing data are VALIDATION_ERROR; an oversized body is
+// decodeJSON reads one JSON value into v. A Content-Type other than
+// application/json (parameters such as charset allowed), or none, is
+// VALIDATION_ERROR (SPEC §3): text/plain and the form types are what a web
+// page may post cross-site without a CORS preflight. Malformed JSON, wrong
+// types and trailing data are VALIDATION_ERROR; an oversized body is
 // PAYLOAD_TOO_LARGE. Unknown fields are ignored on purpose: the published
 // app may add fields, and refusing them would break sign-in.
 func decodeJSON(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && mt != "text/plain") {
-			return mobileauth.Errorf(mobileauth.CodeValidation, "Request body must be JSON (Content-Type: application/json)")
-		}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return mobileauth.Errorf(mobileauth.CodeValidation, "Request body must be JSON (Content-Type: application/json)")
 	}
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(v); err != nil {

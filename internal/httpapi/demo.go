@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 )
@@ -31,8 +33,29 @@ func (s *Server) demoHandoff(w http.ResponseWriter, r *http.Request) {
 	}
 	d := pageData{Title: "Demo: the app's deep link", Origin: s.web.Origin, DeepLink: loc}
 	if ott := u.Query().Get("ott"); ott != "" {
-		d.Curl = "curl -s " + s.web.Origin + "/api/v1/mobile/auth/exchange -H 'content-type: application/json' -d '" +
-			`{"ott":"` + ott + `","state":"` + u.Query().Get("state") + `"}'`
+		d.Curl = exchangeCurl(s.web.Origin, ott, u.Query().Get("state"))
 	}
 	s.renderPage(w, r, http.StatusOK, "demo", d)
+}
+
+// exchangeCurl is the shell command that exchanges ott. state comes from
+// the page's URL, so anyone can choose it: the body is real JSON and every
+// argument is shell-quoted, so a pasted command runs curl and nothing else.
+func exchangeCurl(origin, ott, state string) string {
+	body, _ := json.Marshal(struct {
+		OTT   string `json:"ott"`
+		State string `json:"state"`
+	}{ott, state}) // strings always marshal
+	return "curl -s " + shellQuote(origin+"/api/v1/mobile/auth/exchange") +
+		" -H 'content-type: application/json' -d " + shellQuote(string(body))
+}
+
+// shellQuote makes s one POSIX shell word: as is when it holds only
+// characters no shell treats specially, else single-quoted with each '
+// written as '\''.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@%+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

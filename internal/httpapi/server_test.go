@@ -252,7 +252,7 @@ func TestRateLimitedCarriesRetryAfter(t *testing.T) {
 	o := testOptions()
 	o.Tokens = fakeTokens{err: &authflow.RateLimitedError{RetryAfter: 299500 * time.Millisecond}}
 	h := newTestServer(t, o).Handler()
-	rec := do(t, h, http.MethodPost, "/api/v1/mobile/auth/exchange", strings.NewReader(`{"ott":"x","state":"s"}`))
+	rec := do(t, h, http.MethodPost, "/api/v1/mobile/auth/exchange", strings.NewReader(`{"ott":"x","state":"s"}`), "Content-Type", "application/json")
 	assert.Equal(t, http.StatusTooManyRequests, rec.Code)
 	assert.Equal(t, "300", rec.Header().Get("Retry-After"))
 	assert.JSONEq(t, `{"error":{"code":"RATE_LIMITED","message":"Too many requests, please try again later","details":{"msBeforeNext":299500}}}`, rec.Body.String())
