@@ -376,7 +376,11 @@ func TestChartRefusesWhatCanNeverWork(t *testing.T) {
 	}{
 		{"no public URL", []string{"--set", "trustedProxies=10.42.7.0/24"}, "publicUrl"},
 		{"no trusted proxies", []string{"--set", "publicUrl=https://psa.example.com"}, "trustedProxies"},
-		{"an unknown mode", []string{"-f", filepath.Join(chartDir, "values-standalone.yaml"), "--set", "mode=both"}, "mode must be standalone or appliance"},
+		{"an unknown mode", []string{"-f", filepath.Join(chartDir, "values-standalone.yaml"), "--set", "mode=both"}, "at '/mode': value must be one of 'standalone', 'appliance'"},
+		// values.schema.json: a misspelt key is an error, not silently ignored.
+		{"a misspelt key", []string{"-f", filepath.Join(chartDir, "values-appliance.yaml"), "--set", "trustedProxy=10.0.0.1"}, "additional properties 'trustedProxy' not allowed"},
+		{"a misspelt nested key", []string{"-f", filepath.Join(chartDir, "values-appliance.yaml"), "--set", "appliance.nextauthSecret.keys=X"}, "additional properties 'keys' not allowed"},
+		{"a public URL with a path", []string{"-f", filepath.Join(chartDir, "values-appliance.yaml"), "--set", "publicUrl=https://psa.example.com/alga"}, "/publicUrl"},
 		{"SQLite with two replicas", []string{"-f", filepath.Join(chartDir, "values-appliance.yaml"), "--set", "replicaCount=2"}, "replicaCount must be 1"},
 		{"an Ingress without a host", []string{"-f", filepath.Join(chartDir, "values-appliance.yaml"), "--set", "ingress.enabled=true"}, "ingress.host"},
 	} {
