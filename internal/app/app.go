@@ -110,7 +110,12 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	svc, ring, err := a.newAuthflow(ctx, o)
+	signIn, err := a.newSignIn(ctx, o)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	svc, ring, err := a.newAuthflow(ctx, o, signIn)
 	if err != nil {
 		_ = a.Close()
 		return nil, err
@@ -121,11 +126,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	go a.sweepLoop(bg)
 
 	ips := clientip.NewResolver(cfg.TrustedProxies)
-	web, err := a.newWeb(ctx, o, ips)
-	if err != nil {
-		_ = a.Close()
-		return nil, err
-	}
+	web := a.newWeb(ips)
 	connect, err := a.newConnect()
 	if err != nil {
 		_ = a.Close()

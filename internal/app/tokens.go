@@ -18,7 +18,7 @@ import (
 const successorSecretName = "refresh-successor"
 
 // newAuthflow builds the token machinery and the use-case service.
-func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *token.Keyring, error) {
+func (a *App) newAuthflow(ctx context.Context, o Options, signIn authflow.SignInOptions) (*authflow.Service, *token.Keyring, error) {
 	cfg := a.Config
 	keys, err := SigningKeys(cfg, a.Store)
 	if err != nil {
@@ -53,7 +53,7 @@ func (a *App) newAuthflow(ctx context.Context, o Options) (*authflow.Service, *t
 	deps := authflow.Deps{
 		Stores:  authflow.Stores{OTTs: a.Store, Sessions: a.Store, Refresh: a.Store, Directory: a.Store, Audit: a.audit},
 		Limiter: limiter, Gate: a.Gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
-		Events: a.Metrics, Log: a.Log, Now: o.Now, Rand: o.Rand,
+		Events: a.Metrics, Log: a.Log, Now: o.Now, Rand: o.Rand, SignIn: signIn,
 		Settings: authflow.Settings{OTTTTL: cfg.OTTTTL, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
 			RefreshGrace: cfg.RefreshGrace, SessionTTL: cfg.SessionTTL,
 			Origin: cfg.Origin(), HostAllowlist: cfg.HostAllowlist, OwnHost: cfg.OwnHost(),

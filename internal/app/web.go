@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/clientip"
 	"github.com/nineminds/alga-mobile-auth/internal/httpapi"
 	"github.com/nineminds/alga-mobile-auth/internal/license"
@@ -16,9 +17,9 @@ import (
 // stored so that every replica can open a flow another one started.
 const flowSecretName = "signin-flow"
 
-// newWeb builds the browser sign-in: providers (plus the development
-// provider when enabled), the flow key and the host rule.
-func (a *App) newWeb(ctx context.Context, o Options, ips *clientip.Resolver) (*httpapi.WebOptions, error) {
+// newSignIn builds the browser sign-in: providers (plus the development
+// provider when enabled) and the flow key.
+func (a *App) newSignIn(ctx context.Context, o Options) (authflow.SignInOptions, error) {
 	cfg := a.Config
 	settings := sso.Settings{
 		PublicOrigin:     cfg.Origin(),
@@ -31,7 +32,7 @@ func (a *App) newWeb(ctx context.Context, o Options, ips *clientip.Resolver) (*h
 	if cfg.DevIDP {
 		idp, err := startDevIDP(cfg.DevIDPAddr, []string{cfg.Origin() + sso.CallbackPathPrefix + string(sso.Dev)})
 		if err != nil {
-			return nil, fmt.Errorf("development identity provider: %w", err)
+			return authflow.SignInOptions{}, fmt.Errorf("development identity provider: %w", err)
 		}
 		a.closers = append(a.closers, idp.Close)
 		a.DevIDP = idp
@@ -40,15 +41,18 @@ func (a *App) newWeb(ctx context.Context, o Options, ips *clientip.Resolver) (*h
 	}
 	key, err := a.serverSecret(ctx, flowSecretName, o.Rand)
 	if err != nil {
-		return nil, fmt.Errorf("sign-in flow key: %w", err)
+		return authflow.SignInOptions{}, fmt.Errorf("sign-in flow key: %w", err)
 	}
+	return authflow.SignInOptions{Providers: sso.NewProviders(settings), FlowKey: key}, nil
+}
+
+// newWeb switches the browser pages and the hand-off on.
+func (a *App) newWeb(ips *clientip.Resolver) *httpapi.WebOptions {
 	return &httpapi.WebOptions{
 		Service:     a.Auth,
-		Providers:   sso.NewProviders(settings),
-		FlowKey:     key,
-		Origin:      cfg.Origin(),
+		Origin:      a.Config.Origin(),
 		RequestHost: func(r *http.Request) string { return ips.ForwardedHost(r) },
-	}, nil
+	}
 }
 
 // newConnect renders the connect QR once; it exists only on self-host

@@ -115,6 +115,7 @@ type config struct {
 	settings  authflow.Settings
 	rand      io.Reader
 	sources   []authflow.SessionSource
+	signIn    authflow.SignInOptions
 	dbPath    string     // "" = a fresh file in t.TempDir()
 	clock     *fakeClock // nil = a fresh clock
 	noMigrate bool
@@ -244,7 +245,7 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: st, Directory: st, Audit: st},
 		Limiter: cfg.limiter, Gate: f.gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
 		Events: f.events, Log: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now: cfg.clock.Now, Rand: cfg.rand, Settings: cfg.settings, SessionSources: cfg.sources,
+		Now: cfg.clock.Now, Rand: cfg.rand, Settings: cfg.settings, SessionSources: cfg.sources, SignIn: cfg.signIn,
 	})
 	require.NoError(t, err)
 	return f

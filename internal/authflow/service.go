@@ -94,6 +94,9 @@ type Deps struct {
 	// AlgaTokens, when set (appliance mode), lets /refresh adopt and
 	// /revoke revoke refresh tokens that AlgaPSA itself issued (SPEC §8.5).
 	AlgaTokens AlgaRefreshTokens
+	// SignIn switches the service's own browser sign-in on (providers and
+	// the flow-cookie key); without it every provider is unknown.
+	SignIn SignInOptions
 }
 
 // Service runs the use cases.
@@ -112,6 +115,7 @@ type Service struct {
 	families *familyOwners
 	access   AccessCredentials
 	alga     AlgaRefreshTokens
+	signIn   SignInOptions
 }
 
 // New checks d and builds the Service.
@@ -142,6 +146,9 @@ func New(d Deps) (*Service, error) {
 			set.OwnHost = u.Host
 		}
 	}
+	if len(d.SignIn.Providers) > 0 && len(d.SignIn.FlowKey) < 32 {
+		return nil, errors.New("authflow: SignIn needs a FlowKey of at least 32 bytes")
+	}
 	for _, src := range d.SessionSources {
 		if src == nil {
 			return nil, errors.New("authflow: a nil SessionSource")
@@ -161,7 +168,7 @@ func New(d Deps) (*Service, error) {
 	}
 	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate,
 		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set,
-		access: access, alga: d.AlgaTokens}
+		access: access, alga: d.AlgaTokens, signIn: d.SignIn}
 	s.sources = append(append([]SessionSource{}, d.SessionSources...),
 		&ownSessions{cookie: set.SessionCookie, sessions: st.Sessions, users: st.Directory})
 	s.revoked = newRevocationView(st.Refresh, set.RevocationFreshness, set.AccessTTL, d.Now)

@@ -217,8 +217,8 @@ func TestProxyRouteListsFollowTheServiceRouteTable(t *testing.T) {
 		}
 		assert.True(t, deployroutes.Routed(pxStandaloneRoutes, p), "%s is served but no proxy routes it", p)
 	}
-	// The provider callbacks come from a loop over sso ids.
-	assert.Contains(t, src, "sso.CallbackPathPrefix+string(id)")
+	// The provider callbacks come from a loop over the sign-in's provider ids.
+	assert.Contains(t, src, "authflow.CallbackPathPrefix+id")
 	for _, p := range pxSamplePaths(pxStandaloneRoutes) {
 		_, direct := served[p]
 		under := strings.HasPrefix(p, "/api/v1/mobile/auth/") || strings.HasPrefix(p, "/auth/signin/") || strings.HasPrefix(p, "/api/auth/callback/")

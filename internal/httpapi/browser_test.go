@@ -2,46 +2,50 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
-	"github.com/nineminds/alga-mobile-auth/internal/sso"
 )
 
 // These tests hold, at the HTTP layer, what only the slow end-to-end
 // package checked before: the callback's state check, HttpOnly cookies,
 // the cross-site sign-out refusal and the generic 500 text.
 
-// recordingWeb is fakeWeb that signs anyone in and records the calls.
+// recordingWeb is fakeWeb whose sign-in starts at a provider, finishes
+// with the answer in finish (a session by default), and records calls.
 type recordingWeb struct {
 	fakeWeb
-	mu       sync.Mutex
-	signIns  []string
-	signOuts int
+	mu        sync.Mutex
+	callbacks []authflow.SignInCallback
+	finish    *authflow.SignInFinish
+	signOuts  int
 }
 
-func (w *recordingWeb) SignIn(_ context.Context, req authflow.SignInRequest) (authflow.SignInResult, error) {
+func (w *recordingWeb) StartSignIn(_ context.Context, provider, callbackURL string) authflow.SignInStart {
+	if provider != "google" {
+		return authflow.SignInStart{Refusal: authflow.SignInUnknownProvider}
+	}
+	return authflow.SignInStart{Location: "https://idp.example/authorize?state=st-1", FlowCookie: "sealed-flow", Callback: callbackURL}
+}
+
+func (w *recordingWeb) FinishSignIn(_ context.Context, cb authflow.SignInCallback) (authflow.SignInFinish, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.signIns = append(w.signIns, req.Email)
-	return authflow.SignInResult{SessionID: "session-1"}, nil
+	w.callbacks = append(w.callbacks, cb)
+	if w.finish != nil {
+		return *w.finish, nil
+	}
+	return authflow.SignInFinish{Outcome: authflow.SignInDone, SessionID: "session-1", Location: "/auth/mobile/handoff"}, nil
 }
 
 func (w *recordingWeb) SignOut(context.Context, string) error {
@@ -51,79 +55,30 @@ func (w *recordingWeb) SignOut(context.Context, string) error {
 	return nil
 }
 
-// miniIdP is an OpenID Connect provider reduced to what one sign-in needs:
-// discovery, JWKS and a token endpoint answering with an ID token for the
-// nonce of the last authorization request it was told about.
-type miniIdP struct {
-	srv   *httptest.Server
-	key   *rsa.PrivateKey
-	nonce string
-}
-
-func newMiniIdP(t *testing.T) *miniIdP {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
-	p := &miniIdP{key: key}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": p.srv.URL, "authorization_endpoint": p.srv.URL + "/authorize",
-			"token_endpoint": p.srv.URL + "/token", "jwks_uri": p.srv.URL + "/jwks",
-			"id_token_signing_alg_values_supported": []string{"RS256"}})
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, _ *http.Request) {
-		b64 := base64.RawURLEncoding.EncodeToString
-		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
-			"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes())}}})
-	})
-	mux.HandleFunc("/token", func(w http.ResponseWriter, _ *http.Request) {
-		now := time.Now()
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": p.srv.URL, "aud": "client-1", "sub": "sub-1",
-			"email": "alice@example.com", "email_verified": true, "nonce": p.nonce, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
-		tok.Header["kid"] = "k1"
-		raw, err := tok.SignedString(key)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "id_token": raw})
-	})
-	p.srv = httptest.NewServer(mux)
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-// browserServer is the test server with Google served by idp and web as
-// the sign-in use cases.
-func browserServer(t *testing.T, idp *miniIdP, web WebService) http.Handler {
+// browserServer is the test server with web as the sign-in use cases.
+func browserServer(t *testing.T, web WebService) http.Handler {
 	t.Helper()
 	o := testOptions()
 	o.Web.Service = web
-	o.Web.Providers = sso.NewProviders(sso.Settings{PublicOrigin: o.Web.Origin, HTTPClient: idp.srv.Client(),
-		Google: sso.ClientSettings{ClientID: "client-1", ClientSecret: "secret-1", Issuer: idp.srv.URL}})
 	return newTestServer(t, o).Handler()
 }
 
-// startSignIn opens /auth/signin/google and returns the flow cookie and the
-// state and nonce sent to the provider.
-func startSignIn(t *testing.T, h http.Handler, idp *miniIdP) (flow *http.Cookie, state string) {
+// startSignIn opens /auth/signin/google and returns the flow cookie.
+func startSignIn(t *testing.T, h http.Handler) *http.Cookie {
 	t.Helper()
 	rec := do(t, h, http.MethodGet, "/auth/signin/google?callbackUrl=/auth/mobile/handoff", nil)
 	require.Equal(t, http.StatusFound, rec.Code, rec.Body.String())
-	to, err := url.Parse(rec.Header().Get("Location"))
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(to.String(), idp.srv.URL+"/authorize"), to.String())
-	idp.nonce = to.Query().Get("nonce")
+	assert.Equal(t, "https://idp.example/authorize?state=st-1", rec.Header().Get("Location"))
 	cookies := rec.Result().Cookies()
 	require.Len(t, cookies, 1)
-	return cookies[0], to.Query().Get("state")
+	assert.Equal(t, "sealed-flow", cookies[0].Value)
+	return cookies[0]
 }
 
 // callbackWith calls the Google callback with query q and the cookies.
 func callbackWith(t *testing.T, h http.Handler, q url.Values, cookies ...*http.Cookie) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, sso.CallbackPathPrefix+string(sso.Google)+"?"+q.Encode(), nil)
+	req := httptest.NewRequest(http.MethodGet, authflow.CallbackPathPrefix+"google?"+q.Encode(), nil)
 	for _, c := range cookies {
 		req.AddCookie(c)
 	}
@@ -143,52 +98,57 @@ func assertBrowserOnlyCookie(t *testing.T, c *http.Cookie) {
 	assert.Equal(t, http.SameSiteLaxMode, c.SameSite, c.Name)
 }
 
-func TestSignInCallbackChecksState(t *testing.T) {
-	idp := newMiniIdP(t)
+// TestSignInCallbackPassesTheAnswerOn: the callback hands the flow
+// cookie and the provider's answer to the use case (whose state checks
+// are authflow's TestFinishSignInChecksState) and maps its outcome; a
+// refusal sets no session cookie.
+func TestSignInCallbackPassesTheAnswerOn(t *testing.T) {
 	web := &recordingWeb{}
-	h := browserServer(t, idp, web)
-	flow, state := startSignIn(t, h, idp)
-	require.NotEmpty(t, state)
+	h := browserServer(t, web)
+	flow := startSignIn(t, h)
 
 	cases := []struct {
-		name    string
-		q       url.Values
-		cookies []*http.Cookie
-		want    string
+		name   string
+		finish authflow.SignInFinish
+		status int
+		to     string
 	}{
-		{"wrong state", url.Values{"state": {state + "x"}, "code": {"c"}}, []*http.Cookie{flow}, "flow_expired"},
-		{"no state", url.Values{"code": {"c"}}, []*http.Cookie{flow}, "flow_expired"},
-		{"right state without the flow cookie", url.Values{"state": {state}, "code": {"c"}}, nil, "flow_expired"},
-		{"right state, provider refused", url.Values{"state": {state}, "error": {"access_denied"}}, []*http.Cookie{flow}, "access_denied"},
+		{"back to the sign-in page", authflow.SignInFinish{Outcome: authflow.SignInBack, Refusal: authflow.SignInFlowExpired, Callback: "/auth/mobile/handoff"},
+			http.StatusFound, "/auth/signin?callbackUrl=%2Fauth%2Fmobile%2Fhandoff&error=flow_expired"},
+		{"no such provider", authflow.SignInFinish{Outcome: authflow.SignInNotFound}, http.StatusNotFound, ""},
+		{"unknown user", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrUnknownUser, Email: "x@example.com"}, http.StatusForbidden, ""},
+		{"ambiguous user", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrAmbiguousUser, Email: "x@example.com"}, http.StatusForbidden, ""},
+		{"untrusted Microsoft tenant", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrUntrustedTenant}, http.StatusForbidden, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := callbackWith(t, h, tc.q, tc.cookies...)
-			require.Equal(t, http.StatusFound, rec.Code)
-			to, err := url.Parse(rec.Header().Get("Location"))
-			require.NoError(t, err)
-			assert.Equal(t, "/auth/signin", to.Path)
-			assert.Equal(t, tc.want, to.Query().Get("error"))
+			web.finish = &tc.finish
+			rec := callbackWith(t, h, url.Values{"state": {"st-1"}, "code": {"c"}, "error": {"e"}}, flow)
+			assert.Equal(t, tc.status, rec.Code)
+			if tc.to != "" {
+				assert.Equal(t, tc.to, rec.Header().Get("Location"))
+			}
 			for _, c := range rec.Result().Cookies() {
 				assert.NotContains(t, c.Name, sessionCookie, "no session after a refused callback")
 			}
 		})
 	}
-	assert.Empty(t, web.signIns, "no refused callback reaches the sign-in use case")
+	web.finish = nil
+	require.NotEmpty(t, web.callbacks)
+	assert.Equal(t, authflow.SignInCallback{Provider: "google", FlowCookie: "sealed-flow", State: "st-1", Code: "c", Error: "e",
+		ClientIP: "192.0.2.1:1234"}, web.callbacks[0], "the answer reaches the use case as it came")
 
-	rec := callbackWith(t, h, url.Values{"state": {state}, "code": {"c"}}, flow)
+	rec := callbackWith(t, h, url.Values{"state": {"st-1"}, "code": {"c"}}, flow)
 	require.Equal(t, http.StatusFound, rec.Code, rec.Body.String())
 	assert.Equal(t, "/auth/mobile/handoff", rec.Header().Get("Location"))
-	assert.Equal(t, []string{"alice@example.com"}, web.signIns, "the right state signs in")
 }
 
 func TestBrowserCookiesAreHttpOnly(t *testing.T) {
-	idp := newMiniIdP(t)
-	h := browserServer(t, idp, &recordingWeb{})
-	flow, state := startSignIn(t, h, idp)
+	h := browserServer(t, &recordingWeb{})
+	flow := startSignIn(t, h)
 	assertBrowserOnlyCookie(t, flow)
 
-	rec := callbackWith(t, h, url.Values{"state": {state}, "code": {"c"}}, flow)
+	rec := callbackWith(t, h, url.Values{"state": {"st-1"}, "code": {"c"}}, flow)
 	require.Equal(t, http.StatusFound, rec.Code, rec.Body.String())
 	cookies := rec.Result().Cookies()
 	require.Len(t, cookies, 2, "the flow cookie cleared, the session cookie set")
@@ -217,11 +177,10 @@ func TestSignOutRefusesCrossSite(t *testing.T) {
 		{"same-origin (our own button)", []string{"Sec-Fetch-Site", "same-origin", "Origin", "null"}, false},
 		{"old browser, our origin", []string{"Origin", "https://psa.example.com"}, false},
 	}
-	idp := newMiniIdP(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			web := &recordingWeb{}
-			h := browserServer(t, idp, web)
+			h := browserServer(t, web)
 			rec := do(t, h, http.MethodPost, "/auth/signout", nil, tc.headers...)
 			if tc.refused {
 				assert.Equal(t, http.StatusForbidden, rec.Code)

@@ -5,10 +5,11 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
-	"github.com/nineminds/alga-mobile-auth/internal/sso"
 )
 
 // Handler returns the whole route table. Every route the service serves
@@ -42,8 +43,8 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/auth/signin/{provider}", s.signinStart)
 		r.Post("/auth/signout", s.signout)
 		// The callback paths AlgaPSA's web app registers with each provider.
-		for _, id := range []sso.ID{sso.Google, sso.Microsoft, sso.Dev} {
-			r.Get(sso.CallbackPathPrefix+string(id), s.callbackFor(id))
+		for _, id := range authflow.SignInProviderIDs {
+			r.Get(authflow.CallbackPathPrefix+id, s.callbackFor(id))
 		}
 		r.Get("/auth/mobile/handoff", s.handoff)
 		if s.opts.Demo {

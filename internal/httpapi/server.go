@@ -92,8 +92,8 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("httpapi: Tokens and JWKS go together")
 	case o.Demo && o.Web == nil:
 		return nil, errors.New("httpapi: Demo needs Web")
-	case o.Web != nil && (o.Web.Service == nil || len(o.Web.FlowKey) < 32 || o.Web.Origin == "" || o.Web.RequestHost == nil || o.SessionTTL <= 0):
-		return nil, errors.New("httpapi: Web needs Service, a 32-byte FlowKey, Origin, RequestHost and SessionTTL")
+	case o.Web != nil && (o.Web.Service == nil || o.Web.Origin == "" || o.Web.RequestHost == nil || o.SessionTTL <= 0):
+		return nil, errors.New("httpapi: Web needs Service, Origin, RequestHost and SessionTTL")
 	}
 	s := &Server{log: o.Logger, metrics: o.Metrics, caps: o.Capabilities, ready: o.Ready,
 		draining: o.Draining, clientIP: o.ClientIP, clock: o.Now, tokens: o.Tokens, jwksFn: o.JWKS, opts: o}

@@ -43,11 +43,14 @@ func (f fakeTokens) Verify(context.Context, string) (authflow.Principal, error) 
 
 type fakeWeb struct{}
 
-func (fakeWeb) SignIn(context.Context, authflow.SignInRequest) (authflow.SignInResult, error) {
-	return authflow.SignInResult{}, authflow.ErrUnknownUser
+func (fakeWeb) SignInPage(context.Context, map[string]string, string) authflow.SignInPage {
+	return authflow.SignInPage{Providers: []authflow.ProviderChoice{{ID: "google", Name: "Google"}}}
 }
-func (fakeWeb) WebSession(context.Context, map[string]string) (authflow.SessionInfo, error) {
-	return authflow.SessionInfo{}, authflow.ErrNoSession
+func (fakeWeb) StartSignIn(context.Context, string, string) authflow.SignInStart {
+	return authflow.SignInStart{Refusal: authflow.SignInProviderUnavailable}
+}
+func (fakeWeb) FinishSignIn(context.Context, authflow.SignInCallback) (authflow.SignInFinish, error) {
+	return authflow.SignInFinish{Outcome: authflow.SignInNotFound}, nil
 }
 func (fakeWeb) SignOut(context.Context, string) error { return nil }
 func (fakeWeb) Handoff(context.Context, authflow.HandoffRequest) (authflow.HandoffResult, error) {
@@ -63,7 +66,7 @@ func testOptions() Options {
 		MetricsOnMain: true,
 		Tokens:        fakeTokens{err: mobileauth.Errorf(mobileauth.CodeUnauthorized, "Invalid or expired token")},
 		JWKS:          func() []byte { return []byte(`{"keys":[]}`) },
-		Web: &WebOptions{Service: fakeWeb{}, FlowKey: bytes.Repeat([]byte{7}, 32), Origin: "https://psa.example.com",
+		Web: &WebOptions{Service: fakeWeb{}, Origin: "https://psa.example.com",
 			RequestHost: func(r *http.Request) string { return r.Host }},
 		SessionTTL: time.Hour,
 		Demo:       true,

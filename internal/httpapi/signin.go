@@ -5,30 +5,25 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/nineminds/alga-mobile-auth/internal/allowlist"
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
-	"github.com/nineminds/alga-mobile-auth/internal/sso"
 )
 
 // WebService is what the browser pages need from the use cases.
 type WebService interface {
-	SignIn(ctx context.Context, req authflow.SignInRequest) (authflow.SignInResult, error)
-	WebSession(ctx context.Context, cookies map[string]string) (authflow.SessionInfo, error)
+	SignInPage(ctx context.Context, cookies map[string]string, callbackURL string) authflow.SignInPage
+	StartSignIn(ctx context.Context, provider, callbackURL string) authflow.SignInStart
+	FinishSignIn(ctx context.Context, cb authflow.SignInCallback) (authflow.SignInFinish, error)
 	SignOut(ctx context.Context, sessionID string) error
 	Handoff(ctx context.Context, req authflow.HandoffRequest) (authflow.HandoffResult, error)
 }
 
 // WebOptions switch the browser sign-in on.
 type WebOptions struct {
-	Service   WebService
-	Providers []*sso.Provider
-	// FlowKey seals the short-lived sign-in flow cookie (≥ 32 bytes).
-	FlowKey []byte
+	Service WebService
 	// Origin is NEXTAUTH_URL's origin; cookies are Secure when it is https.
 	Origin string
 	// RequestHost is the host the browser asked for, as the trusted-proxy
@@ -36,20 +31,17 @@ type WebOptions struct {
 	RequestHost func(*http.Request) string
 }
 
-// flowTTL bounds how long a user may spend at the identity provider.
-const flowTTL = 10 * time.Minute
-
 // signinErrors turns error codes into sentences; unknown codes get the
 // generic one, so nothing a link carries is ever echoed.
 var signinErrors = map[string]string{
-	"invalid_redirect":     "The app asked to return to an address this server does not accept. Update the app, or ask your administrator.",
-	"flow_expired":         "Your sign-in took too long or was started in another browser. Please try again.",
-	"access_denied":        "Sign-in was cancelled at the provider.",
-	"provider_unavailable": "The sign-in provider could not be reached. Please try again in a moment.",
-	"email_not_verified":   "Your e-mail address is not verified with the sign-in provider, so it cannot be used here.",
-	"sign_in_failed":       "The sign-in provider's answer could not be verified. Please try again.",
-	"unknown_provider":     "That sign-in option is not available on this server.",
-	"session_expired":      "Your session has ended. Please sign in again.",
+	"invalid_redirect":                 "The app asked to return to an address this server does not accept. Update the app, or ask your administrator.",
+	authflow.SignInFlowExpired:         "Your sign-in took too long or was started in another browser. Please try again.",
+	authflow.SignInAccessDenied:        "Sign-in was cancelled at the provider.",
+	authflow.SignInProviderUnavailable: "The sign-in provider could not be reached. Please try again in a moment.",
+	authflow.SignInEmailNotVerified:    "Your e-mail address is not verified with the sign-in provider, so it cannot be used here.",
+	authflow.SignInFailed:              "The sign-in provider's answer could not be verified. Please try again.",
+	authflow.SignInUnknownProvider:     "That sign-in option is not available on this server.",
+	"session_expired":                  "Your session has ended. Please sign in again.",
 }
 
 const genericSigninError = "Sign-in did not complete. Please try again."
@@ -67,124 +59,73 @@ func signinErrorText(code string) string {
 // signinPage is SPEC §3.2.
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	callback := allowlist.SameOrigin(s.web.Origin, q.Get("callbackUrl"))
-	sess, err := s.web.Service.WebSession(r.Context(), cookieMap(r))
-	signedIn := err == nil
-	if signedIn && callback != "" {
-		http.Redirect(w, r, callback, http.StatusFound)
+	page := s.web.Service.SignInPage(r.Context(), cookieMap(r), q.Get("callbackUrl"))
+	if page.Redirect != "" {
+		http.Redirect(w, r, page.Redirect, http.StatusFound)
 		return
 	}
-	d := pageData{Title: "Sign in", Error: signinErrorText(q.Get("error"))}
-	if signedIn {
-		d.SignedInAs = sess.User.Email
-	}
-	for i, p := range s.web.Providers {
-		href := "/auth/signin/" + string(p.ID())
-		if callback != "" {
-			href += "?" + url.Values{"callbackUrl": {callback}}.Encode()
+	d := pageData{Title: "Sign in", Error: signinErrorText(q.Get("error")), SignedInAs: page.SignedInAs}
+	for i, p := range page.Providers {
+		href := "/auth/signin/" + url.PathEscape(p.ID)
+		if page.Callback != "" {
+			href += "?" + url.Values{"callbackUrl": {page.Callback}}.Encode()
 		}
-		d.Providers = append(d.Providers, providerLink{Name: p.DisplayName(), Href: href, Primary: i == 0})
+		d.Providers = append(d.Providers, providerLink{Name: p.Name, Href: href, Primary: i == 0})
 	}
 	s.renderPage(w, r, http.StatusOK, "signin", d)
 }
 
-// signinStart begins the OpenID Connect flow: state, nonce and PKCE
-// verifier go into a sealed, HttpOnly, short-lived cookie.
+// signinStart sends the browser to the provider, keeping the sealed flow
+// (state, nonce, PKCE verifier) in a short-lived HttpOnly cookie.
 func (s *Server) signinStart(w http.ResponseWriter, r *http.Request) {
-	callback := allowlist.SameOrigin(s.web.Origin, r.URL.Query().Get("callbackUrl"))
-	p, err := sso.ByID(s.web.Providers, sso.ID(chi.URLParam(r, "provider")))
-	if err != nil {
-		s.backToSignin(w, r, "unknown_provider", callback)
+	start := s.web.Service.StartSignIn(r.Context(), chi.URLParam(r, "provider"), r.URL.Query().Get("callbackUrl"))
+	if start.Refusal != "" {
+		s.backToSignin(w, r, start.Refusal, start.Callback)
 		return
 	}
-	flow, err := sso.NewFlow(s.rand, p.ID(), callback, s.now(), flowTTL)
-	if err == nil {
-		var sealed string
-		if sealed, err = sso.SealFlow(s.web.FlowKey, flow); err == nil {
-			var to string
-			if to, err = p.AuthCodeURL(r.Context(), flow); err == nil {
-				s.setCookie(w, flowCookie, sealed, flowTTL)
-				setPageHeaders(w)
-				http.Redirect(w, r, to, http.StatusFound)
-				return
-			}
-		}
-	}
-	s.log.WarnContext(r.Context(), "sign-in could not start", "provider", p.ID(), "error", err)
-	s.backToSignin(w, r, "provider_unavailable", callback)
+	s.setCookie(w, flowCookie, start.FlowCookie, authflow.SignInFlowTTL)
+	setPageHeaders(w)
+	http.Redirect(w, r, start.Location, http.StatusFound)
 }
 
-// callback finishes the flow at the path AlgaPSA registers with each
+// callbackFor finishes the flow at the path AlgaPSA registers with each
 // provider. Any failure leaves no session behind.
-func (s *Server) callbackFor(id sso.ID) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { s.callback(w, r, id) }
+func (s *Server) callbackFor(provider string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.callback(w, r, provider) }
 }
 
-func (s *Server) callback(w http.ResponseWriter, r *http.Request, id sso.ID) {
-	p, err := sso.ByID(s.web.Providers, id)
-	if err != nil {
+func (s *Server) callback(w http.ResponseWriter, r *http.Request, provider string) {
+	q := r.URL.Query()
+	flow := s.cookie(r, flowCookie)
+	res, err := s.web.Service.FinishSignIn(r.Context(), authflow.SignInCallback{Provider: provider, FlowCookie: flow,
+		State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), ClientIP: s.clientIP(r)})
+	if err == nil && res.Outcome == authflow.SignInNotFound {
 		s.notFound(w, r)
 		return
 	}
 	s.clearCookie(w, flowCookie)
-	q := r.URL.Query()
-	flow, err := sso.OpenFlow(s.web.FlowKey, s.cookie(r, flowCookie), s.now())
-	if err != nil || flow.Provider != id {
-		s.backToSignin(w, r, "flow_expired", "")
-		return
-	}
-	if err := flow.CheckState(q.Get("state")); err != nil {
-		s.backToSignin(w, r, "flow_expired", flow.CallbackURL)
-		return
-	}
-	if q.Get("error") != "" || q.Get("code") == "" {
-		s.backToSignin(w, r, "access_denied", flow.CallbackURL)
-		return
-	}
-	ident, err := p.Finish(r.Context(), flow, q.Get("code"))
-	if err != nil {
-		s.log.WarnContext(r.Context(), "sign-in refused by ID-token checks", "provider", id, "error", err)
-		if errors.Is(err, sso.ErrUntrustedTenant) {
-			// nOAuth: another organisation's directory could have set this
-			// address, so say why instead of a generic failure.
-			s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "Organisation not accepted",
-				Error:  "This server does not accept Microsoft sign-ins from your organisation's directory, and Microsoft did not confirm that your organisation owns your e-mail address's domain.",
-				Detail: "Ask your administrator to add your organisation's Microsoft Entra tenant id to ALGA_MOBILE_MICROSOFT_TENANTS."})
-			return
-		}
-		code := "sign_in_failed"
-		switch {
-		case errors.Is(err, sso.ErrEmailNotVerified), errors.Is(err, sso.ErrNoEmail):
-			code = "email_not_verified"
-		case errors.Is(err, sso.ErrDiscovery):
-			code = "provider_unavailable"
-		}
-		s.backToSignin(w, r, code, flow.CallbackURL)
-		return
-	}
-	res, err := s.web.Service.SignIn(r.Context(), authflow.SignInRequest{Provider: string(id), Email: ident.Email, ClientIP: s.clientIP(r)})
 	switch {
-	case errors.Is(err, authflow.ErrUnknownUser):
-		s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "No AlgaPSA account",
-			Error:  "There is no active AlgaPSA account for " + ident.Email + ".",
-			Detail: "Ask your administrator to add you, or sign in with the account your company uses for AlgaPSA."})
-		return
-	case errors.Is(err, authflow.ErrAmbiguousUser):
-		s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "Account is ambiguous",
-			Error:  ident.Email + " belongs to more than one organisation on this server, so it cannot be used to sign in.",
-			Detail: "Ask your administrator to keep the address in one organisation only."})
-		return
 	case err != nil:
 		writeError(w, r, s.log, err)
-		return
+	case res.Outcome == authflow.SignInBack:
+		s.backToSignin(w, r, res.Refusal, res.Callback)
+	case errors.Is(res.Err, authflow.ErrUntrustedTenant):
+		s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "Organisation not accepted",
+			Error:  "This server does not accept Microsoft sign-ins from your organisation's directory, and Microsoft did not confirm that your organisation owns your e-mail address's domain.",
+			Detail: "Ask your administrator to add your organisation's Microsoft Entra tenant id to ALGA_MOBILE_MICROSOFT_TENANTS."})
+	case errors.Is(res.Err, authflow.ErrAmbiguousUser):
+		s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "Account is ambiguous",
+			Error:  res.Email + " belongs to more than one organisation on this server, so it cannot be used to sign in.",
+			Detail: "Ask your administrator to keep the address in one organisation only."})
+	case res.Outcome == authflow.SignInRefused:
+		s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "No AlgaPSA account",
+			Error:  "There is no active AlgaPSA account for " + res.Email + ".",
+			Detail: "Ask your administrator to add you, or sign in with the account your company uses for AlgaPSA."})
+	default:
+		s.setCookie(w, sessionCookie, res.SessionID, s.web.sessionTTL)
+		setPageHeaders(w)
+		http.Redirect(w, r, res.Location, http.StatusFound)
 	}
-	s.setCookie(w, sessionCookie, res.SessionID, s.web.sessionTTL)
-	to := flow.CallbackURL
-	if to == "" {
-		to = "/auth/signin"
-	}
-	setPageHeaders(w)
-	http.Redirect(w, r, to, http.StatusFound)
 }
 
 // signout ends the browser session. Cross-site posts are refused so a
