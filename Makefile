@@ -14,8 +14,11 @@ export GOTOOLCHAIN := go1.27.3
 
 .PHONY: build run test test-unit fuzz vet bench reliability image clean
 
+# The first build downloads the toolchain and the modules and compiles
+# everything, silently for minutes: say so, and list packages as they build.
 build:
-	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/alga-mobile-auth
+	@[ -x $(BIN) ] || echo "first build: go downloads Go $(GOTOOLCHAIN:go%=%) and the modules, then compiles (each package is listed; a few minutes)"
+	CGO_ENABLED=0 go build -trimpath $(if $(wildcard $(BIN)),,-v) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/alga-mobile-auth
 
 # The development identity provider (internal/devidp) is linked only into
 # builds with the devidp tag: `make run` and the tests. `make build` and the

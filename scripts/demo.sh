@@ -26,7 +26,19 @@ if ! "$bin" users list 2>/dev/null | grep -qi "$demo_email"; then
   "$bin" users add --tenant "$demo_tenant" --email "$demo_email" --first-name Demo --last-name Technician >/dev/null
 fi
 
-enc() { python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=""))' "$1" 2>/dev/null || printf '%s' "$1"; }
+# enc percent-encodes its argument (every byte but A-Z a-z 0-9 - . _ ~),
+# in bash alone: the demo needs nothing beyond the binary.
+enc() {
+  local LC_ALL=C s=$1 out='' c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in
+      [A-Za-z0-9.~_-]) out+=$c ;;
+      *) printf -v c '%%%02X' "'$c"; out+=$c ;;
+    esac
+  done
+  printf '%s' "$out"
+}
 handoff="$NEXTAUTH_URL/auth/mobile/handoff?redirect=alga://auth/callback&state=demo-state"
 cat <<TXT
 
