@@ -42,9 +42,9 @@ type profile struct {
 
 var profiles = map[string]profile{
 	"full": {name: "full", crashLoad: 20 * time.Second, outage: 10 * time.Second, soak: 10 * time.Minute,
-		scaleFams: 1_000_000, scaleAudit: 1_000_000, measure: 5 * time.Second, measureRuns: 3},
+		scaleFams: 1_000_000, scaleAudit: 1_000_000, measure: 5 * time.Second, measureRuns: 5},
 	"ci": {name: "ci", crashLoad: 8 * time.Second, outage: 10 * time.Second, soak: 60 * time.Second,
-		scaleFams: 50_000, scaleAudit: 50_000, measure: 3 * time.Second, measureRuns: 1},
+		scaleFams: 50_000, scaleAudit: 50_000, measure: 2 * time.Second, measureRuns: 3},
 }
 
 // scenarioOrder is the order scenarios run in (and are listed in -only).

@@ -24,9 +24,11 @@ const defaultPostgresConns = 16
 // sqlitePragmas configure every SQLite connection: a busy timeout for the
 // admin CLI writing next to a server, WAL so readers never block the writer,
 // synchronous=NORMAL (durable at checkpoints, never corrupt; the usual WAL
-// choice), foreign keys on, and IMMEDIATE transactions (see Store.inTx).
+// choice), foreign keys on, IMMEDIATE transactions (see Store.inTx), and a
+// WAL file truncated back to 64 MiB after each checkpoint (a purge of
+// millions of rows otherwise leaves it hundreds of MiB large for good).
 const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
-	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 
 // sqliteReadPragmas configure the read pool's connections (WAL mode is a
 // property of the file, set by the writer).

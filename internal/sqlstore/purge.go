@@ -61,7 +61,12 @@ func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (
 	if s.dialect == DialectPostgres {
 		query = "DELETE FROM " + table + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + table + " WHERE " + cond + " LIMIT %d))"
 	}
-	query = fmt.Sprintf(query, purgeChunk)
+	chunk := purgeChunk
+	if s.dialect != DialectPostgres {
+		// SQLite has one writer: smaller chunks keep each wait short.
+		chunk = max(1, purgeChunk/5)
+	}
+	query = fmt.Sprintf(query, chunk)
 	var total int64
 	for {
 		res, err := s.exec(ctx, query, arg)
@@ -73,7 +78,7 @@ func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (
 			return total, err
 		}
 		total += n
-		if n < int64(purgeChunk) {
+		if n < int64(chunk) {
 			return total, nil
 		}
 	}
