@@ -59,11 +59,16 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	}
 	now := s.now()
 	live := owner.RotatedAt == nil && owner.RevokedAt == nil && now.Before(owner.ExpiresAt)
-	// Only a live token counts against its owner's limit. A dead one
-	// (rotated, revoked, expired: from a lost phone, a log, a backup) is
-	// held to the per-IP limit alone, or anyone holding one could keep
-	// every device of the user from refreshing, from rotating addresses.
-	if live {
+	// Only a token that may still be answered 200 counts against its
+	// owner's limit: a live one, or a replay inside the grace period (a
+	// retry storm of one token is still held to 30 a minute). A dead one
+	// (revoked, expired, rotated before the grace period: from a lost
+	// phone, a log, a backup) is held to the per-IP limit alone, or anyone
+	// holding one could keep every device of the user from refreshing,
+	// from rotating addresses.
+	replay := owner.RotatedAt != nil && owner.RevokedAt == nil && now.Before(owner.ExpiresAt) &&
+		now.Sub(*owner.RotatedAt) <= s.set.RefreshGrace
+	if live || replay {
 		if err := s.limit(ctx, "refresh-user:"+owner.TenantID+":"+owner.UserID, refreshLimit); err != nil {
 			return RefreshResult{}, err
 		}

@@ -367,6 +367,22 @@ func TestRefreshDeadTokensDoNotCountAgainstTheUser(t *testing.T) {
 	}
 }
 
+// A replay inside the grace period is answered 200, so it is not a dead
+// token: a storm of retries of one just-rotated token, from any number of
+// addresses, is still held to the per-user limit (30 a minute).
+func TestRefreshGraceReplaysCountAgainstTheUser(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice)
+	rt := f.session(alice.Email).RefreshToken
+	successor := f.refresh(rt).RefreshToken // 1 of 30
+	for range 29 {
+		assert.Equal(t, successor, f.refresh(rt).RefreshToken, "a grace replay gets the same successor")
+	}
+	_, err := f.svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: rt, ClientIP: f.nextIP()})
+	var rl *authflow.RateLimitedError
+	require.ErrorAs(t, err, &rl, "the 31st replay in a minute is refused")
+}
+
 func TestRefreshRefusedByThePlanKeepsThePresentedToken(t *testing.T) {
 	f := newFixture(t, hosted())
 	f.addUsers(alice)
