@@ -291,6 +291,9 @@ func parseEmail(s string) (string, error) {
 	if len(s) > maxEmailLen {
 		return "", fmt.Errorf("longer than %d characters", maxEmailLen)
 	}
+	if r, ok := invisibleRune(s); ok {
+		return "", fmt.Errorf("%s contains the invisible character U+%04X (bidirectional control or zero-width), which could make one address look like another", show(s), r)
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s {
 		return "", fmt.Errorf("%s is not a plain e-mail address like jane@example.com", show(s))
@@ -311,7 +314,28 @@ func parseName(what, s string) (string, error) {
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		return "", fmt.Errorf("%s contains control characters", what)
 	}
+	if r, ok := invisibleRune(s); ok {
+		return "", fmt.Errorf("%s contains the invisible character U+%04X (bidirectional control or zero-width), which could disguise what it shows", what, r)
+	}
 	return s, nil
+}
+
+// invisibleRune finds the first bidirectional-control or zero-width
+// character of s. They render as nothing (or reorder what follows), so in
+// an e-mail or a name they can make one user look like another on every
+// page and in every list that shows them ("Trojan Source", CVE-2021-42574).
+func invisibleRune(s string) (rune, bool) {
+	for _, r := range s {
+		switch {
+		case r == 0x061C, r == 0x200E, r == 0x200F, // ALM, LRM, RLM
+			r >= 0x202A && r <= 0x202E, // LRE, RLE, PDF, LRO, RLO
+			r >= 0x2066 && r <= 0x2069, // LRI, RLI, FSI, PDI
+			r >= 0x200B && r <= 0x200D, // zero-width space, non-joiner, joiner
+			r == 0x2060, r == 0xFEFF: // word joiner, zero-width no-break space (BOM)
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // show quotes an input value for an error message, shortened so that one

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -164,4 +166,36 @@ func FuzzReadUserCSV(f *testing.F) {
 			assert.NotContains(t, p.String(), "\n", "one line per problem")
 		}
 	})
+}
+
+// Issue 11 item 8: bidirectional controls and zero-width characters would
+// let one user pass for another on every page that shows an e-mail or a
+// name ("Trojan Source"); the import refuses them, naming the character.
+func TestUsersImportRefusesInvisibleCharacters(t *testing.T) {
+	adminDB(t)
+	const tenant = "6f1c2a4e-9a51-4f43-9d0e-2b8f0c3a1d10"
+	csv := "tenant,email,type,first_name,last_name\n" +
+		tenant + ",ann@example.com,internal,Ann,Able\n" +
+		tenant + ",moc.elpmaxe@\u202eeve,internal,Eve,Evans\n" +
+		tenant + ",bo\u200bb@example.com,internal,Bob,Brown\n" +
+		tenant + ",carol@example.com,internal,Ca\u2066rol,Clark\n" +
+		tenant + ",dave@example.com,internal,Dave,Da\u200dvis\n" +
+		tenant + ",erin@example.com,internal,Er\ufeffin,Evans\n" +
+		tenant + ",fay@example.com,internal,Fay,Fo\u200fx\n"
+	path := filepath.Join(t.TempDir(), "users.csv")
+	require.NoError(t, os.WriteFile(path, []byte(csv), 0o600))
+	r := adminRun(t, "users", "import", path)
+	assert.Equal(t, ExitFail, r.code, r.stderr)
+	for _, want := range []string{
+		`line 3: email: "moc.elpmaxe@\u202eeve" contains the invisible character U+202E`,
+		`line 4: email: "bo\u200bb@example.com" contains the invisible character U+200B`,
+		"line 5: first name contains the invisible character U+2066",
+		"line 6: last name contains the invisible character U+200D",
+		"line 7: first name contains the invisible character U+FEFF",
+		"line 8: last name contains the invisible character U+200F",
+		"6 problem(s); nothing was imported",
+	} {
+		assert.Contains(t, r.stderr, want)
+	}
+	assert.Empty(t, listUsers(t), "all or nothing")
 }

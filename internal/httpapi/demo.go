@@ -51,8 +51,8 @@ func exchangeCurl(origin, ott, state string) string {
 }
 
 // shellQuote makes s one POSIX shell word: as is when it holds only
-// characters no shell treats specially, else single-quoted with each '
-// written as '\”.
+// characters no shell treats specially, else single-quoted, each single
+// quote inside written as quote, backslash, quote, quote.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@%+=,") == "" {
 		return s
