@@ -331,7 +331,7 @@ func invisibleRune(s string) (rune, bool) {
 			r >= 0x202A && r <= 0x202E, // LRE, RLE, PDF, LRO, RLO
 			r >= 0x2066 && r <= 0x2069, // LRI, RLI, FSI, PDI
 			r >= 0x200B && r <= 0x200D, // zero-width space, non-joiner, joiner
-			r == 0x2060, r == 0xFEFF: // word joiner, zero-width no-break space (BOM)
+			r == 0x2060, r == 0xFEFF:   // word joiner, zero-width no-break space (BOM)
 			return r, true
 		}
 	}
