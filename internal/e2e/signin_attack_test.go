@@ -229,12 +229,20 @@ func TestSignInRefusesUsersOutsideTheDirectory(t *testing.T) {
 			good, _ := siKeys()
 			idp.setMint(func(a siAuthz) (string, error) { return siSign(good, "good", idp.claims(a, tt.email)) })
 			c := browser(t)
-			r := siGoogleSignIn(t, c, in, in.URL+siHandoffPath("st"), nil)
-			require.Equal(t, http.StatusForbidden, r.StatusCode)
-			body := readAll(t, r)
-			assert.Contains(t, body, `<p class="alert" role="alert">`+tt.sentence+`</p>`)
-			siAssertPageHeaders(t, r, body)
-			siAssertNoSession(t, in, c, r)
+			cb := siGoogleSignIn(t, c, in, in.URL+siHandoffPath("st"), nil)
+			// The refusal has a page of its own: reloading it must not
+			// re-send the provider's used code.
+			require.Equal(t, http.StatusSeeOther, cb.StatusCode)
+			require.True(t, strings.HasPrefix(cb.Header.Get("Location"), "/auth/signin?error="), cb.Header.Get("Location"))
+			siAssertNoSession(t, in, c, cb)
+			for range 2 {
+				r := get(t, c, in.URL+cb.Header.Get("Location"))
+				require.Equal(t, http.StatusForbidden, r.StatusCode)
+				body := readAll(t, r)
+				assert.Contains(t, body, `<p class="alert" role="alert">`+tt.sentence+`</p>`)
+				siAssertPageHeaders(t, r, body)
+				siAssertNoSession(t, in, c, r)
+			}
 			var n int
 			_, err := in.App.AuditLog().ListAudit(context.Background(), mobileauth.AuditFilter{Limit: 1}) // writes what is queued
 			require.NoError(t, err)
@@ -298,7 +306,9 @@ func TestSignInRefusesMicrosoftForeignTenantEmail(t *testing.T) {
 	t.Run("foreign tenant without xms_edov is refused with a page", func(t *testing.T) {
 		idp.setMint(mint(foreignTID))
 		c := browser(t)
-		r := siSignInVia(t, c, in, "azure-ad", in.URL+handoff, nil)
+		cb := siSignInVia(t, c, in, "azure-ad", in.URL+handoff, nil)
+		require.Equal(t, http.StatusSeeOther, cb.StatusCode, "the refusal has a page of its own")
+		r := get(t, c, in.URL+cb.Header.Get("Location"))
 		require.Equal(t, http.StatusForbidden, r.StatusCode)
 		body := readAll(t, r)
 		assert.Contains(t, body, "does not accept Microsoft sign-ins from your organisation")

@@ -116,9 +116,11 @@ func TestSignInCallbackPassesTheAnswerOn(t *testing.T) {
 		{"back to the sign-in page", authflow.SignInFinish{Outcome: authflow.SignInBack, Refusal: authflow.SignInFlowExpired, Callback: "/auth/mobile/handoff"},
 			http.StatusFound, "/auth/signin?callbackUrl=%2Fauth%2Fmobile%2Fhandoff&error=flow_expired"},
 		{"no such provider", authflow.SignInFinish{Outcome: authflow.SignInNotFound}, http.StatusNotFound, ""},
-		{"unknown user", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrUnknownUser, Email: "x@example.com"}, http.StatusForbidden, ""},
-		{"ambiguous user", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrAmbiguousUser, Email: "x@example.com"}, http.StatusForbidden, ""},
-		{"untrusted Microsoft tenant", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrUntrustedTenant}, http.StatusForbidden, ""},
+		// A refusal ends on a page of its own (reloading it must not re-send
+		// the used code): see TestRefusedSignInHasAPageOfItsOwn.
+		{"unknown user", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrUnknownUser, Email: "x@example.com"}, http.StatusSeeOther, "/auth/signin?error=no_account"},
+		{"ambiguous user", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrAmbiguousUser, Email: "x@example.com"}, http.StatusSeeOther, "/auth/signin?error=ambiguous_account"},
+		{"untrusted Microsoft tenant", authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrUntrustedTenant}, http.StatusSeeOther, "/auth/signin?error=untrusted_tenant"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,4 +217,35 @@ func TestInternalErrorsGetTheGenericText(t *testing.T) {
 			assert.NotContains(t, rec.Body.String(), "SELECT", path)
 		}
 	}
+}
+
+func TestRefusedSignInHasAPageOfItsOwn(t *testing.T) {
+	web := &recordingWeb{}
+	h := browserServer(t, web)
+	flow := startSignIn(t, h)
+	web.finish = &authflow.SignInFinish{Outcome: authflow.SignInRefused, Err: authflow.ErrUnknownUser, Email: "stranger@example.com"}
+	rec := callbackWith(t, h, url.Values{"state": {"st-1"}, "code": {"c"}}, flow)
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	var refused *http.Cookie
+	for _, c := range rec.Result().Cookies() {
+		if strings.Contains(c.Name, refusedCookie) {
+			refused = c
+		}
+	}
+	require.NotNil(t, refused, "the e-mail travels in a cookie, not in the URL")
+	assertBrowserOnlyCookie(t, refused)
+	assert.NotContains(t, rec.Header().Get("Location"), "stranger")
+
+	loc, calls := rec.Header().Get("Location"), len(web.callbacks)
+	for range 2 { // a reload shows the same page and calls nothing
+		page := do(t, h, http.MethodGet, loc, nil, "Cookie", refused.Name+"="+refused.Value)
+		assert.Equal(t, http.StatusForbidden, page.Code)
+		assert.Contains(t, page.Body.String(), "There is no active AlgaPSA account for stranger@example.com.")
+		assert.Equal(t, calls, len(web.callbacks))
+	}
+	rec = do(t, h, http.MethodGet, "/auth/signin?error=no_account", nil)
+	assert.Equal(t, http.StatusForbidden, rec.Code)
+	assert.Contains(t, rec.Body.String(), "There is no active AlgaPSA account for the e-mail address you signed in with.")
+	rec = do(t, h, http.MethodGet, "/auth/signin?error=no_account", nil, "Cookie", "__Host-"+refusedCookie+"=%3Cb%3Ex")
+	assert.Contains(t, rec.Body.String(), "for the e-mail address you signed in with.", "a cookie that is not an e-mail address is not shown")
 }

@@ -59,6 +59,10 @@ func signinErrorText(code string) string {
 // signinPage is SPEC §3.2.
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if refusals[q.Get("error")] != nil {
+		s.refusedPage(w, r, q.Get("error"))
+		return
+	}
 	page := s.web.Service.SignInPage(r.Context(), cookieMap(r), q.Get("callbackUrl"))
 	if page.Redirect != "" {
 		http.Redirect(w, r, page.Redirect, http.StatusFound)
@@ -110,17 +114,11 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, provider strin
 	case res.Outcome == authflow.SignInBack:
 		s.backToSignin(w, r, res.Refusal, res.Callback)
 	case errors.Is(res.Err, authflow.ErrUntrustedTenant):
-		s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "Organisation not accepted",
-			Error:  "This server does not accept Microsoft sign-ins from your organisation's directory, and Microsoft did not confirm that your organisation owns your e-mail address's domain.",
-			Detail: "Ask your administrator to add your organisation's Microsoft Entra tenant id to ALGA_MOBILE_MICROSOFT_TENANTS."})
+		s.refuse(w, r, refusedUntrustedTenant, res.Email)
 	case errors.Is(res.Err, authflow.ErrAmbiguousUser):
-		s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "Account is ambiguous",
-			Error:  res.Email + " belongs to more than one organisation on this server, so it cannot be used to sign in.",
-			Detail: "Ask your administrator to keep the address in one organisation only."})
+		s.refuse(w, r, refusedAmbiguous, res.Email)
 	case res.Outcome == authflow.SignInRefused:
-		s.renderPage(w, r, http.StatusForbidden, "refused", pageData{Title: "No AlgaPSA account",
-			Error:  "There is no active AlgaPSA account for " + res.Email + ".",
-			Detail: "Ask your administrator to add you, or sign in with the account your company uses for AlgaPSA."})
+		s.refuse(w, r, refusedNoAccount, res.Email)
 	default:
 		s.setCookie(w, sessionCookie, res.SessionID, s.web.sessionTTL)
 		setPageHeaders(w)
