@@ -106,8 +106,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.pgURL, "pg", os.Getenv("ALGA_TEST_POSTGRES_URL"),
 		"PostgreSQL URL (default $ALGA_TEST_POSTGRES_URL); a throwaway database is created in it when allowed")
 	fs.BoolVar(&o.sqlite, "sqlite", true, "benchmark on SQLite")
-	fs.BoolVar(&o.appliance, "appliance", false,
-		"with -pg, also benchmark appliance mode (own store and a stand-in of AlgaPSA's database on that server) against standalone PostgreSQL (off until the use cases are wired to appliance mode)")
+	fs.BoolVar(&o.appliance, "appliance", true,
+		"with -pg, also benchmark appliance mode (own store and a stand-in of AlgaPSA's database on that server) against standalone PostgreSQL")
 	eps := fs.String("endpoints", strings.Join(allEndpoints, ","), "endpoints to drive, comma-separated")
 	fs.IntVar(&o.supplyRate, "supply-rate", 6000,
 		"highest exchange/refresh rate (req/s) the pre-issued OTTs and chains must last for")
