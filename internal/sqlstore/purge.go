@@ -21,6 +21,26 @@ const FamilyRetention = 24 * time.Hour
 // a test can make chunks small.)
 var purgeChunk = 1000
 
+// purgePause is how long a SQLite purge waits between chunks: SQLite's busy
+// handler polls with growing sleeps, so a purge that took the write lock
+// again at once would starve the requests waiting for it.
+const purgePause = 10 * time.Millisecond
+
+// pause yields between purge chunks on SQLite.
+func (s *Store) pause(ctx context.Context) error {
+	if s.dialect == DialectPostgres {
+		return nil
+	}
+	t := time.NewTimer(purgePause)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // PurgeExpired deletes rows that can no longer matter at now: one-time
 // tokens and web sessions past expiry, refresh tokens past expiry (until
 // then a rotated token is kept, since presenting it again is how theft is
@@ -81,6 +101,9 @@ func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (
 		if n < int64(chunk) {
 			return total, nil
 		}
+		if err := s.pause(ctx); err != nil {
+			return total, err
+		}
 	}
 }
 
@@ -112,5 +135,8 @@ func (s *Store) purgeFamilies(ctx context.Context, old any) (int64, error) {
 		}
 		total += n
 		last = upto.String
+		if err := s.pause(ctx); err != nil {
+			return total, err
+		}
 	}
 }
