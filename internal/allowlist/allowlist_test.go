@@ -193,6 +193,27 @@ func TestRedirectHostTrusted(t *testing.T) {
 		{"exp://8.8.8.8:8081/--/auth/callback", false},
 		{"exp://evil.example/--/auth/callback", false},
 		{"exp://auth/callback", false},
+		// Issue 11 item 2: exact origin, clean paths, no link-local exp.
+		{"https://psa.example.com:9999/auth/callback", false},
+		{"https://psa.example.com:443/auth/callback", true},
+		{"https://alt.example.com:8443/auth/callback", false},
+		{"https://psa.example.com//evil.com/auth/callback", false},
+		{"https://psa.example.com/x/../auth/callback", false},
+		{"https://psa.example.com/./auth/callback", false},
+		{"https://psa.example.com/x/%2e%2E/auth/callback", false},
+		{"https://psa.example.com/x/%2e/auth/callback", false},
+		{"https://psa.example.com/x/%2F%2Fevil/auth/callback", false},
+		{"alga://evil//x/auth/callback", false},
+		{"exp://169.254.169.254/--/auth/callback", false},
+		{"exp://[fe80::1]:8081/--/auth/callback", false},
+		{"exp://[::ffff:169.254.169.254]/--/auth/callback", false},
+		{"exp://psa.example.com/--/auth/callback", false},
+		{"exp://10.0.0.7:8081/--/auth/callback", true},
+		{"exp://172.16.3.4:8081/--/auth/callback", true},
+		{"exp://[fd12:3456::1]:8081/--/auth/callback", true},
+		{"exp://[::1]:8081/--/auth/callback", true},
+		{"exp://localhost:8081/--/auth/callback", true},
+		{"exp://0.0.0.0:8081/--/auth/callback", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -200,6 +221,26 @@ func TestRedirectHostTrusted(t *testing.T) {
 			require.True(t, ok)
 			assert.Equal(t, tt.want, RedirectHostTrusted(u, origin, list))
 		})
+	}
+}
+
+// An https redirect on the appliance's own host must use NEXTAUTH_URL's
+// own port (or 443): a service on another port of the same host would
+// otherwise receive a working OTT.
+func TestRedirectHostTrustedUsesNextAuthURLsPort(t *testing.T) {
+	for _, tt := range []struct {
+		origin, in string
+		want       bool
+	}{
+		{"https://psa.example.com:8443", "https://psa.example.com:8443/auth/callback", true},
+		{"https://psa.example.com:8443", "https://psa.example.com/auth/callback", true},
+		{"https://psa.example.com:8443", "https://psa.example.com:9999/auth/callback", false},
+		{"http://localhost:8080", "https://localhost:8080/auth/callback", true},
+		{"http://localhost:8080", "https://localhost:3000/auth/callback", false},
+	} {
+		u, ok := MobileRedirect(tt.in)
+		require.True(t, ok)
+		assert.Equal(t, tt.want, RedirectHostTrusted(u, tt.origin, nil), tt.origin+" "+tt.in)
 	}
 }
 

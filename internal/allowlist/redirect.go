@@ -37,26 +37,72 @@ func MobileRedirect(raw string) (*url.URL, bool) {
 // documented departure): an alga:// redirect only ever reaches the app, but
 // an https or exp redirect names a host, and SPEC's rule alone would let a
 // link send a signed-in browser's OTT to any site whose path ends in
-// /auth/callback. Such redirects must point at the appliance's own host, a
-// host on the allowlist, or (exp only, Expo development clients) a
-// loopback or private address.
+// /auth/callback. So, compared by exact origin:
+//   - https: NEXTAUTH_URL's host on NEXTAUTH_URL's own port or on 443, or
+//     a host of the allowlist on 443; any other port (another service on
+//     the same machine) is refused;
+//   - exp (Expo development clients): only a loopback or private address
+//     (RFC 1918, IPv6 ULA), never link-local (169.254.169.254 is the cloud
+//     metadata service) nor a name;
+//   - for every scheme, a path with an empty segment ("//") or a dot
+//     segment ("." or "..", also percent-encoded) is refused: a proxy or a
+//     client that normalises it may reach another path than the one judged.
 func RedirectHostTrusted(u *url.URL, origin string, hostAllowlist []string) bool {
-	if strings.EqualFold(u.Scheme, "alga") {
-		return true
+	if !cleanPath(u) {
+		return false
 	}
-	h := HostName(u.Host)
-	if o, err := url.Parse(origin); err == nil && h == HostName(o.Host) {
+	switch strings.ToLower(u.Scheme) {
+	case "alga":
 		return true
-	}
-	if Contains(hostAllowlist, h) {
-		return true
-	}
-	if strings.EqualFold(u.Scheme, "exp") {
-		if ip, err := netip.ParseAddr(h); err == nil {
-			return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()
-		}
+	case "https":
+		return httpsTrusted(u, origin, hostAllowlist)
+	case "exp":
+		return expTrusted(u.Hostname())
 	}
 	return false
+}
+
+// httpsTrusted applies the https part of RedirectHostTrusted.
+func httpsTrusted(u *url.URL, origin string, hostAllowlist []string) bool {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	h := HostName(u.Host)
+	if o, err := url.Parse(origin); err == nil && o.Host != "" && h == HostName(o.Host) {
+		own := o.Port()
+		if own == "" && strings.EqualFold(o.Scheme, "http") {
+			own = "80"
+		}
+		if port == "443" || port == own {
+			return true
+		}
+	}
+	return port == "443" && Contains(hostAllowlist, h)
+}
+
+// expTrusted: an IP literal that is loopback or private, or "localhost".
+func expTrusted(host string) bool {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		return ip.IsLoopback() || ip.IsPrivate()
+	}
+	return IsLoopback(host)
+}
+
+// cleanPath refuses empty and dot segments in the path, raw or decoded.
+func cleanPath(u *url.URL) bool {
+	for _, p := range []string{u.EscapedPath(), u.Path} {
+		if strings.Contains(p, "//") {
+			return false
+		}
+		for _, seg := range strings.Split(p, "/") {
+			if d, err := url.PathUnescape(seg); err != nil || d == "." || d == ".." {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // WithParams returns redirect with params added, keeping its existing
