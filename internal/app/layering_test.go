@@ -14,10 +14,13 @@ import (
 const module = "github.com/nineminds/alga-mobile-auth/internal/"
 
 // TestImportsPointDownward holds the package layering of the README:
-// the domain imports only the standard library, leaf packages never import
-// the use-case, HTTP or wiring layers, and httpapi never sees sqlstore.
+// the domain imports only the standard library; leaf packages and the
+// outside-system adapters never import the use-case, HTTP or wiring
+// layers; the rules (allowlist) and the OpenID Connect protocol (sso) are
+// applied by the use cases only: httpapi sees neither, nor any store or
+// adapter; app wires, applying no rule itself.
 func TestImportsPointDownward(t *testing.T) {
-	upper := []string{"authflow", "httpapi", "app", "cli", "e2e"}
+	upper := []string{"authflow", "httpapi", "app", "cli", "e2e", "appliance"}
 	rules := map[string][]string{
 		"mobileauth": {"*"}, // stdlib only
 		"token":      upper, "license": upper, "allowlist": upper, "sso": upper, "devidp": upper,
@@ -31,9 +34,13 @@ func TestImportsPointDownward(t *testing.T) {
 		"appliance": {"httpapi", "app", "cli", "sqlstore", "e2e"},
 		// The use cases learn no SQL and no JOSE: AlgaPSA's database and
 		// the web app's cookie reach them only through their interfaces.
-		"authflow": {"httpapi", "app", "cli", "sqlstore", "e2e", "authjs", "algapsa", "appliance"},
-		"httpapi":  {"app", "cli", "sqlstore", "e2e", "devidp", "config", "authjs", "algapsa", "appliance"},
-		"app":      {"cli", "e2e"},
+		"authflow": {"httpapi", "app", "cli", "sqlstore", "e2e", "authjs", "algapsa", "appliance", "config", "devidp"},
+		// The rules (allowlist) and the OpenID Connect protocol (sso) are
+		// the use cases': handlers only decode, call and write.
+		"httpapi": {"app", "cli", "sqlstore", "e2e", "devidp", "config", "authjs", "algapsa", "appliance",
+			"sso", "allowlist", "token", "license"},
+		// app wires, applying no rule itself.
+		"app": {"cli", "e2e", "allowlist"},
 	}
 	dirs, err := os.ReadDir("..")
 	require.NoError(t, err)
@@ -61,4 +68,30 @@ func TestImportsPointDownward(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, checked, 17)
+}
+
+// TestStoreDBIsForTestsOnly: no product code reaches around the store to
+// its *sql.DB (the store's methods are its contract; tests and the load
+// program, cmd/loadtest, may read tables directly).
+func TestStoreDBIsForTestsOnly(t *testing.T) {
+	root := filepath.Join("..", "..")
+	var offenders []string
+	for _, dir := range []string{"internal", filepath.Join("cmd", "alga-mobile-auth")} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
+				strings.Contains(filepath.ToSlash(path), "internal/sqlstore/") {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(b), ".DB()") {
+				offenders = append(offenders, path)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	assert.Empty(t, offenders, "Store.DB() is for tests only")
 }
