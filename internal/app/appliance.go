@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/algapsa"
 	"github.com/nineminds/alga-mobile-auth/internal/appliance"
@@ -20,9 +19,14 @@ import (
 // overrides it.
 const algaPSAConns = 16
 
-// sweepEvery is how often this service's expired API keys are deactivated
-// and its old inactive ones deleted (SPEC §8.4): the purge schedule.
-const sweepEvery = 10 * time.Minute
+// housekeeping is what runs with the own store's purge: in appliance mode,
+// the API-key housekeeping in AlgaPSA's database (SPEC §8.4).
+func (a *App) housekeeping() []func(context.Context) {
+	if a.AlgaPSA == nil {
+		return nil
+	}
+	return []func(context.Context){appliance.KeyHousekeeping(a.AlgaPSA, a.Log)}
+}
 
 // openAlgaPSA connects to AlgaPSA's database when appliance mode is on
 // (SPEC §8.1). It does not wait for the database: /readyz says when it is
@@ -83,28 +87,4 @@ func (a *App) ready(ctx context.Context) error {
 		return a.AlgaPSA.Ping(ctx)
 	}
 	return nil
-}
-
-// sweepLoop runs the API-key housekeeping of SPEC §8.4 until ctx ends,
-// limited to keys this service created. On several replicas each sweeps;
-// the statements are idempotent.
-func (a *App) sweepLoop(ctx context.Context) {
-	if a.AlgaPSA == nil {
-		return
-	}
-	t := time.NewTicker(sweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r, err := a.AlgaPSA.SweepAPIKeys(ctx)
-			if err != nil && ctx.Err() == nil {
-				a.Log.WarnContext(ctx, "API-key housekeeping in AlgaPSA's database failed", "error", err)
-			} else if r.Deactivated > 0 || r.Deleted > 0 {
-				a.Log.DebugContext(ctx, "API-key housekeeping", "deactivated", r.Deactivated, "deleted", r.Deleted)
-			}
-		}
-	}
 }
