@@ -28,7 +28,8 @@ DEV_BIN  := bin/alga-mobile-auth-dev
 
 ## run: build and start the demo (SQLite under ./data, Enterprise trial, development sign-in)
 run:
-	CGO_ENABLED=0 go build -tags $(DEVTAGS) -trimpath -ldflags "$(LDFLAGS)" -o $(DEV_BIN) ./cmd/alga-mobile-auth
+	@[ -x $(DEV_BIN) ] || echo "first build: go downloads Go $(GOTOOLCHAIN:go%=%) and the modules, then compiles (each package is listed; a few minutes)"
+	CGO_ENABLED=0 go build -tags $(DEVTAGS) -trimpath $(if $(wildcard $(DEV_BIN)),,-v) -ldflags "$(LDFLAGS)" -o $(DEV_BIN) ./cmd/alga-mobile-auth
 	./scripts/demo.sh $(DEV_BIN)
 
 ## test: the whole suite: vet, gofmt, unit + integration tests with -race, brief fuzzing;
