@@ -26,7 +26,7 @@ func runKeysRotate(e Env) int {
 	fs := flags(cmd)
 	usage := cmd + "\n\n" +
 		"Generates a new Ed25519 signing key and makes it the active one. Running servers start\n" +
-		"signing with it once every replica has loaded it (within a minute); older keys stay in\n" +
+		"signing with it 30 s later, once every replica has loaded it; older keys stay in\n" +
 		"/.well-known/jwks.json until every access token they signed has expired.\n" +
 		"With ALGA_MOBILE_SECRET_KEY set it first seals every signing key still stored in clear\n" +
 		"and deletes the stored server secrets (they are derived from the key instead)."
