@@ -64,6 +64,12 @@ func newApplianceFixture(t *testing.T) *applianceFixture {
 
 // replica is one more instance of the service on the same databases.
 func (f *applianceFixture) replica() (*authflow.Service, *sqlstore.Store, *algapsa.DB, *eventLog) {
+	return f.replicaWith(nil)
+}
+
+// replicaWith is a replica whose refresh store is wrap(its own store), so a
+// test can run something in the middle of a refresh; nil wraps nothing.
+func (f *applianceFixture) replicaWith(wrap func(mobileauth.RefreshStore) mobileauth.RefreshStore) (*authflow.Service, *sqlstore.Store, *algapsa.DB, *eventLog) {
 	t := f.t
 	st, err := sqlstore.Open(f.ctx, f.storeURL, sqlstore.Options{Now: f.clock.Now})
 	require.NoError(t, err)
@@ -84,8 +90,12 @@ func (f *applianceFixture) replica() (*authflow.Service, *sqlstore.Store, *algap
 	gate := f.gate
 	gate.Now = f.clock.Now
 	events := &eventLog{}
+	var refresh mobileauth.RefreshStore = st
+	if wrap != nil {
+		refresh = wrap(st)
+	}
 	svc, err := authflow.New(authflow.Deps{
-		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: st, Directory: db, Audit: st},
+		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: refresh, Directory: db, Audit: st},
 		Limiter: allowAll{}, Gate: license.NewGate(gate), Deriver: deriver, Events: events, Log: log,
 		Now: f.clock.Now, Access: access, AlgaTokens: db, SessionSources: []authflow.SessionSource{src},
 		Settings: authflow.Settings{OTTTTL: ottTTL, AccessTTL: accessTTL, RefreshTTL: refreshTTL,

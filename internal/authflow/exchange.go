@@ -142,6 +142,13 @@ func (s *Service) startFamily(ctx context.Context, u mobileauth.User, sessionHas
 		}
 		return ExchangeResult{}, "", err
 	}
+	// The family's refresh token is not out yet, so no /revoke can race
+	// this mint, but a store-side revocation (`users disable` revokes the
+	// user's families) can: the same re-check as on refresh leaves such a
+	// family no live access credential.
+	if err := s.confirmFamilyLive(ctx, u.TenantID, u.ID, fam.ID); err != nil {
+		return ExchangeResult{}, "", err
+	}
 	return ExchangeResult{AccessToken: access.Token, RefreshToken: refresh, ExpiresInSec: int(access.TTL.Seconds()),
 		TenantID: u.TenantID, User: UserInfo{ID: u.ID, Email: u.Email, Name: u.Name()}}, fam.ID, nil
 }

@@ -135,6 +135,9 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	if err != nil {
 		return RefreshResult{}, err
 	}
+	if err := s.confirmFamilyLive(ctx, cur.TenantID, cur.UserID, cur.FamilyID); err != nil {
+		return RefreshResult{}, err
+	}
 	s.events.AuthEvent(event, "")
 	if res.Outcome == mobileauth.Rotated {
 		s.audit(ctx, mobileauth.AuditEvent{TenantID: cur.TenantID, UserID: cur.UserID, Operation: mobileauth.AuditRefresh,
@@ -183,6 +186,30 @@ func (s *Service) judgeReplay(ctx context.Context, res mobileauth.RotateResult, 
 	s.audit(ctx, mobileauth.AuditEvent{TenantID: cur.TenantID, UserID: cur.UserID, Operation: mobileauth.AuditRefreshReuse,
 		RecordID: cur.FamilyID, ClientIP: ip, Details: map[string]string{"reason": reason}})
 	return unauthorized(errors.New("rotated refresh token reused: family revoked"))
+}
+
+// confirmFamilyLive re-reads the family after its next access credential
+// was issued, and refuses (401) when it was revoked meanwhile: a /revoke or
+// a theft detection on another replica that landed between this refresh's
+// rotation and its mint. revokeFamily commits the revocation here before it
+// ends the family's credentials under the key store's family lock, so a
+// credential minted after that end is seen revoked by this read, and it is
+// ended here; one minted before it was ended by the revocation itself.
+// Either way the family keeps no live access credential (SPEC §3.6, §8.4).
+func (s *Service) confirmFamilyLive(ctx context.Context, tenantID, userID, familyID string) error {
+	fam, err := s.st.Refresh.GetFamily(ctx, familyID)
+	if err != nil {
+		return fmt.Errorf("re-read token family: %w", err)
+	}
+	if fam.RevokedAt == nil {
+		return nil
+	}
+	s.revoked.add(familyID)
+	if err := s.access.RevokeFamily(ctx, tenantID, userID, familyID); err != nil {
+		return fmt.Errorf("revoke access tokens of family: %w", err)
+	}
+	s.events.AuthEvent("refresh_rejected", "revoked")
+	return unauthorized(errors.New("refresh token family revoked during the refresh"))
 }
 
 // revokeFamily revokes in the store and in this replica's view at once,
