@@ -2,10 +2,12 @@ package authflow
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -30,6 +32,13 @@ type HandoffRequest struct {
 	ReturnURL   string
 	RequestHost string
 	ClientIP    string
+	// CrossSite is Sec-Fetch-Site: cross-site: another site sent the
+	// browser here (step 7's guard).
+	CrossSite bool
+	// Confirmed is the POST of the confirmation page, carrying
+	// ConfirmToken (its CSRF token).
+	Confirmed    bool
+	ConfirmToken string
 }
 
 // HandoffOutcome says what kind of answer the hand-off gave.
@@ -48,7 +57,16 @@ const (
 	HandoffRefused
 	// HandoffIssued: Location is the redirect with ott and state.
 	HandoffIssued
+	// HandoffConfirm: a cross-site hand-off on an older web session (or a
+	// confirmation whose token does not hold): show the same-origin
+	// confirmation page, which posts ConfirmToken back (step 7).
+	HandoffConfirm
 )
+
+// crossSiteGrace is how old a web session may be for a cross-site
+// hand-off to go through unasked: the normal flow's redirect chain crosses
+// the identity provider right after sign-in.
+const crossSiteGrace = 2 * time.Minute
 
 // Handoff refusals: SPEC §3.3 error values put on the redirect.
 const (
@@ -68,6 +86,8 @@ type HandoffResult struct {
 	Refusal string
 	// Session is the web session the hand-off ran for (zero before step 3).
 	Session SessionInfo
+	// ConfirmToken is the confirmation page's CSRF token (HandoffConfirm).
+	ConfirmToken string
 }
 
 // maxStateLen bounds the state the app sends: it is echoed in the deep
@@ -133,6 +153,18 @@ func (s *Service) issueOTT(ctx context.Context, req HandoffRequest, redirect *ur
 		if req.CodeChallengeMethod != "S256" || !token.ValidChallenge(req.CodeChallenge) {
 			return refuse(RefusePKCE)
 		}
+	}
+	// 7. No other site may make a signed-in browser hand out an OTT: a
+	// cross-site arrival on a session older than the sign-in that just
+	// happened is confirmed on a same-origin page first. Its POST must
+	// carry the token, which only our page (bound to this session and
+	// these parameters) can know.
+	want := s.deriver.Confirmation("handoff", sess.Source, sess.Ref, req.Redirect, req.State, req.CodeChallenge, req.CodeChallengeMethod)
+	fresh := !sess.StartedAt.IsZero() && s.now().Sub(sess.StartedAt) <= crossSiteGrace
+	confirmed := req.Confirmed && subtle.ConstantTimeCompare([]byte(req.ConfirmToken), []byte(want)) == 1
+	if (req.Confirmed && !confirmed) || (req.CrossSite && !fresh && !confirmed) {
+		s.events.AuthEvent("handoff_confirm", "")
+		return HandoffResult{Outcome: HandoffConfirm, Session: sess, ConfirmToken: want}, nil
 	}
 	ott, err := token.NewOpaque(s.rand)
 	if err != nil {

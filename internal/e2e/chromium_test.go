@@ -3,11 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"html"
 	"image"
 	"image/color"
 	"image/png"
 	"iter"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -223,4 +225,67 @@ func TestChromiumSignOutButton(t *testing.T) {
 	var revoked int
 	require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM web_sessions WHERE revoked_at IS NOT NULL").Scan(&revoked))
 	assert.Equal(t, 1, revoked, "the session ended")
+}
+
+// Issue 11 item 2 (SPEC §3.3 step 7): a hand-off that another site sends
+// a browser to, on a web session older than two minutes, stops at a
+// same-origin confirmation page; no OTT exists until the user continues,
+// and then the app's deep link follows. The normal flow (right after
+// sign-in) is covered by TestChromiumSignInToDeepLink, which would fail
+// if the page interrupted it.
+func TestChromiumCrossSiteHandoffAsksFirst(t *testing.T) {
+	root, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ctx := siChromium(t, root)
+	in := start(t, baseEnv(t, freeAddr(t)))
+	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
+	_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	require.NoError(t, err)
+	requests := chromedp.Events(ctx, network.RequestWillBeSent)
+
+	// Sign in, then age the session past the two minutes.
+	button := chromedp.CSS(`a.btn[href^="/auth/signin/dev"]`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(in.URL+"/auth/signin"), chromedp.WaitVisible(button),
+		chromedp.Click(button), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "tech@example.com"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/auth/signout"] button`))))
+	_, err = in.App.Store.DB().Exec("UPDATE web_sessions SET created_at = created_at - 180000")
+	require.NoError(t, err)
+
+	// Another site (localhost is another site than 127.0.0.1) links to the
+	// hand-off; the user follows the link.
+	handoff := in.URL + siHandoffPath("st-cross")
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte(`<!doctype html><a id="go" href="` + html.EscapeString(handoff) + `">win a prize</a>`))
+	}))
+	defer evil.Close()
+	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
+	lead := chromedp.CSS("p.lead")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(evilURL), chromedp.WaitVisible(chromedp.ID("go")),
+		chromedp.Click(chromedp.ID("go")), chromedp.WaitVisible(lead)))
+	text, err := chromedp.Run(ctx, chromedp.Text(lead))
+	require.NoError(t, err)
+	assert.Equal(t, "Continue to the Alga PSA app as tech@example.com?", strings.TrimSpace(text))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(loc, in.URL+"/auth/mobile/handoff?"), "the page is the hand-off's own: %s", loc)
+	var otts int
+	require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM one_time_tokens").Scan(&otts))
+	assert.Zero(t, otts, "no OTT before the user confirms")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action="/auth/mobile/handoff"] button`))))
+	for ev, err := range requests {
+		require.NoError(t, err, "waiting for the deep link")
+		if !strings.HasPrefix(ev.Request.URL, "alga:") {
+			continue
+		}
+		u, err := url.Parse(ev.Request.URL)
+		require.NoError(t, err)
+		assert.Equal(t, "st-cross", u.Query().Get("state"))
+		resp, ex := postJSON(t, in.URL+"/api/v1/mobile/auth/exchange", map[string]any{"ott": u.Query().Get("ott"), "state": "st-cross"})
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "exchange: %v", ex)
+		return
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"strings"
 )
 
 //go:embed pages/*.html pages/style.css pages/logo.svg
@@ -47,7 +48,16 @@ type pageData struct {
 	Origin     string
 	DeepLink   string
 	Curl       string
+	// Fields are the hidden inputs of a form page (the hand-off's
+	// confirmation).
+	Fields []formField
+	// FormAction widens the CSP's form-action beyond 'self' (the
+	// confirmation's POST is answered by a redirect to the app, which
+	// form-action governs too).
+	FormAction string
 }
+
+type formField struct{ Name, Value string }
 
 type providerLink struct {
 	Name, Href string
@@ -66,6 +76,9 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	setPageHeaders(w)
+	if d.FormAction != "" {
+		w.Header().Set("Content-Security-Policy", strings.Replace(pageCSP, "form-action 'self'", "form-action 'self' "+d.FormAction, 1))
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

@@ -47,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get(authflow.CallbackPathPrefix+id, s.callbackFor(id))
 		}
 		r.Get("/auth/mobile/handoff", s.handoff)
+		r.Post("/auth/mobile/handoff", s.handoffConfirm)
 		if s.opts.Demo {
 			r.Get("/demo/handoff", s.demoHandoff)
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 )
 
@@ -41,6 +42,25 @@ func (d *Deriver) Successor(presented string) string {
 	m := hmac.New(sha256.New, d.secret)
 	m.Write([]byte(successorLabel)) // hash.Hash writes never fail
 	m.Write([]byte(presented))
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
+}
+
+// confirmLabel separates the hand-off confirmation tag from the successor.
+const confirmLabel = "handoff-confirm:"
+
+// Confirmation returns an unforgeable tag of parts (joined unambiguously):
+// the CSRF token of the hand-off's cross-site confirmation page, bound to
+// the web session and the hand-off's parameters.
+func (d *Deriver) Confirmation(parts ...string) string {
+	m := hmac.New(sha256.New, d.secret)
+	m.Write([]byte(confirmLabel))
+	for _, p := range parts {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		m.Write(n[:])
+		m.Write([]byte(p))
+	}
 	var sum [sha256.Size]byte
 	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
 }
