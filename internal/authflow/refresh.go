@@ -83,9 +83,15 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	}
 	// The plan too is checked before rotating a live token, for the same
 	// reason: a tenant whose plan lapses and comes back keeps its sessions.
-	// A dead token (rotated, revoked, expired) is judged first, so that it
-	// still gets its 401 and a stolen one still triggers theft detection.
+	// That is for active users only: a user disabled (or made a client
+	// user) is refused first, with the 401 that ends the session, whatever
+	// the tenant's plan (SPEC §8.2). A dead token (rotated, revoked,
+	// expired) is judged first, so that it still gets its 401 and a stolen
+	// one still triggers theft detection.
 	if live {
+		if _, err := m.activeInternal(); err != nil {
+			return RefreshResult{}, s.refuseUser(ctx, owner.TenantID, owner.UserID, owner.FamilyID, err)
+		}
 		if err := s.refreshGate(m.gate); err != nil {
 			return RefreshResult{}, err
 		}
@@ -110,15 +116,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	}
 	user, err := m.activeInternal()
 	if err != nil {
-		// The user was disabled, or made a client user, since sign-in: end
-		// the whole family and every access token of the user. The answer
-		// is 401 whatever the reason (SPEC §8.2): the session is over.
-		if rerr := s.revokeFamily(ctx, cur.TenantID, cur.UserID, cur.FamilyID); rerr != nil {
-			s.log.ErrorContext(ctx, "could not revoke the family of a disabled user", "family", cur.FamilyID, "error", rerr)
-		}
-		s.endUser(ctx, cur.TenantID, cur.UserID)
-		s.events.AuthEvent("refresh_rejected", "user")
-		return RefreshResult{}, unauthorized(err)
+		return RefreshResult{}, s.refuseUser(ctx, cur.TenantID, cur.UserID, cur.FamilyID, err)
 	}
 	if !live {
 		if err := s.refreshGate(m.gate); err != nil {
@@ -144,6 +142,19 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 			RecordID: cur.FamilyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
 	}
 	return RefreshResult{AccessToken: access.Token, RefreshToken: successor, ExpiresInSec: int(access.TTL.Seconds())}, nil
+}
+
+// refuseUser ends a refresh whose user was disabled, or made a client
+// user, since sign-in: the whole family and every access token of the user
+// end, and the answer is 401 whatever the reason (SPEC §8.2): the session
+// is over.
+func (s *Service) refuseUser(ctx context.Context, tenantID, userID, familyID string, why error) error {
+	if err := s.revokeFamily(ctx, tenantID, userID, familyID); err != nil {
+		s.log.ErrorContext(ctx, "could not revoke the family of a disabled user", "family", familyID, "error", err)
+	}
+	s.endUser(ctx, tenantID, userID)
+	s.events.AuthEvent("refresh_rejected", "user")
+	return unauthorized(why)
 }
 
 // refreshGate refuses a refresh when the tenant's plan or the license no
