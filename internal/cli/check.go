@@ -288,6 +288,13 @@ func checkProviders(r *Report, cfg *config.Config) {
 		}
 	}
 	if !any {
+		if cfg.ApplianceMode() && cfg.Appliance.NextAuthSecret.Set() {
+			// On an appliance the web app signs users in (its own page,
+			// password, SSO, two-factor) and the hand-off reads its session:
+			// the sidecar's own providers are an option, not a need.
+			r.add(OK, "SSO", "none in this service: on the appliance the web app's own sign-in is used (NEXTAUTH_SECRET)", "")
+			return
+		}
 		add := r.state
 		if cfg.DevIDP {
 			add = func(subject, text, fix string) { r.add(Warning, subject, text, fix) }

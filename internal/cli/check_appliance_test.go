@@ -121,6 +121,36 @@ func TestCheckApplianceOK(t *testing.T) {
 	assert.NotContains(t, out, "stand-in", "the password is never printed")
 }
 
+// On an appliance with NEXTAUTH_SECRET the web app signs users in, so no
+// provider of the sidecar's own is not an error (the appliance guide calls
+// them optional); without NEXTAUTH_SECRET it still is.
+func TestCheckApplianceNeedsNoProviderOfItsOwn(t *testing.T) {
+	sdb := algapsatest.New(t)
+	for _, tc := range []struct {
+		name   string
+		secret string
+		want   string
+	}{
+		{"with the web app's secret", "web-secret", "[ok]      SSO"},
+		{"without it", "", "[error]   SSO"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"ALGA_PSA_DATABASE_URL": sdb.AppURL, "NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee"}
+			if tc.secret != "" {
+				env["NEXTAUTH_SECRET"] = tc.secret
+			}
+			applianceEnv(t, env)
+			cfg, err := config.Load()
+			require.NoError(t, err)
+			var r Report
+			checkProviders(&r, cfg)
+			var out bytes.Buffer
+			r.Write(&out)
+			assert.Contains(t, out.String(), tc.want)
+		})
+	}
+}
+
 func TestCheckApplianceWrongPassword(t *testing.T) {
 	host, port, passwords := wrongPasswordServer(t)
 	out, r := applianceReport(t, map[string]string{"DB_HOST": host, "DB_PORT": strconv.Itoa(port),
