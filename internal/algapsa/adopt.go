@@ -41,6 +41,26 @@ func (d *DB) AdoptAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (m
 	return d.claim(ctx, hash, "AND expires_at > now()", "adopt AlgaPSA refresh token")
 }
 
+// FindAlgaRefreshToken reads, without changing it, the adoptable refresh
+// token AlgaPSA issued with this hash: not revoked and not expired (the
+// same rule AdoptAlgaRefreshToken claims by). The caller checks the owner
+// before claiming, so a refusal (plan, suspension) or an outage leaves the
+// token to the phone. ErrNotFound when no such row qualifies.
+func (d *DB) FindAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (mobileauth.AdoptedRefreshToken, error) {
+	var a mobileauth.AdoptedRefreshToken
+	err := d.pool.QueryRow(ctx, `SELECT mobile_refresh_token_id::text, tenant::text, user_id::text, coalesce(api_key_id::text, '')
+  FROM mobile_refresh_tokens
+ WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()`, hex.EncodeToString(hash[:])).
+		Scan(&a.ID, &a.TenantID, &a.UserID, &a.APIKeyID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, notFound("find AlgaPSA refresh token")
+	}
+	if err != nil {
+		return a, fmt.Errorf("find AlgaPSA refresh token: %w", err)
+	}
+	return a, nil
+}
+
 // RevokeAlgaRefreshToken is /revoke for a token AlgaPSA issued: the row,
 // if not yet revoked (expired or not), gets revoked_at and last_used_at
 // now and its API key is deactivated. found says whether there was one.

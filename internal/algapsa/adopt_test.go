@@ -118,3 +118,35 @@ func TestRevokeAlgaRefreshToken(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, found)
 }
+
+func TestFindAlgaRefreshTokenReadsWithoutClaiming(t *testing.T) {
+	sdb, db := standIn(t)
+	ctx := context.Background()
+	u := sdb.AddUser(t, algapsatest.User{Email: "ann@example.com"})
+
+	tok := sdb.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+	before := sdb.RefreshTokenRow(t, tok.ID)
+	a, err := db.FindAlgaRefreshToken(ctx, hashOf(tok.Token))
+	require.NoError(t, err)
+	assert.Equal(t, mobileauth.AdoptedRefreshToken{ID: tok.ID, TenantID: u.TenantID, UserID: u.ID, APIKeyID: tok.APIKeyID}, a)
+	assert.Equal(t, before, sdb.RefreshTokenRow(t, tok.ID), "row untouched")
+	assert.True(t, sdb.APIKeyRow(t, tok.APIKeyID).Active, "its key stays active")
+
+	for _, tt := range []struct {
+		name  string
+		token func(t *testing.T) string
+	}{
+		{"expired", func(t *testing.T) string { return sdb.IssueAlgaRefreshToken(t, u.TenantID, u.ID, -time.Second).Token }},
+		{"revoked", func(t *testing.T) string {
+			tok := sdb.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+			sdb.Exec(t, "UPDATE mobile_refresh_tokens SET revoked_at = now() WHERE mobile_refresh_token_id = $1", tok.ID)
+			return tok.Token
+		}},
+		{"unknown", func(*testing.T) string { return "never-issued" }},
+	} {
+		t.Run("not found: "+tt.name, func(t *testing.T) {
+			_, err := db.FindAlgaRefreshToken(ctx, hashOf(tt.token(t)))
+			assert.ErrorIs(t, err, mobileauth.ErrNotFound)
+		})
+	}
+}

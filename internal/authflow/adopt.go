@@ -12,6 +12,9 @@ import (
 // endpoints issued before this service took over (SPEC §8.5; appliance
 // mode only, internal/algapsa implements it).
 type AlgaRefreshTokens interface {
+	// FindAlgaRefreshToken reads a live token by the SHA-256 of its clear
+	// value without claiming it; ErrNotFound when no live token matches.
+	FindAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (mobileauth.AdoptedRefreshToken, error)
 	// AdoptAlgaRefreshToken claims a live token by the SHA-256 of its clear
 	// value, exactly once across replicas (it is revoked and its API key
 	// deactivated); ErrNotFound when no live token matches or another
@@ -22,20 +25,21 @@ type AlgaRefreshTokens interface {
 }
 
 // adopt answers a refresh whose token this service does not know but
-// AlgaPSA issued: the token is claimed (exactly one of any number of
-// concurrent presentations wins; the others get 401, as for an unknown
-// token) and a family of this service's starts for its owner, so the phone
-// moves over without signing in again. The owner's rules apply as on any
-// refresh. The per-user rate limit is not applied: the owner is known only
-// once the token is claimed, and a 429 then would lose it.
+// AlgaPSA issued. The token is read first and its owner checked (user,
+// plan, suspension) without claiming it, so a refusal for the tenant's
+// state (403) or an outage leaves it to the phone; only then is it claimed
+// (exactly one of any number of concurrent presentations wins; the others
+// get 401, as for an unknown token) and a family of this service's starts
+// for its owner, so the phone moves over without signing in again. The
+// per-user rate limit is not applied: a 429 after the claim would lose it.
 func (s *Service) adopt(ctx context.Context, req RefreshRequest, presented mobileauth.Hash) (RefreshResult, error) {
-	a, err := s.alga.AdoptAlgaRefreshToken(ctx, presented)
+	a, err := s.alga.FindAlgaRefreshToken(ctx, presented)
 	if errors.Is(err, mobileauth.ErrNotFound) {
 		s.events.AuthEvent("refresh_rejected", "unknown")
 		return RefreshResult{}, unauthorized(err)
 	}
 	if err != nil {
-		return RefreshResult{}, fmt.Errorf("adopt AlgaPSA refresh token: %w", err)
+		return RefreshResult{}, fmt.Errorf("find AlgaPSA refresh token: %w", err)
 	}
 	m, err := s.loadMember(ctx, a.TenantID, a.UserID)
 	if err != nil {
@@ -43,6 +47,11 @@ func (s *Service) adopt(ctx context.Context, req RefreshRequest, presented mobil
 	}
 	user, err := m.activeInternal()
 	if err != nil {
+		// The owner lost mobile access: the token is over (SPEC §8.2), so it
+		// is revoked with its key, and the user's keys here end too.
+		if _, rerr := s.alga.RevokeAlgaRefreshToken(ctx, presented); rerr != nil {
+			s.log.ErrorContext(ctx, "could not revoke the AlgaPSA refresh token of a disabled user", "error", rerr)
+		}
 		s.endUser(ctx, a.TenantID, a.UserID)
 		s.events.AuthEvent("refresh_rejected", "user")
 		return RefreshResult{}, unauthorized(err)
@@ -50,6 +59,15 @@ func (s *Service) adopt(ctx context.Context, req RefreshRequest, presented mobil
 	if err := s.refreshGate(m.gate); err != nil {
 		return RefreshResult{}, err
 	}
+	claimed, err := s.alga.AdoptAlgaRefreshToken(ctx, presented)
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		s.events.AuthEvent("refresh_rejected", "unknown")
+		return RefreshResult{}, unauthorized(err)
+	}
+	if err != nil {
+		return RefreshResult{}, fmt.Errorf("adopt AlgaPSA refresh token: %w", err)
+	}
+	a = claimed
 	res, familyID, err := s.startFamily(ctx, user, mobileauth.Hash{}, req.Device)
 	if err != nil {
 		return RefreshResult{}, err
