@@ -55,7 +55,7 @@ func (a *App) newAuthflow(ctx context.Context, o Options, signIn authflow.SignIn
 		Limiter: limiter, Gate: a.Gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
 		Events: a.Metrics, Log: a.Log, Now: o.Now, Rand: o.Rand, SignIn: signIn,
 		Settings: authflow.Settings{OTTTTL: cfg.OTTTTL, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
-			RefreshGrace: cfg.RefreshGrace, SessionTTL: cfg.SessionTTL,
+			RefreshGrace: cfg.RefreshGrace, SessionTTL: cfg.SessionTTL, FamilyMaxAge: cfg.FamilyMaxAge,
 			Origin: cfg.Origin(), HostAllowlist: cfg.HostAllowlist, OwnHost: cfg.OwnHost(),
 			SessionCookie: httpapi.SessionCookieName(cfg.Origin())},
 	}

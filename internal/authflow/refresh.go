@@ -58,6 +58,21 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 		return RefreshResult{}, fmt.Errorf("look up refresh token: %w", err)
 	}
 	now := s.now()
+	if s.set.FamilyMaxAge > 0 {
+		// However often it is refreshed, a family ends at its absolute
+		// lifetime, so a stolen refresh token cannot be kept alive forever.
+		fam, err := s.st.Refresh.GetFamily(ctx, owner.FamilyID)
+		if err != nil {
+			return RefreshResult{}, fmt.Errorf("read token family: %w", err)
+		}
+		if now.Sub(fam.CreatedAt) >= s.set.FamilyMaxAge {
+			if err := s.revokeFamily(ctx, owner.TenantID, owner.UserID, owner.FamilyID); err != nil {
+				return RefreshResult{}, err
+			}
+			s.events.AuthEvent("refresh_rejected", "family_max_age")
+			return RefreshResult{}, unauthorized(errors.New("token family past its absolute lifetime"))
+		}
+	}
 	live := owner.RotatedAt == nil && owner.RevokedAt == nil && now.Before(owner.ExpiresAt)
 	// Only a token that may still be answered 200 counts against its
 	// owner's limit: a live one, or a replay inside the grace period (a

@@ -430,3 +430,18 @@ func TestRefreshOfARotatedTokenIsJudgedBeforeThePlan(t *testing.T) {
 		})
 	}
 }
+
+// Issue 11 item 8: a family ends at its absolute lifetime, however often
+// it was refreshed before.
+func TestRefreshFamilyHasAnAbsoluteLifetime(t *testing.T) {
+	f := newFixture(t, hosted(), withSettings(func(s *authflow.Settings) { s.FamilyMaxAge = 3 * time.Hour }))
+	f.addUsers(alice)
+	rt := f.session(alice.Email).RefreshToken
+	for range 5 {
+		f.clock.Advance(30 * time.Minute)
+		rt = f.refresh(rt).RefreshToken
+	}
+	f.clock.Advance(31 * time.Minute)
+	assertError(t, f.refreshErr(rt), mobileauth.CodeUnauthorized, msgInvalidToken)
+	f.session(alice.Email) // signing in again works
+}

@@ -56,6 +56,9 @@ type Stores struct {
 type Settings struct {
 	OTTTTL, AccessTTL, RefreshTTL time.Duration
 	RefreshGrace, SessionTTL      time.Duration
+	// FamilyMaxAge is a token family's absolute lifetime: past it refresh
+	// answers 401 and the phone signs in again (0: unlimited).
+	FamilyMaxAge time.Duration
 	// Origin is NEXTAUTH_URL's origin and OwnHost its host; HostAllowlist
 	// is ALGA_MOBILE_HOST_ALLOWLIST (SPEC §4). The hand-off is the one
 	// place they are applied.

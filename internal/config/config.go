@@ -23,6 +23,7 @@ const (
 	DefaultRefreshTTL      = 2592000 * time.Second
 	DefaultRefreshGrace    = 10 * time.Second
 	DefaultSessionTTL      = 12 * time.Hour
+	DefaultFamilyMaxAge    = 180 * 24 * time.Hour
 	DefaultDrain           = 5 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
 	DefaultDatabaseURL     = "sqlite:./data/mobile-auth.db"
@@ -50,6 +51,7 @@ type env struct {
 	RefreshTTL        Seconds `envconfig:"ALGA_MOBILE_REFRESH_TTL_SEC"`
 	RefreshGrace      Seconds `envconfig:"ALGA_MOBILE_REFRESH_GRACE_SEC"`
 	SessionTTL        Seconds `envconfig:"ALGA_MOBILE_SESSION_TTL_SEC"`
+	FamilyMaxAge      Seconds `envconfig:"ALGA_MOBILE_FAMILY_MAX_AGE_SEC"`
 	ListenAddr        Text    `envconfig:"ALGA_MOBILE_LISTEN_ADDR"`
 	MetricsAddr       Text    `envconfig:"ALGA_MOBILE_METRICS_ADDR"`
 	TrustedProxies    Text    `envconfig:"ALGA_MOBILE_TRUSTED_PROXIES"`
@@ -96,7 +98,10 @@ type Config struct {
 
 	OTTTTL, AccessTTL, RefreshTTL time.Duration
 	RefreshGrace, SessionTTL      time.Duration
-	Drain, ShutdownTimeout        time.Duration
+	// FamilyMaxAge is ALGA_MOBILE_FAMILY_MAX_AGE_SEC: a refresh-token
+	// family's absolute lifetime.
+	FamilyMaxAge           time.Duration
+	Drain, ShutdownTimeout time.Duration
 
 	DatabaseURL Secret
 	RedisURL    Secret
