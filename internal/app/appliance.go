@@ -8,6 +8,7 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/appliance"
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/authjs"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
 
 // algaPSAConns is the default size of the pool to AlgaPSA's database in
@@ -84,7 +85,11 @@ func (a *App) ready(ctx context.Context) error {
 		return err
 	}
 	if a.AlgaPSA != nil {
-		return a.AlgaPSA.Ping(ctx)
+		if err := a.AlgaPSA.Ping(ctx); err != nil {
+			// Said by name: the sidecar's own store is fine, and an operator
+			// reading "Store is not reachable" would look in the wrong place.
+			return mobileauth.WrapError(mobileauth.CodeServiceUnavailable, "AlgaPSA's database is not reachable", err)
+		}
 	}
 	return nil
 }

@@ -51,7 +51,9 @@ func get(t *testing.T, h http.Handler, path string, cookies map[string]string) *
 // database is unreachable (SPEC §8.1), whatever the own store says.
 func TestApplianceReadyzNeedsAlgaPSADatabase(t *testing.T) {
 	a := applianceApp(t, "postgres://app_user:pw@127.0.0.1:1/server?connect_timeout=1")
-	assert.Equal(t, http.StatusServiceUnavailable, get(t, a.Handler(), "/readyz", nil).Code)
+	res := get(t, a.Handler(), "/readyz", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, res.Code)
+	assert.Contains(t, res.Body.String(), "AlgaPSA's database is not reachable", "names which database, not the sidecar's own store")
 	assert.Equal(t, http.StatusOK, get(t, a.Handler(), "/healthz", nil).Code)
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -22,7 +23,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		writeError(w, r, s.log, mobileauth.WrapError(mobileauth.CodeServiceUnavailable, "Store is not reachable", err))
+		var named *mobileauth.Error
+		if !errors.As(err, &named) {
+			err = mobileauth.WrapError(mobileauth.CodeServiceUnavailable, "Store is not reachable", err)
+		}
+		writeError(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
