@@ -225,3 +225,19 @@ func (r *rig) seed(ctx context.Context, in *instance, dbURL string, p harness.Pl
 	}
 	return harness.SeedTokens(ctx, dbURL, p, strings.HasPrefix(dbURL, "postgres"))
 }
+
+// startSQLite makes a single instance on its own SQLite file under the
+// rig's directory, seeds it with p and starts it: the prologue of every
+// single-instance scenario. The caller stops it.
+func (r *rig) startSQLite(ctx context.Context, name string, p harness.Plan, extra ...string) (*instance, harness.Supply, error) {
+	dbURL := "sqlite:" + filepath.Join(r.tmp, name+".db")
+	in, err := r.newInstance(name, dbURL, extra...)
+	if err != nil {
+		return nil, harness.Supply{}, err
+	}
+	sup, err := r.seed(ctx, in, dbURL, p)
+	if err == nil {
+		err = in.start(ctx)
+	}
+	return in, sup, err
+}

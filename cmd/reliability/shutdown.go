@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,15 +18,7 @@ import (
 // connection; the process then exits cleanly.
 func shutdownScenario(ctx context.Context, r *rig) []verdict {
 	const name = "shutdown"
-	dbPath := filepath.Join(r.tmp, "shutdown.db")
-	in, err := r.newInstance("shutdown", "sqlite:"+dbPath, "ALGA_MOBILE_SHUTDOWN_DRAIN_SEC=3")
-	if err != nil {
-		return []verdict{failed(name, err)}
-	}
-	sup, err := r.seed(ctx, in, "sqlite:"+dbPath, harness.Plan{Users: 10, OTTUsers: 10, Extra: 0, OTTs: 10})
-	if err == nil {
-		err = in.start(ctx)
-	}
+	in, sup, err := r.startSQLite(ctx, "shutdown", harness.Plan{Users: 10, OTTUsers: 10, Extra: 0, OTTs: 10}, "ALGA_MOBILE_SHUTDOWN_DRAIN_SEC=3")
 	if err != nil {
 		return []verdict{failed(name, err)}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,15 +22,7 @@ import (
 func soakScenario(ctx context.Context, r *rig) []verdict {
 	const name = "soak"
 	const users = 400
-	dbPath := filepath.Join(r.tmp, "soak.db")
-	in, err := r.newInstance("soak", "sqlite:"+dbPath)
-	if err != nil {
-		return []verdict{failed(name, err)}
-	}
-	sup, err := r.seed(ctx, in, "sqlite:"+dbPath, harness.Plan{Users: users, OTTUsers: users - 1, Chains: users - 1, Extra: 1})
-	if err == nil {
-		err = in.start(ctx)
-	}
+	in, sup, err := r.startSQLite(ctx, "soak", harness.Plan{Users: users, OTTUsers: users - 1, Chains: users - 1, Extra: 1})
 	if err != nil {
 		return []verdict{failed(name, err)}
 	}
