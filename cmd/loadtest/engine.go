@@ -303,11 +303,10 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 		hconns = o.halfConns
 	}
 	hc := c
+	var lt *leanTransport
 	if o.halfClient == halfLean {
-		lc, lt := newLeanClient(t.addr, hconns)
-		if err := lt.prewarm(ctx, hconns); err != nil {
-			return r, err
-		}
+		var lc *http.Client
+		lc, lt = newLeanClient(t.addr, hconns)
 		defer lt.closeIdle()
 		hc = lc
 	}
@@ -319,6 +318,16 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 	for i := range o.halfRuns {
 		if err := b.waitQuiet(ctx, ep, eng, fmt.Sprintf("half %d/%d", i+1, o.halfRuns)); err != nil {
 			return r, err
+		}
+		if lt != nil {
+			// Dialled after the quiet wait, not before it: the service
+			// closes a connection that sends nothing for 5 s
+			// (ReadHeaderTimeout), and a longer wait cost the first run one
+			// transport error per connection. Later runs reuse the
+			// connections of the run before (idle timeout 120 s).
+			if err := lt.fill(ctx, hconns); err != nil {
+				return r, err
+			}
 		}
 		before, gcBefore := snapCPU(pid), scrapeGCs(t.metricsURL)
 		res := openLoop(ctx, hc, hconns, r.halfRate, o.duration, do)

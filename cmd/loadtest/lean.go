@@ -28,19 +28,29 @@ const (
 type leanTransport struct {
 	addr    string
 	timeout time.Duration // per request, as a connection deadline
-	idle    chan *leanConn
+	// unusedFor is how long a dialled connection may wait for its first
+	// request: a Go server closes a connection that sends nothing within
+	// its ReadHeaderTimeout (5 s in the service), and the request written
+	// to it then fails. Older unused connections are dialled again.
+	unusedFor time.Duration
+	idle      chan *leanConn
 }
 
 type leanConn struct {
-	c  net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	dialed time.Time
+	used   bool // has carried a request (the server's idle timeout applies)
 }
+
+// leanUnusedFor is leanTransport.unusedFor: well under any header timeout.
+const leanUnusedFor = time.Second
 
 // newLeanClient is an http.Client over a leanTransport to addr (host:port)
 // that keeps at most conns idle connections.
 func newLeanClient(addr string, conns int) (*http.Client, *leanTransport) {
-	t := &leanTransport{addr: addr, timeout: 30 * time.Second, idle: make(chan *leanConn, conns)}
+	t := &leanTransport{addr: addr, timeout: 30 * time.Second, unusedFor: leanUnusedFor, idle: make(chan *leanConn, conns)}
 	return &http.Client{Transport: t}, t
 }
 
@@ -57,13 +67,20 @@ func (t *leanTransport) prewarm(ctx context.Context, n int) error {
 	return nil
 }
 
+// fill tops the pool up to n idle connections, dialling those missing; call
+// it right before a run (after any wait), so that no connection sits
+// unused long enough for the server to close it.
+func (t *leanTransport) fill(ctx context.Context, n int) error {
+	return t.prewarm(ctx, n-len(t.idle))
+}
+
 func (t *leanTransport) dial(ctx context.Context) (*leanConn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		return nil, err
 	}
-	return &leanConn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}, nil
+	return &leanConn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10), dialed: time.Now()}, nil
 }
 
 func (t *leanTransport) put(lc *leanConn) {
@@ -95,12 +112,20 @@ func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var lc *leanConn
 	select {
 	case lc = <-t.idle:
+		if !lc.used && time.Since(lc.dialed) > t.unusedFor {
+			// The server may have closed it already (see unusedFor).
+			_ = lc.c.Close()
+			lc = nil
+		}
 	default:
+	}
+	if lc == nil {
 		var err error
 		if lc, err = t.dial(req.Context()); err != nil {
 			return nil, err
 		}
 	}
+	lc.used = true
 	resp, err := lc.roundTrip(req, t.timeout)
 	if err != nil {
 		_ = lc.c.Close()

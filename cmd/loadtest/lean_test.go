@@ -139,3 +139,39 @@ func TestBusyNotesFlagOnlyRunsSharedWithOtherWork(t *testing.T) {
 	assert.Contains(t, notes[0], "20% of the machine")
 	assert.Contains(t, notes[0], "verify/sqlite")
 }
+
+// A connection dialled before a wait longer than the server's header
+// timeout is closed by the server; the first half-peak run used to lose one
+// request per connection that way (the quiet wait outlasted the service's
+// 5 s ReadHeaderTimeout).
+func TestLeanClientRedialsConnectionsLeftUnusedTooLong(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ReadHeaderTimeout = 100 * time.Millisecond
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, lt := newLeanClient(strings.TrimPrefix(srv.URL, "http://"), 4)
+	defer lt.closeIdle()
+	lt.unusedFor = 50 * time.Millisecond
+
+	require.NoError(t, lt.fill(context.Background(), 4))
+	time.Sleep(300 * time.Millisecond) // past the server's header timeout
+	r := openLoop(context.Background(), c, 4, 200, 100*time.Millisecond, getCall(srv.URL+"/"))
+	assert.Zero(t, r.errs, "stale pre-dialled connections are replaced, not used")
+	assert.Positive(t, r.n)
+
+	// Used connections stay: the server's idle timeout applies to them.
+	n := conns.Load()
+	require.NoError(t, lt.fill(context.Background(), 4))
+	time.Sleep(100 * time.Millisecond)
+	r = openLoop(context.Background(), c, 4, 200, 100*time.Millisecond, getCall(srv.URL+"/"))
+	assert.Zero(t, r.errs)
+	assert.Equal(t, n, conns.Load(), "connections that carried a request are kept")
+}
