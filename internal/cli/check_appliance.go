@@ -42,9 +42,14 @@ func checkAlgaDatabase(ctx context.Context, r *Report, a config.Appliance, probe
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	s := settingsOf(a)
 	db, err := algapsa.Open(ctx, a.DatabaseURL.Value(), algapsa.Options{MaxConns: 1})
 	if err != nil {
-		r.add(Error, subject, err.Error(), "set ALGA_PSA_DATABASE_URL to postgres://app_user:<password>@<host>:5432/server")
+		fix := "check " + s.all + " (AlgaPSA's own values: host, 5432, server, app_user)"
+		if a.DatabaseFrom == "ALGA_PSA_DATABASE_URL" {
+			fix = "set ALGA_PSA_DATABASE_URL to postgres://app_user:<password>@<host>:5432/server"
+		}
+		r.add(Error, subject, err.Error(), fix)
 		return
 	}
 	defer db.Close()
@@ -56,7 +61,7 @@ func checkAlgaDatabase(ctx context.Context, r *Report, a config.Appliance, probe
 	missing, err := db.MissingPrivileges(ctx)
 	if err != nil {
 		r.add(Error, subject, a.Database+": cannot check privileges: "+redact(oneLine{err}.Error(), a),
-			"make sure DB_HOST, DB_NAME_SERVER and DB_USER_SERVER name AlgaPSA's database and user, then run check again")
+			"make sure "+s.all+" are AlgaPSA's own, then run check again")
 		return
 	}
 	if len(missing) == 0 {
@@ -73,7 +78,7 @@ func checkAlgaDatabase(ctx context.Context, r *Report, a config.Appliance, probe
 			}
 			reported[m.Table] = true
 			r.add(Error, "table "+m.Table, "not found: "+a.Database+" does not look like AlgaPSA's database (or its schema is not on the search path)",
-				"point the service at AlgaPSA's own database (DB_NAME_SERVER=server), after AlgaPSA's migrations have run")
+				"point "+s.nameIs+", after AlgaPSA's migrations have run")
 			continue
 		}
 		r.add(Error, "privilege", fmt.Sprintf("%s on %s is missing", m.Privilege.Privilege, m.Table),
@@ -84,27 +89,55 @@ func checkAlgaDatabase(ctx context.Context, r *Report, a config.Appliance, probe
 // connectFailure turns a connection error into a finding that names the
 // cause and the variable to fix, never the password.
 func connectFailure(err error, a config.Appliance) (text, fix string) {
-	passwordVar := "DB_PASSWORD_SERVER (or the db_password_server secret)"
-	if a.DatabaseFrom == "ALGA_PSA_DATABASE_URL" {
-		passwordVar = "the password in ALGA_PSA_DATABASE_URL"
-	}
+	s := settingsOf(a)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "28P01":
 			return a.Database + ": password authentication failed for user " + userOf(a),
-				"set " + passwordVar + " to the password of " + userOf(a) + " (AlgaPSA's DB_PASSWORD_SERVER)"
+				"set " + s.password + " to the password of " + userOf(a) + " (AlgaPSA's DB_PASSWORD_SERVER)"
 		case "28000":
 			return a.Database + ": the server refuses this user or host: " + pgErr.Message,
-				"check DB_USER_SERVER and the server's pg_hba.conf"
+				"check " + s.user + " and the server's pg_hba.conf"
 		case "3D000":
-			return a.Database + ": no such database", "set DB_NAME_SERVER to AlgaPSA's database (server)"
+			return a.Database + ": no such database", "set " + s.name + " to AlgaPSA's database (server)"
 		}
 		return a.Database + ": cannot connect: " + redact(pgErr.Message, a) + " (SQLSTATE " + pgErr.Code + ")",
-			"check DB_HOST, DB_PORT, DB_NAME_SERVER and DB_USER_SERVER against AlgaPSA's own settings (PostgreSQL's log says more)"
+			"check " + s.all + " against AlgaPSA's own settings (PostgreSQL's log says more)"
 	}
 	return a.Database + ": cannot connect: " + redact(oneLine{err}.Error(), a),
-		"check DB_HOST and DB_PORT, and that the sidecar can reach AlgaPSA's PostgreSQL"
+		"check " + s.hostPort + ", and that the sidecar can reach AlgaPSA's PostgreSQL"
+}
+
+// dbSettings names, for fix lines, where each part of the connection to
+// AlgaPSA's database was configured: the parts of ALGA_PSA_DATABASE_URL
+// or AlgaPSA's own DB_* variables, whichever form the operator used (a
+// fix naming the other form sends them to a variable they never set).
+type dbSettings struct {
+	hostPort, name, user, password, all string
+	// nameIs completes "point …" with the setting that selects the database.
+	nameIs string
+}
+
+func settingsOf(a config.Appliance) dbSettings {
+	if a.DatabaseFrom == "ALGA_PSA_DATABASE_URL" {
+		return dbSettings{
+			hostPort: "the host and port in ALGA_PSA_DATABASE_URL",
+			name:     "the database name in ALGA_PSA_DATABASE_URL (its path)",
+			user:     "the user in ALGA_PSA_DATABASE_URL",
+			password: "the password in ALGA_PSA_DATABASE_URL",
+			all:      "the host, port, database and user in ALGA_PSA_DATABASE_URL",
+			nameIs:   "ALGA_PSA_DATABASE_URL at AlgaPSA's own database (its path: /server)",
+		}
+	}
+	return dbSettings{
+		hostPort: "DB_HOST and DB_PORT",
+		name:     "DB_NAME_SERVER",
+		user:     "DB_USER_SERVER",
+		password: "DB_PASSWORD_SERVER (or the db_password_server secret)",
+		all:      "DB_HOST, DB_PORT, DB_NAME_SERVER and DB_USER_SERVER",
+		nameIs:   "the service at AlgaPSA's own database (DB_NAME_SERVER=server)",
+	}
 }
 
 func userOf(a config.Appliance) string {

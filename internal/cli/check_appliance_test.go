@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -185,6 +186,8 @@ func TestCheckApplianceNotAlgaPSAsDatabase(t *testing.T) {
 	assert.Contains(t, out, "[error]   table users")
 	assert.Equal(t, 1, strings.Count(out, "table api_keys"), "one finding per missing table")
 	assert.Contains(t, out, "does not look like AlgaPSA's database")
+	assert.Contains(t, out, "fix: point ALGA_PSA_DATABASE_URL at AlgaPSA's own database (its path: /server)")
+	assert.NotContains(t, out, "DB_NAME_SERVER", "the operator set ALGA_PSA_DATABASE_URL")
 }
 
 func TestCheckApplianceNextAuthSecretMissing(t *testing.T) {
@@ -225,4 +228,41 @@ func TestCheckCommandSaysTheMode(t *testing.T) {
 	// password from AlgaPSA's lower-case secret file.
 	assert.Contains(t, res.stdout, "AlgaPSA database             "+sdb.AppRole+"@127.0.0.1:"+u.Port()+"/"+strings.TrimPrefix(u.Path, "/")+": reachable")
 	assert.Contains(t, res.stdout, "NEXTAUTH_SECRET              set")
+}
+
+// Every fix line about AlgaPSA's database names the settings the operator
+// actually used: the parts of ALGA_PSA_DATABASE_URL, or AlgaPSA's own DB_*
+// variables, never the other form.
+func TestCheckApplianceFixNamesTheFormInUse(t *testing.T) {
+	byURL := config.Appliance{Enabled: true, DatabaseFrom: "ALGA_PSA_DATABASE_URL", Database: "app_user@db:5432/server",
+		DatabaseURL: config.Secret("postgres://app_user:pw@db:5432/server")}
+	byVars := config.Appliance{Enabled: true, DatabaseFrom: "DB_HOST", Database: "app_user@db:5432/server",
+		DatabaseURL: config.Secret("postgres://app_user:pw@db:5432/server")}
+	dbVars := []string{"DB_HOST", "DB_PORT", "DB_NAME_SERVER", "DB_USER_SERVER"}
+	failures := []struct {
+		name    string
+		err     error
+		fixURL  string // the fix names this with ALGA_PSA_DATABASE_URL
+		fixVars string // and this with the DB_* variables
+	}{
+		{"wrong password", &pgconn.PgError{Code: "28P01"}, "the password in ALGA_PSA_DATABASE_URL", "DB_PASSWORD_SERVER"},
+		{"user or host refused", &pgconn.PgError{Code: "28000", Message: `role "x" does not exist`}, "the user in ALGA_PSA_DATABASE_URL", "DB_USER_SERVER"},
+		{"no such database", &pgconn.PgError{Code: "3D000"}, "the database name in ALGA_PSA_DATABASE_URL", "DB_NAME_SERVER"},
+		{"another server error", &pgconn.PgError{Code: "53300", Message: "too many connections"}, "the host, port, database and user in ALGA_PSA_DATABASE_URL", "DB_HOST, DB_PORT, DB_NAME_SERVER and DB_USER_SERVER"},
+		{"unreachable", errors.New("dial tcp 10.0.0.1:5432: connect: connection refused"), "the host and port in ALGA_PSA_DATABASE_URL", "DB_HOST and DB_PORT"},
+	}
+	for _, f := range failures {
+		t.Run(f.name+" (URL)", func(t *testing.T) {
+			_, fix := connectFailure(f.err, byURL)
+			assert.Contains(t, fix, f.fixURL)
+			for _, v := range dbVars {
+				assert.NotContains(t, fix, v, "the operator set ALGA_PSA_DATABASE_URL")
+			}
+		})
+		t.Run(f.name+" (DB_HOST)", func(t *testing.T) {
+			_, fix := connectFailure(f.err, byVars)
+			assert.Contains(t, fix, f.fixVars)
+			assert.NotContains(t, fix, "ALGA_PSA_DATABASE_URL", "the operator set DB_HOST")
+		})
+	}
 }
