@@ -13,12 +13,19 @@ import (
 // the shared one failed before it tries the shared one again.
 const FallbackProbe = time.Second
 
+// ProbeTimeout bounds a try of the shared limiter while it is known to be
+// down: the one request that probes waits at most this long (a refused
+// connection answers at once; a silent host is cut off here).
+const ProbeTimeout = 100 * time.Millisecond
+
 // Fallback counts in a shared limiter (Redis, so that replicas agree) and,
 // while that cannot be reached, in a per-instance one: requests keep
 // flowing and stay limited, each replica counting alone, instead of every
 // rate-limited endpoint failing with the shared store. The switch is
-// logged once each way. While down, the shared limiter is retried at most
-// once per FallbackProbe, so requests do not each wait for a dead server.
+// logged once each way. While down, the shared limiter is tried at most
+// once per FallbackProbe, by one request only (the others use the local
+// limiter meanwhile), and that try is bounded by ProbeTimeout, so requests
+// do not wait for a dead server.
 type Fallback struct {
 	shared, local mobileauth.RateLimiter
 	log           *slog.Logger
@@ -36,11 +43,24 @@ func NewFallback(shared, local mobileauth.RateLimiter, log *slog.Logger) *Fallba
 // Hit implements mobileauth.RateLimiter.
 func (f *Fallback) Hit(ctx context.Context, key string, l mobileauth.RateLimit, now time.Time) (mobileauth.RateDecision, error) {
 	f.mu.Lock()
-	skip := f.down && now.Before(f.retryAt)
+	probing := f.down && !now.Before(f.retryAt)
+	try := !f.down || probing
+	if probing {
+		// This request probes; until it knows, the next probe is not due,
+		// so concurrent requests keep to the local limiter instead of
+		// piling onto a dead server.
+		f.retryAt = now.Add(FallbackProbe)
+	}
 	f.mu.Unlock()
-	if !skip {
+	if try {
+		sctx := ctx
+		if probing {
+			var cancel context.CancelFunc
+			sctx, cancel = context.WithTimeout(ctx, ProbeTimeout)
+			defer cancel()
+		}
 		began := time.Now()
-		d, err := f.shared.Hit(ctx, key, l, now)
+		d, err := f.shared.Hit(sctx, key, l, now)
 		if err == nil {
 			f.setDown(false, now, nil)
 			return d, nil

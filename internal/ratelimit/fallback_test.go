@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -64,4 +65,54 @@ func TestFallbackKeepsLimitingWhileTheSharedStoreIsDown(t *testing.T) {
 	assert.Equal(t, 3, allowed("c", 5), "shared again after the probe interval")
 	assert.Equal(t, 5, shared.calls-before, "counted in the shared store")
 	assert.Equal(t, 1, strings.Count(logs.String(), "limits are shared across replicas"), "the return is logged once")
+}
+
+// hanging is a shared limiter whose server never answers: each hit waits
+// for its context.
+type hanging struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (h *hanging) Hit(ctx context.Context, _ string, _ mobileauth.RateLimit, _ time.Time) (mobileauth.RateDecision, error) {
+	h.mu.Lock()
+	h.calls++
+	h.mu.Unlock()
+	<-ctx.Done()
+	return mobileauth.RateDecision{}, ctx.Err()
+}
+
+func TestFallbackProbesOnceAndBriefly(t *testing.T) {
+	h := &hanging{}
+	f := NewFallback(h, NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := mobileauth.RateLimit{Limit: 1000, Window: time.Minute}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.setDown(true, now, errors.New("connection refused"))
+
+	// Past the probe interval, 20 concurrent requests: one probes, bounded by
+	// ProbeTimeout; the rest answer from the local limiter at once.
+	now = now.Add(FallbackProbe)
+	var wg sync.WaitGroup
+	durs := make([]time.Duration, 20)
+	for i := range durs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			began := time.Now()
+			d, err := f.Hit(t.Context(), "k", l, now)
+			durs[i] = time.Since(began)
+			assert.NoError(t, err)
+			assert.True(t, d.Allowed)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, h.calls, "one probe per interval, not one per request")
+	slow := 0
+	for _, d := range durs {
+		if d >= ProbeTimeout/2 {
+			slow++
+			assert.Less(t, d, ProbeTimeout+time.Second, "the probe is cut off at ProbeTimeout")
+		}
+	}
+	assert.Equal(t, 1, slow, "only the probing request waits")
 }

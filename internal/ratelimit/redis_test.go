@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +161,31 @@ func TestParseRedisURL(t *testing.T) {
 		assert.Equal(t, secret, opts.Password)
 		assert.Equal(t, 2, opts.DB)
 	})
+}
+
+func TestOpenRedisFailsFastWhenRedisIsGone(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now: a killed Redis
+
+	c, err := OpenRedis("redis://"+addr+"/0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer c.Close()
+	opts := c.Options()
+	assert.Equal(t, RedisDialTimeout, opts.DialTimeout)
+	assert.Equal(t, RedisIOTimeout, opts.ReadTimeout)
+	assert.Equal(t, RedisMaxRetries, opts.MaxRetries)
+	assert.True(t, opts.ContextTimeoutEnabled, "Fallback's probe bound needs context deadlines honoured")
+	began := time.Now()
+	_, err = c.Limiter().Hit(t.Context(), "k", mobileauth.RateLimit{Limit: 1, Window: time.Minute}, time.Now())
+	require.Error(t, err)
+	// go-redis's defaults (5 dial attempts per try, 3 retries) took 1.7 s here.
+	assert.Less(t, time.Since(began), 300*time.Millisecond, "a refused connection is reported at once")
+
+	set, err := OpenRedis("redis://"+addr+"/0?dial_timeout=2s&max_retries=4", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer set.Close()
+	assert.Equal(t, 2*time.Second, set.Options().DialTimeout, "the URL's own setting wins")
+	assert.Equal(t, 4, set.Options().MaxRetries)
 }
