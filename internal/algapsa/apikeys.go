@@ -42,9 +42,17 @@ type keyMetadata struct {
 // family's keys, with a transaction-scoped advisory lock: it creates
 // nothing in AlgaPSA's database and is released at commit. Without it two
 // racing mints could each deactivate the other's predecessor but not the
-// other's (still uncommitted) new key, leaving two active keys.
+// other's (still uncommitted) new key, leaving two active keys. The lock
+// must be its own statement, before the ones that read the family's keys:
+// at READ COMMITTED each statement sees what was committed when it began,
+// so only a statement that begins after the lock is granted sees the key
+// of the mint that held it.
+const lockFamilySQL = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+
+func familyLockKey(familyID string) string { return KeyIssuer + "/family/" + familyID }
+
 func lockFamily(ctx context.Context, tx pgx.Tx, familyID string) error {
-	_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", KeyIssuer+"/family/"+familyID)
+	_, err := tx.Exec(ctx, lockFamilySQL, familyLockKey(familyID))
 	return err
 }
 
@@ -81,30 +89,29 @@ func (d *DB) MintAPIKey(ctx context.Context, tenantID, userID, familyID string, 
 		return mobileauth.MintedAPIKey{}, fmt.Errorf("mint AlgaPSA API key: %w", err)
 	}
 	out := mobileauth.MintedAPIKey{Key: key, TenantID: canonicalUUID(tenantID), UserID: canonicalUUID(userID), FamilyID: familyID}
+	// One round trip: the three statements go out as one pipelined batch,
+	// which PostgreSQL runs as one implicit transaction (committed at its
+	// end, rolled back whole on an error), each statement with its own
+	// snapshot, so the lock still comes before what reads the keys. It was
+	// BEGIN, lock, UPDATE, INSERT, COMMIT: five round trips holding one of
+	// the pool's few connections.
 	eligible := false
-	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		if err := lockFamily(ctx, tx, familyID); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(lockFamilySQL, familyLockKey(familyID))
+	b.Queue(deactivateFamily, tenantID, userID, familyID)
+	// The owner rule is part of the INSERT, so a user disabled a moment ago
+	// cannot receive a key; an ineligible owner inserts nothing and the
+	// deactivation still commits.
+	b.Queue(mintKey, tenantID, userID, sha256Hex(key), KeyDescription, KeyPurpose, metaJSON, ttl.Seconds()).
+		QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&out.ID, &out.ExpiresAt)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // reported below
+			}
+			eligible = err == nil
 			return err
-		}
-		if _, err := tx.Exec(ctx, deactivateFamily, tenantID, userID, familyID); err != nil {
-			return err
-		}
-		// The owner rule is part of the INSERT, so a user disabled a moment
-		// ago cannot receive a key.
-		err := tx.QueryRow(ctx, `INSERT INTO api_keys (api_key, tenant, user_id, description, purpose, metadata, active, usage_count, expires_at)
-SELECT $3, u.tenant, u.user_id, $4, $5, $6, true, 0, now() + make_interval(secs => $7)
-  FROM users u LEFT JOIN tenants t ON t.tenant = u.tenant
- WHERE u.tenant = $1 AND u.user_id = $2 AND NOT coalesce(u.is_inactive, false) AND u.user_type = 'internal'
-   AND t.suspended_at IS NULL
-RETURNING api_key_id::text, expires_at`,
-			tenantID, userID, sha256Hex(key), KeyDescription, KeyPurpose, metaJSON, ttl.Seconds()).Scan(&out.ID, &out.ExpiresAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // commit the deactivation; report below
-		}
-		eligible = err == nil
-		return err
-	})
-	if err != nil {
+		})
+	if err := d.pool.SendBatch(ctx, b).Close(); err != nil {
 		return mobileauth.MintedAPIKey{}, fmt.Errorf("mint AlgaPSA API key: %w", err)
 	}
 	if !eligible {
@@ -112,6 +119,14 @@ RETURNING api_key_id::text, expires_at`,
 	}
 	return out, nil
 }
+
+// mintKey inserts a key for an owner AlgaPSA's own issuance would accept.
+const mintKey = `INSERT INTO api_keys (api_key, tenant, user_id, description, purpose, metadata, active, usage_count, expires_at)
+SELECT $3, u.tenant, u.user_id, $4, $5, $6, true, 0, now() + make_interval(secs => $7)
+  FROM users u LEFT JOIN tenants t ON t.tenant = u.tenant
+ WHERE u.tenant = $1 AND u.user_id = $2 AND NOT coalesce(u.is_inactive, false) AND u.user_type = 'internal'
+   AND t.suspended_at IS NULL
+RETURNING api_key_id::text, expires_at`
 
 // newKey draws 32 random bytes as 64 lower-case hex characters.
 func (d *DB) newKey() (string, error) {
