@@ -28,6 +28,12 @@ func checkAppliance(ctx context.Context, r *Report, cfg *config.Config, probe bo
 	}
 	r.add(OK, "mode", "appliance: users, plans, the web session and API keys come from AlgaPSA's database (configured by "+a.DatabaseFrom+")", "")
 	if !bad["ALGA_PSA_DATABASE_URL"] && !bad["DB_HOST"] && !bad["DB_PORT"] && !bad["DB_PASSWORD_SERVER"] {
+		if !probe && a.MissingPassword != "" && a.DatabaseFrom == "DB_HOST" {
+			// Without connecting (serve, check --offline) a missing password
+			// is only a likely problem: a server may trust this host.
+			r.add(Warning, "DB_PASSWORD_SERVER", "not set ("+a.MissingPassword+"): the service connects to AlgaPSA's database as "+
+				userOf(a)+" without a password, which PostgreSQL refuses unless it trusts this host", passwordFix(a))
+		}
 		checkAlgaDatabase(ctx, r, a, probe)
 	}
 	checkNextAuthSecret(r, cfg)
@@ -94,8 +100,16 @@ func connectFailure(err error, a config.Appliance) (text, fix string) {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "28P01":
-			return a.Database + ": password authentication failed for user " + userOf(a),
-				"set " + s.password + " to the password of " + userOf(a) + " (AlgaPSA's DB_PASSWORD_SERVER)"
+			if a.MissingPassword != "" {
+				// PostgreSQL's own words would send the operator looking for a
+				// wrong password where there is none.
+				where := a.MissingPassword
+				if a.DatabaseFrom == "DB_HOST" {
+					where = "DB_PASSWORD_SERVER: " + where
+				}
+				return a.Database + ": no password is set for " + userOf(a) + " (" + where + "), and the server asks for one", passwordFix(a)
+			}
+			return a.Database + ": password authentication failed for user " + userOf(a), passwordFix(a)
 		case "28000":
 			return a.Database + ": the server refuses this user or host: " + pgErr.Message,
 				"check " + s.user + " and the server's pg_hba.conf"
@@ -138,6 +152,11 @@ func settingsOf(a config.Appliance) dbSettings {
 		all:      "DB_HOST, DB_PORT, DB_NAME_SERVER and DB_USER_SERVER",
 		nameIs:   "the service at AlgaPSA's own database (DB_NAME_SERVER=server)",
 	}
+}
+
+// passwordFix is the fix for a wrong or missing password.
+func passwordFix(a config.Appliance) string {
+	return "set " + settingsOf(a).password + " to the password of " + userOf(a) + " (AlgaPSA's DB_PASSWORD_SERVER)"
 }
 
 func userOf(a config.Appliance) string {

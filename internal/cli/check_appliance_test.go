@@ -266,3 +266,61 @@ func TestCheckApplianceFixNamesTheFormInUse(t *testing.T) {
 		})
 	}
 }
+
+// DB_HOST without DB_PASSWORD_SERVER (no variable, no secret file): check
+// and serve say plainly that the password is missing and where it was
+// looked for, instead of leaving PostgreSQL's "password authentication
+// failed" to be decoded.
+func TestCheckApplianceSaysThePasswordIsMissing(t *testing.T) {
+	host, port, passwords := wrongPasswordServer(t)
+	go func() {
+		for range passwords { // drain: several rows connect
+		}
+	}()
+	hostVars := map[string]string{"DB_HOST": host, "DB_PORT": strconv.Itoa(port), "NEXTAUTH_SECRET": "web-secret"}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		password string // written to <secrets dir>/db_password_server when set
+		probe    bool
+		want     []string
+		wantNot  []string
+	}{
+		{name: "DB_HOST, probed (check)", env: hostVars, probe: true,
+			want: []string{"[error]   AlgaPSA database", "no password is set for app_user (DB_PASSWORD_SERVER: looked for in the DB_PASSWORD_SERVER variable, DB_PASSWORD_SERVER_FILE, and the files DB_PASSWORD_SERVER and db_password_server in {dir})",
+				"fix: set DB_PASSWORD_SERVER (or the db_password_server secret) to the password of app_user"},
+			wantNot: []string{"password authentication failed"}},
+		{name: "DB_HOST, not probed (serve, check --offline)", env: hostVars,
+			want: []string{"[warning] DB_PASSWORD_SERVER", "not set (looked for in the DB_PASSWORD_SERVER variable, DB_PASSWORD_SERVER_FILE, and the files DB_PASSWORD_SERVER and db_password_server in {dir})",
+				"fix: set DB_PASSWORD_SERVER (or the db_password_server secret) to the password of app_user"}},
+		{name: "ALGA_PSA_DATABASE_URL without a password, probed", probe: true,
+			env:     map[string]string{"ALGA_PSA_DATABASE_URL": "postgres://app_user@" + net.JoinHostPort(host, strconv.Itoa(port)) + "/server", "NEXTAUTH_SECRET": "x"},
+			want:    []string{"no password is set for app_user (ALGA_PSA_DATABASE_URL holds none)", "fix: set the password in ALGA_PSA_DATABASE_URL"},
+			wantNot: []string{"password authentication failed", "DB_PASSWORD_SERVER_FILE"}},
+		{name: "the password is in the secret file but wrong", env: hostVars, password: "wrong", probe: true,
+			want:    []string{"password authentication failed for user app_user"},
+			wantNot: []string{"no password is set", "[warning] DB_PASSWORD_SERVER"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			applianceEnv(t, tc.env)
+			dir := os.Getenv("SECRET_FS_BASE_PATH")
+			require.NotEmpty(t, dir)
+			if tc.password != "" {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "db_password_server"), []byte(tc.password), 0o600))
+			}
+			cfg, err := config.Load()
+			require.NoError(t, err)
+			var r Report
+			checkAppliance(context.Background(), &r, cfg, tc.probe, map[string]bool{})
+			var out bytes.Buffer
+			r.Write(&out)
+			for _, w := range tc.want {
+				assert.Contains(t, out.String(), strings.ReplaceAll(w, "{dir}", dir))
+			}
+			for _, w := range tc.wantNot {
+				assert.NotContains(t, out.String(), w)
+			}
+		})
+	}
+}

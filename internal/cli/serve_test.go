@@ -92,6 +92,9 @@ func TestServeRunsAndWarnsOnceOnStatedAnswers(t *testing.T) {
 			"SSO: no provider is configured: nobody can sign in"},
 		{"allowlist without the own host", map[string]string{"ALGA_MOBILE_HOST_ALLOWLIST": "other.example.com"},
 			"does not include psa.example.com (the host of NEXTAUTH_URL): every phone will be blocked"},
+		{"appliance mode without AlgaPSA's database password", map[string]string{"DB_HOST": "127.0.0.1", "DB_PORT": "1",
+			"DB_PASSWORD_SERVER": "", "DB_PASSWORD_SERVER_FILE": "", "ALGA_PSA_DATABASE_URL": "", "ALGA_PSA_DATABASE_URL_FILE": "", "NEXTAUTH_SECRET": "web-secret"},
+			"DB_PASSWORD_SERVER: not set (looked for in the DB_PASSWORD_SERVER variable, DB_PASSWORD_SERVER_FILE, and the files DB_PASSWORD_SERVER and db_password_server in "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,12 @@ type Appliance struct {
 	// (user@host:port/name), both for check and the startup log.
 	DatabaseFrom string
 	Database     string
+	// MissingPassword says, when AlgaPSA's database has no password
+	// configured, where one was looked for (DB_HOST form: the variable,
+	// its _FILE and the secrets directory; URL form: the URL holds none),
+	// for check and the startup warning; "" when a password is set. The
+	// connection is still tried without one (a server may trust the host).
+	MissingPassword string
 	// NextAuthSecret is the web app's NEXTAUTH_SECRET, which decrypts its
 	// session cookie; without it the hand-off falls back to the service's
 	// own sign-in.
@@ -76,6 +82,9 @@ func (b builder) appliance() {
 		}
 		a.DatabaseURL = psaURL
 		a.Database = describe(u)
+		if _, ok := u.User.Password(); !ok {
+			a.MissingPassword = "ALGA_PSA_DATABASE_URL holds none"
+		}
 	case e.DBHost != "":
 		a.Enabled, a.DatabaseFrom = true, "DB_HOST"
 		b.dbVars(e)
@@ -107,7 +116,10 @@ func (b builder) dbVars(e applianceEnv) {
 	if user == "" {
 		user = DefaultDBUserServer
 	}
-	password, _ := b.secret("DB_PASSWORD_SERVER")
+	password, src := b.secret("DB_PASSWORD_SERVER")
+	if !password.Set() {
+		a.MissingPassword = b.secrets.lookedIn("DB_PASSWORD_SERVER", src)
+	}
 	u := &url.URL{Scheme: "postgres", Host: net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port)), Path: "/" + name}
 	if password.Set() {
 		u.User = url.UserPassword(user, password.Value())

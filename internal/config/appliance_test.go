@@ -163,3 +163,51 @@ func TestApplianceSecretsNeverPrinted(t *testing.T) {
 		assert.NotContains(t, printed, "hunter2")
 	}
 }
+
+// A missing password for AlgaPSA's database is reported with where it was
+// looked for; a password from any source clears it.
+func TestApplianceSaysWhereThePasswordWasLookedFor(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	tests := []struct {
+		name  string
+		env   map[string]string
+		dir   bool // a secrets directory exists (SECRET_FS_BASE_PATH)
+		files map[string]string
+		want  string // {dir} is the secrets directory
+	}{
+		{"nowhere, with a secrets directory", map[string]string{"DB_HOST": "postgres"}, true, nil,
+			"looked for in the DB_PASSWORD_SERVER variable, DB_PASSWORD_SERVER_FILE, and the files DB_PASSWORD_SERVER and db_password_server in {dir}"},
+		{"nowhere, without a secrets directory", map[string]string{"DB_HOST": "postgres"}, false, nil,
+			"looked for in the DB_PASSWORD_SERVER variable, DB_PASSWORD_SERVER_FILE, and the files DB_PASSWORD_SERVER and db_password_server in a secrets directory, but there is none (SECRET_FS_BASE_PATH is unset and /run/secrets does not exist)"},
+		{"an empty _FILE", map[string]string{"DB_HOST": "postgres", "DB_PASSWORD_SERVER_FILE": empty}, true, nil,
+			"DB_PASSWORD_SERVER_FILE names an empty file"},
+		{"a URL without one", map[string]string{"ALGA_PSA_DATABASE_URL": "postgres://app_user@db/server"}, true, nil,
+			"ALGA_PSA_DATABASE_URL holds none"},
+		{"from the variable", map[string]string{"DB_HOST": "postgres", "DB_PASSWORD_SERVER": "pw"}, true, nil, ""},
+		{"from the compose secret", map[string]string{"DB_HOST": "postgres"}, true, map[string]string{"db_password_server": "pw\n"}, ""},
+		{"in the URL", map[string]string{"ALGA_PSA_DATABASE_URL": "postgres://app_user:pw@db/server"}, true, nil, ""},
+		{"standalone", nil, true, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cleanEnv(t)
+			dir := t.TempDir()
+			t.Setenv("SECRET_FS_BASE_PATH", "")
+			if tt.dir {
+				t.Setenv("SECRET_FS_BASE_PATH", dir)
+			} else if _, err := os.Stat("/run/secrets"); err == nil {
+				t.Skip("/run/secrets exists on this machine")
+			}
+			for name, content := range tt.files {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := Load()
+			require.NoError(t, err)
+			assert.Equal(t, strings.ReplaceAll(tt.want, "{dir}", dir), cfg.Appliance.MissingPassword)
+		})
+	}
+}

@@ -99,6 +99,22 @@ func (r secretResolver) resolve(name string) (Secret, SecretSource, error) {
 	return "", FromNowhere, nil
 }
 
+// lookedIn says where resolve looked for name, which resolved to nothing
+// from src: for an operator wondering why their secret was not found.
+func (r secretResolver) lookedIn(name string, src SecretSource) string {
+	if src == FromFileVar {
+		return name + "_FILE names an empty file"
+	}
+	where := "looked for in the " + name + " variable, " + name + "_FILE, and the files " + name
+	if lower := strings.ToLower(name); lower != name {
+		where += " and " + lower
+	}
+	if r.dir == "" {
+		return where + " in a secrets directory, but there is none (SECRET_FS_BASE_PATH is unset and /run/secrets does not exist)"
+	}
+	return where + " in " + r.dir
+}
+
 // unwrapPathError keeps the OS reason ("permission denied") without
 // repeating the path.
 func unwrapPathError(err error) error {
