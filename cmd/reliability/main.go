@@ -11,6 +11,8 @@
 // PostgreSQL is a throwaway cluster of its own (initdb and pg_ctl from
 // /usr/lib/postgresql/*/bin, run as the postgres user when root), so the
 // outage scenario can stop and start it; Redis is a redis-server of its own.
+// The algapsa scenario (appliance mode) starts a second cluster for the
+// stand-in of AlgaPSA's database, so that it can go away on its own.
 // The machine is shared: figures are compared as ratios within one run.
 package main
 
@@ -48,7 +50,7 @@ var profiles = map[string]profile{
 }
 
 // scenarioOrder is the order scenarios run in (and are listed in -only).
-var scenarioOrder = []string{"replicas", "crash", "outage", "redis", "shutdown", "soak", "scale"}
+var scenarioOrder = []string{"replicas", "crash", "outage", "algapsa", "redis", "shutdown", "soak", "scale"}
 
 // rig is what every scenario shares: the built binary, the scratch
 // directory, the PostgreSQL cluster and the Redis server.
@@ -124,7 +126,7 @@ func run(ctx context.Context, prof profile, want map[string]bool, keep bool, bin
 	defer r.redis.stop()
 
 	scenarios := map[string]func(context.Context, *rig) []verdict{
-		"replicas": replicasScenario, "crash": crashScenario, "outage": outageScenario, "redis": redisScenario,
+		"replicas": replicasScenario, "crash": crashScenario, "outage": outageScenario, "algapsa": algapsaScenario, "redis": redisScenario,
 		"shutdown": shutdownScenario, "soak": soakScenario, "scale": scaleScenario,
 	}
 	var all []verdict
@@ -143,18 +145,25 @@ func run(ctx context.Context, prof profile, want map[string]bool, keep bool, bin
 		all = append(all, vs...)
 	}
 	fmt.Printf("\n== reliability (%s profile) ==\n", prof.name)
-	failed := 0
+	failed, gaps := 0, 0
 	for _, v := range all {
 		fmt.Println(v.String())
-		if !v.pass {
+		switch {
+		case v.gap && !v.pass:
+			gaps++
+		case !v.pass:
 			failed++
 		}
 	}
+	gapNote := ""
+	if gaps > 0 {
+		gapNote = fmt.Sprintf("; %d known GAP(s): measured, reported, not yet fixed (see the README)", gaps)
+	}
 	if failed > 0 || ctx.Err() != nil {
-		fmt.Printf("%d of %d verdicts FAILED\n", failed, len(all))
+		fmt.Printf("%d of %d verdicts FAILED%s\n", failed, len(all)-gaps, gapNote)
 		return 1
 	}
-	fmt.Printf("all %d verdicts PASS\n", len(all))
+	fmt.Printf("all %d verdicts PASS%s\n", len(all)-gaps, gapNote)
 	return 0
 }
 
@@ -163,11 +172,18 @@ type verdict struct {
 	name    string
 	pass    bool
 	figures string
+	// gap marks a check of a promise the service does not keep yet (an
+	// open finding, not a regression): when it does not pass it prints as
+	// GAP and does not fail the run; when it passes it prints as PASS.
+	gap bool
 }
 
 func (v verdict) String() string {
 	s := "PASS"
-	if !v.pass {
+	switch {
+	case !v.pass && v.gap:
+		s = "GAP "
+	case !v.pass:
 		s = "FAIL"
 	}
 	return fmt.Sprintf("%s %-18s %s", s, v.name, v.figures)

@@ -15,7 +15,8 @@ import (
 // While it is down /readyz must be 503, the token endpoints 503
 // SERVICE_UNAVAILABLE with Retry-After (never a 500, never a hang) and
 // capabilities must keep answering; once it is back, full service must
-// return within 5 s without a restart.
+// return within 5 s without a restart, and every refresh token a client
+// holds must still work.
 func outageScenario(ctx context.Context, r *rig) []verdict {
 	const name = "outage"
 	const users = 60
@@ -26,12 +27,53 @@ func outageScenario(ctx context.Context, r *rig) []verdict {
 	}
 	defer stopAll(ins)
 	in := ins[0]
-	c := newClient(20 * time.Second)
 	// An access token for verify, from one of the extra OTTs.
-	held, res := c.exchange(ctx, in.base, sup.Extra[0])
+	held, res := newClient(20*time.Second).exchange(ctx, in.base, sup.Extra[0])
 	if res.status != http.StatusOK {
 		return []verdict{failed(name, fmt.Errorf("exchange before the outage: %s %s", res.kind(), res.body))}
 	}
+	l := outageLoad{in: in, otts: sup.OTTs, chains: sup.Chains, access: held.access}
+	return runOutage(ctx, r, name, "PostgreSQL", l, r.pg.stop, r.pg.start)
+}
+
+// algapsaScenario is the outage scenario in appliance mode, where AlgaPSA's
+// database is the one that goes away (the service's own store stays up):
+// every token endpoint needs it (sessions, users, API keys), so the same
+// answers are due while it is down, and the same recovery after.
+func algapsaScenario(ctx context.Context, r *rig) []verdict {
+	const name = "outage/algapsa"
+	const ottUsers, ottsEach, chains = 40, 2, 18
+	psa, err := r.startAlgaPSA(ctx, ottUsers+chains+1)
+	if err != nil {
+		return []verdict{failed(name, err)}
+	}
+	defer psa.pg.destroy()
+	in, l, err := r.startApplianceLoad(ctx, psa, ottUsers, ottsEach, chains)
+	if err != nil {
+		return []verdict{failed(name, err)}
+	}
+	defer in.stop()
+	return runOutage(ctx, r, name, "AlgaPSA's database", l, psa.pg.stop, psa.pg.start)
+}
+
+// outageLoad is what the load of an outage runs on: a started service,
+// unused OTTs, refresh chains and an access token for verify.
+type outageLoad struct {
+	in     *instance
+	otts   []harness.OTT
+	chains []harness.Chain
+	access string
+}
+
+// runOutage drives l's service while stop has taken what (a database) away
+// for the profile's outage time, then start brings it back, and judges the
+// answers during the outage and the recovery after it.
+func runOutage(ctx context.Context, r *rig, name, what string, l outageLoad, stop, start func(context.Context) error) []verdict {
+	// The last OTTs are kept for the recovery check, whatever the load uses.
+	reserve := min(10, len(l.otts)/4)
+	in, sup, spare := l.in, harness.Supply{OTTs: l.otts[:len(l.otts)-reserve]}, l.otts[len(l.otts)-reserve:]
+	c := newClient(20 * time.Second)
+	held := pair{access: l.access}
 
 	var down atomic.Bool // PostgreSQL is stopped (between stop returning and start beginning)
 	type ep struct {
@@ -64,8 +106,8 @@ func outageScenario(ctx context.Context, r *rig) []verdict {
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var nextOTT atomic.Int64
-	chains := make([]harness.Chain, len(sup.Chains))
-	copy(chains, sup.Chains)
+	answered503 := &ottList{}
+	chains := append([]harness.Chain(nil), l.chains...)
 	var chainMu sync.Mutex
 	nextChain := 0
 	worker := func(w int) {
@@ -80,7 +122,9 @@ func outageScenario(ctx context.Context, r *rig) []verdict {
 				o := sup.OTTs[j]
 				_, res := c.exchange(loadCtx, in.base, o)
 				if res.status == http.StatusServiceUnavailable {
-					nextOTT.Add(0) // the OTT was not consumed; it is simply not retried here
+					// A 503 says "try again": whether that works is checked
+					// after the recovery.
+					answered503.add(o)
 				}
 				record(eps["exchange"], res, unavailable)
 			case 1:
@@ -123,7 +167,7 @@ func outageScenario(ctx context.Context, r *rig) []verdict {
 	}()
 
 	time.Sleep(2 * time.Second)
-	if err := r.pg.stop(ctx); err != nil {
+	if err := stop(ctx); err != nil {
 		stopLoad()
 		wg.Wait()
 		return []verdict{failed(name, err)}
@@ -131,10 +175,10 @@ func outageScenario(ctx context.Context, r *rig) []verdict {
 	down.Store(true)
 	time.Sleep(r.prof.outage)
 	down.Store(false)
-	if err := r.pg.start(ctx); err != nil {
+	if err := start(ctx); err != nil {
 		stopLoad()
 		wg.Wait()
-		return []verdict{failed(name, fmt.Errorf("restart PostgreSQL: %w", err))}
+		return []verdict{failed(name, fmt.Errorf("restart %s: %w", what, err))}
 	}
 	back := time.Now()
 	stopLoad()
@@ -144,14 +188,14 @@ func outageScenario(ctx context.Context, r *rig) []verdict {
 	rc := newClient(5 * time.Second)
 	recovered := time.Duration(-1)
 	pending := map[string]bool{"readyz": true, "exchange": true, "refresh": true, "verify": true}
-	j := int(nextOTT.Load())
-	ch := chains[0]
+	j := 0
+	ch := &chains[0]
 	for time.Since(back) < 30*time.Second && len(pending) > 0 {
 		if pending["readyz"] && rc.get(ctx, in.base, "/readyz").status == http.StatusOK {
 			delete(pending, "readyz")
 		}
-		if pending["exchange"] && j < len(sup.OTTs) {
-			if _, res := rc.exchange(ctx, in.base, sup.OTTs[j]); res.status == http.StatusOK {
+		if pending["exchange"] && j < len(spare) {
+			if _, res := rc.exchange(ctx, in.base, spare[j]); res.status == http.StatusOK {
 				delete(pending, "exchange")
 			} else if res.status != http.StatusServiceUnavailable && res.err == nil {
 				j++ // consumed or refused: take the next one
@@ -173,6 +217,26 @@ func outageScenario(ctx context.Context, r *rig) []verdict {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// No refresh token a client holds was lost: each chain's latest token
+	// (the one its last 200 returned) refreshes now.
+	lost := 0
+	if recovered >= 0 {
+		for _, ch := range chains {
+			if _, res := rc.refresh(ctx, in.base, ch.Token, ch.IP); res.status != http.StatusOK {
+				lost++
+				r.logf("%s: a held refresh token got %s %s after recovery", name, res.kind(), res.body)
+			}
+		}
+	}
+
+	// Every OTT whose exchange was answered 503 is presented again: a 503
+	// with Retry-After promises that this works.
+	retried := newTally()
+	for _, o := range answered503.all() {
+		_, res := rc.exchange(ctx, in.base, o)
+		retried.add(res.kind())
+	}
+
 	var vs []verdict
 	tokensOK := true
 	var figs string
@@ -183,11 +247,16 @@ func outageScenario(ctx context.Context, r *rig) []verdict {
 	}
 	caps := eps["capabilities"]
 	vs = append(vs,
-		verdict{name: "outage/during", pass: tokensOK && caps.bad.Load() == 0 && caps.t.total() > 0 && readyDuring.get("200") == 0 && readyDuring.get("503") > 0 && in.count500s() == 0,
-			figures: fmt.Sprintf("PostgreSQL stopped %s under load: %scapabilities %s; readyz %s; 500s logged %d; answers > 10 s: %d",
-				r.prof.outage, figs, caps.t, readyDuring, in.count500s(), eps["exchange"].slow.Load()+eps["refresh"].slow.Load()+eps["verify"].slow.Load())},
-		verdict{name: "outage/recovery", pass: recovered >= 0 && recovered <= 5*time.Second,
-			figures: fmt.Sprintf("full service (readyz, exchange, refresh, verify) %s after PostgreSQL was back, no restart (limit 5 s); still failing: %v", recovered.Round(time.Millisecond), keys(pending))},
+		verdict{name: name + "/during", pass: tokensOK && caps.bad.Load() == 0 && caps.t.total() > 0 && readyDuring.get("200") == 0 && readyDuring.get("503") > 0 && in.count500s() == 0,
+			figures: fmt.Sprintf("%s stopped %s under load: %scapabilities %s; readyz %s; 500s logged %d; answers > 10 s: %d",
+				what, r.prof.outage, figs, caps.t, readyDuring, in.count500s(), eps["exchange"].slow.Load()+eps["refresh"].slow.Load()+eps["verify"].slow.Load())},
+		verdict{name: name + "/recovery", pass: recovered >= 0 && recovered <= 5*time.Second && lost == 0,
+			figures: fmt.Sprintf("full service (readyz, exchange, refresh, verify) %s after %s was back, no restart (limit 5 s); still failing: %v; held refresh tokens that no longer refresh: %d of %d",
+				since(recovered), what, keys(pending), lost, len(chains))},
+		// A known gap (COORD.md, README): the exchange consumes the OTT
+		// before the steps that can fail with the outage.
+		verdict{name: name + "/retry", pass: retried.get("200") == retried.total(), gap: true,
+			figures: fmt.Sprintf("OTTs whose exchange got 503 during the outage, presented again after it: %s (a 503 with Retry-After must be retryable)", retried)},
 	)
 	return vs
 }
@@ -198,4 +267,30 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// since prints a recovery time, or "never".
+func since(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// ottList collects OTTs from many goroutines.
+type ottList struct {
+	mu sync.Mutex
+	l  []harness.OTT
+}
+
+func (o *ottList) add(x harness.OTT) {
+	o.mu.Lock()
+	o.l = append(o.l, x)
+	o.mu.Unlock()
+}
+
+func (o *ottList) all() []harness.OTT {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]harness.OTT(nil), o.l...)
 }
