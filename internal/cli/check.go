@@ -198,7 +198,12 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 		return
 	}
 	if st.Edition != license.Enterprise {
-		r.state("EDITION", "Community Edition: mobile sign-in is off whatever else is configured", "set EDITION=ee (Enterprise Edition)")
+		fix := "set EDITION=ee (Enterprise Edition)"
+		if cfg.ApplianceMode() {
+			// An appliance chose its edition at setup; the sidecar must say the same.
+			fix = "set EDITION=ee if the appliance runs Enterprise Edition (as its web app's EDITION says, or SELECT edition_choice FROM license_state); a Community appliance has no mobile sign-in"
+		}
+		r.state("EDITION", "Community Edition: mobile sign-in is off whatever else is configured", fix)
 		return
 	}
 	r.add(OK, "EDITION", "Enterprise Edition", "")
@@ -209,6 +214,18 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 	case license.ModeHosted:
 		// Right for a hosted install; on a self-hosted appliance it means the
 		// license was forgotten, so it is a warning that says which mode.
+		if cfg.ApplianceMode() {
+			// AlgaPSA licenses an appliance by its license_state row (license
+			// token or trial), which supersedes tenants.plan there; the
+			// sidecar reads no license_state, so it must be given the same.
+			r.add(Warning, "licensing", "hosted: each tenant's plan decides (tenants.plan in AlgaPSA's database; none set counts as pro), "+
+				"but an appliance licenses itself (its own license or trial, kept in AlgaPSA's license_state table, which this service does not read): "+
+				"no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set",
+				"give this service the appliance's own license: ALGA_LICENSE set to its license token (Kubernetes: Secret appliance-license-seed in msp, "+
+					"key LICENSE_TOKEN; or SELECT license_token FROM license_state) with ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key; "+
+					"during the trial, ALGA_TRIAL_STARTED_AT set to SELECT trial_started_at FROM license_state")
+			return
+		}
 		r.add(Warning, "licensing", "hosted: each tenant's plan decides (no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set)",
 			"self-hosting? set ALGA_LICENSE_FILE to your license (or ALGA_TRIAL_STARTED_AT for a trial); hosted: set each tenant's plan")
 		return

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -317,6 +318,59 @@ func TestCheckApplianceSaysThePasswordIsMissing(t *testing.T) {
 			r.Write(&out)
 			for _, w := range tc.want {
 				assert.Contains(t, out.String(), strings.ReplaceAll(w, "{dir}", dir))
+			}
+			for _, w := range tc.wantNot {
+				assert.NotContains(t, out.String(), w)
+			}
+		})
+	}
+}
+
+// An appliance is self-hosted: AlgaPSA licenses it by its own license or
+// trial (its license_state), so check's licensing and edition advice points
+// at that, not at hosted licensing (tenant plans) as on a hosted install.
+func TestCheckLicensingAdviceOnAnAppliance(t *testing.T) {
+	appliance := map[string]string{"DB_HOST": "db.msp.svc.cluster.local", "DB_PASSWORD_SERVER": "pw", "NEXTAUTH_SECRET": "web",
+		"NEXTAUTH_URL": "https://psa.example.com"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string
+		wantNot []string
+	}{
+		{"appliance without license or trial", with(appliance, "EDITION", "ee"),
+			[]string{"[warning] licensing", "an appliance licenses itself (its own license or trial, kept in AlgaPSA's license_state table, which this service does not read)",
+				"fix: give this service the appliance's own license: ALGA_LICENSE set to its license token (Kubernetes: Secret appliance-license-seed in msp, key LICENSE_TOKEN; or SELECT license_token FROM license_state)",
+				"with ALGA_LICENSE_PUBLIC_KEYS", "during the trial, ALGA_TRIAL_STARTED_AT set to SELECT trial_started_at FROM license_state"},
+			[]string{"self-hosting?", "hosted: set each tenant's plan"}},
+		{"appliance on Community Edition", with(appliance, "EDITION", ""),
+			[]string{"[error]   EDITION", "fix: set EDITION=ee if the appliance runs Enterprise Edition (as its web app's EDITION says, or SELECT edition_choice FROM license_state); a Community appliance has no mobile sign-in"},
+			nil},
+		{"standalone without license or trial (unchanged)", map[string]string{"EDITION": "ee", "NEXTAUTH_URL": "https://psa.example.com"},
+			[]string{"[warning] licensing", "hosted: each tenant's plan decides", "fix: self-hosting? set ALGA_LICENSE_FILE"},
+			[]string{"license_state", "appliance"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			applianceEnv(t, tc.env)
+			cfg, err := config.Load()
+			require.NoError(t, err)
+			var r Report
+			checkLicense(&r, cfg, time.Now)
+			var out bytes.Buffer
+			r.Write(&out)
+			for _, w := range tc.want {
+				assert.Contains(t, out.String(), w)
 			}
 			for _, w := range tc.wantNot {
 				assert.NotContains(t, out.String(), w)
