@@ -75,3 +75,29 @@ func TestCheckWebSession(t *testing.T) {
 		})
 	}
 }
+
+// The exchange's re-check reads the tenant with the session, as GetMember
+// would, so it need not ask again.
+func TestCheckWebSessionMemberReadsTheTenant(t *testing.T) {
+	sdb, db := standIn(t)
+	ctx := context.Background()
+	u := sdb.AddUser(t, algapsatest.User{Email: "ann@example.com", FirstName: "Ann"})
+	sid := sdb.AddSession(t, u.TenantID, u.ID, time.Hour)
+	solo := "solo"
+	sdb.SetPlan(t, u.TenantID, &solo)
+	sdb.SetSuspended(t, u.TenantID, true)
+
+	m, err := db.CheckWebSessionMember(ctx, u.TenantID, sid, u.ID, mobileauth.UserInternal)
+	require.NoError(t, err)
+	want, err := db.GetMember(ctx, u.TenantID, u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, want, m)
+	require.NotNil(t, m.Tenant.Plan)
+	assert.Equal(t, mobileauth.Tier("solo"), *m.Tenant.Plan)
+	assert.True(t, m.Tenant.Suspended)
+
+	sdb.RevokeSession(t, u.TenantID, sid)
+	m, err = db.CheckWebSessionMember(ctx, u.TenantID, sid, u.ID, mobileauth.UserInternal)
+	assert.ErrorIs(t, err, algapsa.ErrSessionRevoked)
+	assert.Equal(t, mobileauth.Member{}, m)
+}

@@ -23,9 +23,10 @@ const SourceAuthJS = "authjs"
 
 // Sessions is what the source needs of AlgaPSA's database
 // (algapsa.DB implements it): the sessions row behind a cookie and the
-// user's current state, or a refusal wrapping mobileauth.ErrNotFound.
+// user's current state with their tenant, or a refusal wrapping
+// mobileauth.ErrNotFound. On success Member.User is set.
 type Sessions interface {
-	CheckWebSession(ctx context.Context, tenantID, sessionID, userID string, userType mobileauth.UserType) (mobileauth.User, error)
+	CheckWebSessionMember(ctx context.Context, tenantID, sessionID, userID string, userType mobileauth.UserType) (mobileauth.Member, error)
 }
 
 // WebAppSessions is the AlgaPSA web app's own session as a SessionSource:
@@ -70,12 +71,12 @@ func (w *WebAppSessions) Session(ctx context.Context, cookies map[string]string,
 		w.log.InfoContext(ctx, "web app session cookie refused", "reason", "user_type")
 		return authflow.SessionInfo{}, authflow.ErrNoSession
 	}
-	u, err := w.sessions.CheckWebSession(ctx, c.Tenant, c.SessionID, c.UserID, claimed)
+	m, err := w.sessions.CheckWebSessionMember(ctx, c.Tenant, c.SessionID, c.UserID, claimed)
 	if errors.Is(err, algapsa.ErrUserTypeChanged) && claimed == mobileauth.UserInternal {
 		// Made a client user since? Then the session itself is fine and
 		// the hand-off refuses the user by type, with its own answer.
-		if cu, cerr := w.sessions.CheckWebSession(ctx, c.Tenant, c.SessionID, c.UserID, mobileauth.UserClient); cerr == nil {
-			u, err = cu, nil
+		if cm, cerr := w.sessions.CheckWebSessionMember(ctx, c.Tenant, c.SessionID, c.UserID, mobileauth.UserClient); cerr == nil {
+			m, err = cm, nil
 		}
 	}
 	if errors.Is(err, mobileauth.ErrNotFound) {
@@ -85,6 +86,7 @@ func (w *WebAppSessions) Session(ctx context.Context, cookies map[string]string,
 	if err != nil {
 		return authflow.SessionInfo{}, fmt.Errorf("check AlgaPSA web session: %w", err)
 	}
+	u := *m.User
 	// The sessions row has no creation time and the cookie's iat is
 	// rewritten on every request, so the session's age is unknown (zero).
 	return authflow.SessionInfo{User: u, Source: SourceAuthJS, Ref: ref(u.TenantID, c.SessionID)}, nil
@@ -94,20 +96,28 @@ func (w *WebAppSessions) Session(ctx context.Context, cookies map[string]string,
 // row is read again (a web sign-out after the hand-off ends the OTT), and
 // the user must still be an active internal user (OTTs are issued only to
 // those).
-func (w *WebAppSessions) StillValid(ctx context.Context, r, tenantID, userID string, _ time.Time) (bool, error) {
+func (w *WebAppSessions) StillValid(ctx context.Context, r, tenantID, userID string, now time.Time) (bool, error) {
+	_, ok, err := w.StillValidMember(ctx, r, tenantID, userID, now)
+	return ok, err
+}
+
+// StillValidMember implements authflow.MemberSessionSource: StillValid,
+// returning the user and their tenant read by the same query (AlgaPSA's
+// database answers both at once, so the exchange does not ask again).
+func (w *WebAppSessions) StillValidMember(ctx context.Context, r, tenantID, userID string, _ time.Time) (mobileauth.Member, bool, error) {
 	tenant, sessionID, ok := strings.Cut(r, "/")
 	if !ok || !strings.EqualFold(tenant, tenantID) {
-		return false, nil
+		return mobileauth.Member{}, false, nil
 	}
-	_, err := w.sessions.CheckWebSession(ctx, tenant, sessionID, userID, mobileauth.UserInternal)
+	m, err := w.sessions.CheckWebSessionMember(ctx, tenant, sessionID, userID, mobileauth.UserInternal)
 	if errors.Is(err, mobileauth.ErrNotFound) {
 		w.log.InfoContext(ctx, "web app session ended between hand-off and exchange", "tenant_id", tenantID, "user_id", userID, "reason", err.Error())
-		return false, nil
+		return mobileauth.Member{}, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("check AlgaPSA web session: %w", err)
+		return mobileauth.Member{}, false, fmt.Errorf("check AlgaPSA web session: %w", err)
 	}
-	return true, nil
+	return m, true, nil
 }
 
 // ref is what the OTT records of the session: AlgaPSA's key of the

@@ -24,21 +24,23 @@ const secret = "websession-test-secret-0123456789abcdef"
 
 var now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// sessions answers CheckWebSession with a fixed result and records calls.
+// sessions answers CheckWebSessionMember with a fixed result and records
+// calls.
 type sessions struct {
-	user  mobileauth.User
-	err   func(userType mobileauth.UserType) error
-	calls []mobileauth.UserType
+	user   mobileauth.User
+	tenant mobileauth.Tenant
+	err    func(userType mobileauth.UserType) error
+	calls  []mobileauth.UserType
 }
 
-func (s *sessions) CheckWebSession(_ context.Context, _, _, _ string, ut mobileauth.UserType) (mobileauth.User, error) {
+func (s *sessions) CheckWebSessionMember(_ context.Context, _, _, _ string, ut mobileauth.UserType) (mobileauth.Member, error) {
 	s.calls = append(s.calls, ut)
 	if err := s.err(ut); err != nil {
-		return mobileauth.User{}, err
+		return mobileauth.Member{}, err
 	}
 	u := s.user
 	u.Type = ut
-	return u, nil
+	return mobileauth.Member{User: &u, Tenant: s.tenant}, nil
 }
 
 func source(t *testing.T, s Sessions) *WebAppSessions {
@@ -119,6 +121,16 @@ func TestStillValid(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, valid)
 	assert.Equal(t, []mobileauth.UserType{mobileauth.UserInternal}, ok.calls, "OTTs go only to internal users")
+
+	pro := mobileauth.TierPro
+	withTenant := &sessions{user: mobileauth.User{ID: "u1", TenantID: "t1", Active: true},
+		tenant: mobileauth.Tenant{ID: "t1", Plan: &pro, Suspended: true}, err: func(mobileauth.UserType) error { return nil }}
+	m, valid, err := source(t, withTenant).StillValidMember(context.Background(), "t1/s1", "t1", "u1", now)
+	require.NoError(t, err)
+	assert.True(t, valid)
+	require.NotNil(t, m.User)
+	assert.Equal(t, "u1", m.User.ID)
+	assert.Equal(t, withTenant.tenant, m.Tenant, "the tenant read with the session is handed on")
 
 	for _, ref := range []string{"", "s1", "t2/s1"} {
 		valid, err := source(t, ok).StillValid(context.Background(), ref, "t1", "u1", now)

@@ -77,7 +77,7 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 			return ExchangeResult{}, unauthorized(errors.New("PKCE verifier mismatch"))
 		}
 	}
-	sessionValid, err := s.sessionStillValid(ctx, ott)
+	sessionValid, read, err := s.sessionStillValid(ctx, ott)
 	if err != nil {
 		return ExchangeResult{}, fmt.Errorf("check web session: %w", err)
 	}
@@ -88,8 +88,11 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 	if err := s.limit(ctx, "exchange-user:"+ott.TenantID+":"+ott.UserID, exchangeLimit); err != nil {
 		return ExchangeResult{}, err
 	}
-	m, err := s.loadMember(ctx, ott.TenantID, ott.UserID)
-	if err != nil {
+	var m member
+	if read != nil {
+		// Appliance mode read the user and tenant with the session.
+		m = s.memberOf(ott.TenantID, *read)
+	} else if m, err = s.loadMember(ctx, ott.TenantID, ott.UserID); err != nil {
 		return ExchangeResult{}, err
 	}
 	user, err := m.activeInternal()

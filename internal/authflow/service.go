@@ -269,13 +269,18 @@ func (s *Service) loadMember(ctx context.Context, tenantID, userID string) (memb
 	if err != nil {
 		return member{}, fmt.Errorf("load user: %w", err)
 	}
+	return s.memberOf(tenantID, m), nil
+}
+
+// memberOf applies the gate to a user and tenant as the Directory has them.
+func (s *Service) memberOf(tenantID string, m mobileauth.Member) member {
 	gate := s.gate.ForTenant(tenantID, m.Tenant.Plan)
 	if gate.Enabled && m.Tenant.Suspended {
 		// AlgaPSA's suspended tenant (appliance mode): no mobile access,
 		// answered like a plan without it.
 		gate = license.Decision{Enabled: false, Reason: reasonSuspended, Tier: gate.Tier}
 	}
-	return member{user: m.User, gate: gate}, nil
+	return member{user: m.User, gate: gate}
 }
 
 // reasonSuspended is the gate refusal of a tenant AlgaPSA suspended.

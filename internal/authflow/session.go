@@ -48,6 +48,16 @@ type SessionSource interface {
 	StillValid(ctx context.Context, ref, tenantID, userID string, now time.Time) (bool, error)
 }
 
+// MemberSessionSource is a SessionSource whose exchange-time re-check can
+// read the user and their tenant in the same look-up (appliance mode: one
+// query over AlgaPSA's sessions, users and tenants). The exchange then uses
+// that Member instead of asking the Directory again; the Member is what
+// Directory.GetMember would return, and is used only when valid is true.
+type MemberSessionSource interface {
+	SessionSource
+	StillValidMember(ctx context.Context, ref, tenantID, userID string, now time.Time) (m mobileauth.Member, valid bool, err error)
+}
+
 // ownSessions is SessionSource over this service's own browser sessions:
 // the cookie carries a random id, the store keeps its hash.
 type ownSessions struct {
@@ -134,15 +144,25 @@ func (s *Service) WebSession(ctx context.Context, cookies map[string]string) (Se
 // sessionStillValid re-checks, at exchange, the web session that issued
 // ott. Own sessions were checked by the consuming statement itself; any
 // other source is asked again. An OTT of a source no longer configured is
-// refused.
-func (s *Service) sessionStillValid(ctx context.Context, ott mobileauth.ConsumedOTT) (bool, error) {
+// refused. A source that read the user and tenant along the way returns
+// them (else nil), so the exchange need not read them again.
+func (s *Service) sessionStillValid(ctx context.Context, ott mobileauth.ConsumedOTT) (bool, *mobileauth.Member, error) {
 	if ott.SessionSource == "" || ott.SessionSource == SourceOwn {
-		return ott.SessionValid, nil
+		return ott.SessionValid, nil, nil
 	}
 	for _, src := range s.sources {
-		if src.Name() == ott.SessionSource {
-			return src.StillValid(ctx, ott.SessionRef, ott.TenantID, ott.UserID, s.now())
+		if src.Name() != ott.SessionSource {
+			continue
 		}
+		if ms, ok := src.(MemberSessionSource); ok {
+			m, valid, err := ms.StillValidMember(ctx, ott.SessionRef, ott.TenantID, ott.UserID, s.now())
+			if err != nil || !valid {
+				return false, nil, err
+			}
+			return true, &m, nil
+		}
+		valid, err := src.StillValid(ctx, ott.SessionRef, ott.TenantID, ott.UserID, s.now())
+		return valid, nil, err
 	}
-	return false, nil
+	return false, nil, nil
 }
