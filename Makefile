@@ -12,7 +12,7 @@ FUZZTIME ?= 20000x
 # proxy serves it as a toolchain (downloaded once per machine).
 export GOTOOLCHAIN := go1.27.3
 
-.PHONY: build run test test-unit fuzz vet bench reliability image clean
+.PHONY: build run test test-unit fuzz vet lint golangci-lint vulncheck bench reliability image clean
 
 # The first build downloads the toolchain and the modules and compiles
 # everything, silently for minutes: say so, and list packages as they build.
@@ -50,6 +50,18 @@ test-unit:
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-brief.sh
+
+# Security tooling (README, "Testing" > "Security tooling"). The tools are
+# pinned in their own modules, tools/lint and tools/vuln, so the service's
+# go.mod does not carry them; `go tool` builds each once and caches it.
+
+## vulncheck: govulncheck (tests and the devidp build included) against an offline database
+## built from the golang.org/x/vulndb version pinned in tools/vuln/vulndb.pin; fails on any
+## vulnerability the code calls
+VULNDB := $(CURDIR)/bin/vulndb
+vulncheck:
+	cd tools/vuln && go test -count=1 ./cmd/vulndb && go run ./cmd/vulndb -out $(VULNDB)
+	cd tools/vuln && go tool govulncheck -C $(CURDIR) -db file://$(VULNDB) -tags $(DEVTAGS) -test ./...
 
 bench:
 	go run ./cmd/loadtest $(BENCHFLAGS)
