@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
@@ -41,7 +42,7 @@ type ExchangeResult struct {
 // lookup (no store work for refused callers); the OTT is consumed before
 // any other check, so a wrong state or verifier burns it and cannot be
 // retried; the per-user limit and the plan come after the lookup.
-func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeResult, error) {
+func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (_ ExchangeResult, err error) {
 	for _, f := range [][2]string{{"ott", req.OTT}, {"state", req.State}} {
 		if err := required(f[0], f[1]); err != nil {
 			return ExchangeResult{}, err
@@ -63,6 +64,11 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 	if err != nil {
 		return ExchangeResult{}, fmt.Errorf("consume OTT: %w", err)
 	}
+	defer func() {
+		if err != nil && retryable(err) {
+			s.releaseOTT(ctx, ott.Hash, now)
+		}
+	}()
 	if subtle.ConstantTimeCompare([]byte(ott.State), []byte(req.State)) != 1 {
 		s.events.AuthEvent("ott_rejected", "state_mismatch")
 		return ExchangeResult{}, unauthorized(errors.New("state mismatch"))
@@ -112,6 +118,32 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (ExchangeRe
 	s.audit(ctx, mobileauth.AuditEvent{TenantID: user.TenantID, UserID: user.ID, Operation: mobileauth.AuditExchange,
 		RecordID: familyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
 	return res, nil
+}
+
+// retryable reports whether err is a 503: a dependency (the store,
+// AlgaPSA's database, Redis) could not be reached, and the client is told
+// to retry.
+func retryable(err error) bool {
+	if mobileauth.ErrorCode(err) == mobileauth.CodeServiceUnavailable {
+		return true
+	}
+	var coded *mobileauth.Error
+	return !errors.As(err, &coded) && mobileauth.Unavailable(err)
+}
+
+// releaseOTT gives a consumed OTT back after its exchange failed with a
+// 503, so that the phone's retry can still succeed (the consumption is
+// only the exactly-once point; nothing was handed out). It outlives the
+// request's cancellation, briefly; when the store is down too the token
+// stays consumed and the phone signs in again.
+func (s *Service) releaseOTT(ctx context.Context, hash mobileauth.Hash, consumedAt time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.st.OTTs.ReleaseOTT(ctx, hash, consumedAt); err != nil {
+		s.log.WarnContext(ctx, "could not give back a one-time token after a failed exchange", "error", err)
+		return
+	}
+	s.events.AuthEvent("ott_released", "")
 }
 
 // startFamily creates a token family with its first refresh token and

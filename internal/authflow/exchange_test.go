@@ -1,8 +1,12 @@
 package authflow_test
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -484,4 +488,37 @@ func TestRequiredFieldsNameTheField(t *testing.T) {
 			assert.Equal(t, map[string]string{"field": tc.field}, e.Details)
 		})
 	}
+}
+
+// downOnUserLimit is a limiter whose shared store (Redis) refuses
+// connections at the exchange's per-user check: after the OTT was consumed.
+type downOnUserLimit struct{}
+
+func (downOnUserLimit) Hit(_ context.Context, key string, _ mobileauth.RateLimit, _ time.Time) (mobileauth.RateDecision, error) {
+	if strings.HasPrefix(key, "exchange-user:") {
+		return mobileauth.RateDecision{}, fmt.Errorf("dial redis: %w", syscall.ECONNREFUSED)
+	}
+	return mobileauth.RateDecision{Allowed: true}, nil
+}
+
+// TestExchangeRetryableFailureGivesTheOTTBack: a 503 after the OTT was
+// consumed (a dependency went away mid-exchange) tells the phone to retry,
+// so the retry must find the OTT; a refusal that is not retryable keeps
+// it consumed (TestExchangeStateMismatchCannotBeRetried).
+func TestExchangeRetryableFailureGivesTheOTTBack(t *testing.T) {
+	f := newFixture(t)
+	f.addUsers(alice)
+	ott, _ := f.issueOTT(alice.Email, "s", "")
+	down := newFixture(t, sharing(f), withLimiter(downOnUserLimit{}))
+
+	_, err := down.svc.Exchange(down.ctx, exchangeReq(ott, "s", "1.1.1.1"))
+	assert.Equal(t, mobileauth.CodeServiceUnavailable, mobileauth.ErrorCode(err))
+	assert.Equal(t, 1, down.events.count("ott_released"))
+	assert.Zero(t, f.count("SELECT COUNT(*) FROM token_families"))
+
+	res, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "1.1.1.1"))
+	require.NoError(t, err, "the retry finds the OTT")
+	assert.NotEmpty(t, res.RefreshToken)
+	_, err = f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "1.1.1.1"))
+	assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
 }

@@ -21,7 +21,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	store    *prometheus.HistogramVec
 	// Auth counts token-lifecycle events by event and reason, e.g.
-	// ott_issued, ott_exchanged, ott_rejected{reason}, refresh_rotated,
+	// ott_issued, ott_exchanged, ott_released, ott_rejected{reason}, refresh_rotated,
 	// refresh_grace_replay, refresh_reuse_detected, revoked, rate_limited{reason=limit}.
 	auth *prometheus.CounterVec
 }

@@ -16,6 +16,11 @@ type OTTStore interface {
 	// concurrent callers (on any replica) exactly one gets it; the others,
 	// and callers after expiry, get ErrNotFound.
 	ConsumeOTT(ctx context.Context, hash Hash, now time.Time) (ConsumedOTT, error)
+	// ReleaseOTT undoes the consumption stamped consumedAt, so that an
+	// exchange that failed for a retryable reason after consuming the token
+	// (a dependency down) can be retried; ErrNotFound when the token is not
+	// consumed at that instant.
+	ReleaseOTT(ctx context.Context, hash Hash, consumedAt time.Time) error
 }
 
 // SessionStore keeps browser sessions.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
@@ -40,6 +41,18 @@ func (s *Store) ConsumeOTT(ctx context.Context, hash mobileauth.Hash, now time.T
 		return mobileauth.ConsumedOTT{}, notFound("consume one-time token", err)
 	}
 	return c, nil
+}
+
+// ReleaseOTT clears the consumption stamped consumedAt. The stamp is the
+// consumer's own, so a release never undoes another caller's consumption.
+func (s *Store) ReleaseOTT(ctx context.Context, hash mobileauth.Hash, consumedAt time.Time) error {
+	defer s.track("ReleaseOTT", time.Now())
+	res, err := s.exec(ctx, "UPDATE one_time_tokens SET consumed_at = NULL WHERE hash = $1 AND consumed_at = $2",
+		hashArg(hash), s.ts(consumedAt))
+	if err != nil {
+		return fmt.Errorf("release one-time token: %w", err)
+	}
+	return rowsAffectedErr("release one-time token", res)
 }
 
 // scanOTT reads ottColumns, then extra destinations for columns that

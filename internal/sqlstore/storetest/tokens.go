@@ -43,6 +43,21 @@ func testOTT(t *testing.T, open Opener) {
 		_, err = s.ConsumeOTT(ctx, ott.Hash, at(31*time.Second))
 		assert.ErrorIs(t, err, mobileauth.ErrNotFound, "second consumption")
 	})
+	t.Run("release undoes only the consumption it names", func(t *testing.T) {
+		o := newOTT("released")
+		require.NoError(t, s.CreateOTT(ctx, o))
+		_, err := s.ConsumeOTT(ctx, o.Hash, at(10*time.Second))
+		require.NoError(t, err)
+		assert.ErrorIs(t, s.ReleaseOTT(ctx, o.Hash, at(11*time.Second)), mobileauth.ErrNotFound,
+			"another consumption's stamp")
+		require.NoError(t, s.ReleaseOTT(ctx, o.Hash, at(10*time.Second)))
+		got, err := s.ConsumeOTT(ctx, o.Hash, at(12*time.Second))
+		require.NoError(t, err, "consumable again after the release")
+		assert.Equal(t, o.State, got.State)
+		_, err = s.ConsumeOTT(ctx, o.Hash, at(13*time.Second))
+		assert.ErrorIs(t, err, mobileauth.ErrNotFound, "and still only once")
+		assert.ErrorIs(t, s.ReleaseOTT(ctx, hash("nobody"), at(10*time.Second)), mobileauth.ErrNotFound)
+	})
 	t.Run("refuses an expired token", func(t *testing.T) {
 		o := newOTT("expired")
 		require.NoError(t, s.CreateOTT(ctx, o))
