@@ -51,7 +51,7 @@ func (a *App) newAuthflow(ctx context.Context, o Options, signIn authflow.SignIn
 		return nil, nil, err
 	}
 	deps := authflow.Deps{
-		Stores:  authflow.Stores{OTTs: a.Store, Sessions: a.Store, Refresh: a.Store, Directory: a.Store, Audit: a.audit},
+		Stores:  authflow.Stores{OTTs: a.Store, Sessions: a.Store, Refresh: a.Store, Directory: a.Store, Audit: a.audit, Adoptions: a.Store},
 		Limiter: limiter, Gate: a.Gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
 		Events: a.Metrics, Log: a.Log, Now: o.Now, Rand: o.Rand, SignIn: signIn,
 		Settings: authflow.Settings{OTTTTL: cfg.OTTTTL, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,

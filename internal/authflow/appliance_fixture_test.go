@@ -70,6 +70,19 @@ func (f *applianceFixture) replica() (*authflow.Service, *sqlstore.Store, *algap
 // replicaWith is a replica whose refresh store is wrap(its own store), so a
 // test can run something in the middle of a refresh; nil wraps nothing.
 func (f *applianceFixture) replicaWith(wrap func(mobileauth.RefreshStore) mobileauth.RefreshStore) (*authflow.Service, *sqlstore.Store, *algapsa.DB, *eventLog) {
+	return f.replicaWrapped(wrappers{refresh: wrap})
+}
+
+// wrappers put a test's hooks around a replica's parts; nil wraps nothing.
+type wrappers struct {
+	refresh func(mobileauth.RefreshStore) mobileauth.RefreshStore
+	access  func(authflow.AccessCredentials) authflow.AccessCredentials
+	alga    func(authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens
+}
+
+// replicaWrapped is a replica with w's hooks around its parts.
+func (f *applianceFixture) replicaWrapped(w wrappers) (*authflow.Service, *sqlstore.Store, *algapsa.DB, *eventLog) {
+	wrap := w.refresh
 	t := f.t
 	st, err := sqlstore.Open(f.ctx, f.storeURL, sqlstore.Options{Now: f.clock.Now})
 	require.NoError(t, err)
@@ -94,10 +107,17 @@ func (f *applianceFixture) replicaWith(wrap func(mobileauth.RefreshStore) mobile
 	if wrap != nil {
 		refresh = wrap(st)
 	}
+	if w.access != nil {
+		access = w.access(access)
+	}
+	var alga authflow.AlgaRefreshTokens = db
+	if w.alga != nil {
+		alga = w.alga(db)
+	}
 	svc, err := authflow.New(authflow.Deps{
-		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: refresh, Directory: db, Audit: st},
+		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: refresh, Directory: db, Audit: st, Adoptions: st},
 		Limiter: allowAll{}, Gate: license.NewGate(gate), Deriver: deriver, Events: events, Log: log,
-		Now: f.clock.Now, Access: access, AlgaTokens: db, SessionSources: []authflow.SessionSource{src},
+		Now: f.clock.Now, Access: access, AlgaTokens: alga, SessionSources: []authflow.SessionSource{src},
 		Settings: authflow.Settings{OTTTTL: ottTTL, AccessTTL: accessTTL, RefreshTTL: refreshTTL,
 			RefreshGrace: grace, SessionTTL: sessionTTL, Origin: origin, OwnHost: ownHost},
 	})

@@ -317,7 +317,8 @@ func TestApplianceDirectoryAndPlans(t *testing.T) {
 
 // TestApplianceAdoption: a refresh token AlgaPSA issued is adopted once (its
 // row revoked and used now, its key deactivated, a new family here with a
-// normal answer); it cannot be adopted again; /revoke revokes one; expired,
+// normal answer); presented again inside the grace period it gets the same
+// successor, as any rotated token (§3.5); /revoke revokes one; expired,
 // revoked and unknown ones are 401.
 func TestApplianceAdoption(t *testing.T) {
 	f := newApplianceFixture(t)
@@ -339,12 +340,17 @@ func TestApplianceAdoption(t *testing.T) {
 		assert.ErrorIs(t, f.accepted(tok.APIKey, u.TenantID), algapsatest.ErrKeyUnknown, "AlgaPSA's key is deactivated")
 		assert.False(t, f.psa.APIKeyRow(t, tok.APIKeyID).Active)
 
-		_, err = f.refresh(tok.Token)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
+		retry, err := f.refresh(tok.Token)
+		require.NoError(t, err, "a retry inside the grace period answers 200 (SPEC §3.5, §8.5)")
+		assert.Equal(t, res.RefreshToken, retry.RefreshToken, "the same successor")
+		assert.NotEqual(t, res.AccessToken, retry.AccessToken, "a fresh access token")
+		require.NoError(t, f.accepted(retry.AccessToken, u.TenantID))
+		assert.Error(t, f.accepted(res.AccessToken, u.TenantID), "one active key per family")
 		next, err := f.refresh(res.RefreshToken)
 		require.NoError(t, err, "the new family rotates as any other")
 		require.NoError(t, f.accepted(next.AccessToken, u.TenantID))
 		assert.Error(t, f.accepted(res.AccessToken, u.TenantID))
+		assert.Error(t, f.accepted(retry.AccessToken, u.TenantID))
 	})
 	t.Run("revoke", func(t *testing.T) {
 		u := f.user()
@@ -404,10 +410,12 @@ func TestApplianceLeavesAlgaPSASchemaAlone(t *testing.T) {
 // TestApplianceConcurrency: on two service instances sharing both
 // databases, 200 concurrent refreshes of one token make one successor and
 // leave one active key in the family (every other minted key inactive), and
-// 200 concurrent adoptions of one AlgaPSA-issued token succeed exactly once.
+// 200 concurrent adoptions of one AlgaPSA-issued token claim AlgaPSA's row
+// once, start one family and all answer 200 with its one successor (§3.5's
+// grace rules), leaving one active key.
 func TestApplianceConcurrency(t *testing.T) {
 	f := newApplianceFixture(t)
-	second, _, _, _ := f.replica()
+	second, _, _, events2 := f.replica()
 	svcs := []*authflow.Service{f.svc, second}
 
 	t.Run("refreshes of one token", func(t *testing.T) {
@@ -451,26 +459,50 @@ func TestApplianceConcurrency(t *testing.T) {
 	t.Run("adoptions of one AlgaPSA token", func(t *testing.T) {
 		u := f.user()
 		tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, 24*time.Hour)
+		adoptedBefore := f.events.count("refresh_adopted") + events2.count("refresh_adopted")
 		o := newOutcomes()
-		var winner authflow.RefreshResult
+		keys := make([]string, attempts)
 		race(attempts, func(i int) {
 			res, err := svcs[i%2].Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.2"})
-			if err == nil {
-				winner = res
-			}
+			keys[i] = res.AccessToken
 			o.add(res.RefreshToken, err)
 		})
-		t.Logf("%d concurrent adoptions of one AlgaPSA token on 2 instances: %d succeeded, %d UNAUTHORIZED, other %v",
-			attempts, o.ok, o.byCode[mobileauth.CodeUnauthorized], o.errs)
-		assert.Equal(t, 1, o.ok)
-		assert.Equal(t, attempts-1, o.byCode[mobileauth.CodeUnauthorized])
-		assert.Empty(t, o.errs)
 		mine := f.psa.APIKeyRows(t, "user_id = $1 AND metadata->>'issuer' = $2", u.ID, algapsa.KeyIssuer)
-		require.Len(t, mine, 1, "one family, one key")
-		assert.True(t, mine[0].Active)
+		families := map[string]bool{}
+		active := 0
+		for _, r := range mine {
+			families[r.Metadata["familyId"].(string)] = true
+			if r.Active {
+				active++
+			}
+		}
+		adopted := f.events.count("refresh_adopted") + events2.count("refresh_adopted") - adoptedBefore
+		t.Logf("%d concurrent adoptions of one AlgaPSA token on 2 instances: %d succeeded with %d distinct refresh token(s), failures %v %v; adopted (claimed) %d time(s); %d famil(y/ies), keys %d, active %d",
+			attempts, o.ok, len(o.tokens), o.byCode, o.errs, adopted, len(families), len(mine), active)
+		assert.Equal(t, attempts, o.ok, "all inside the grace period (SPEC §3.5, §8.5)")
+		require.Len(t, o.tokens, 1, "one successor")
+		assert.Empty(t, o.byCode)
+		assert.Empty(t, o.errs)
+		assert.Equal(t, 1, adopted, "AlgaPSA's row is claimed once")
+		assert.Len(t, families, 1, "one family")
+		assert.Len(t, mine, attempts, "one key per answer")
+		assert.Equal(t, 1, active, "one active key per family")
+		accepted := 0
+		for _, k := range keys {
+			if f.accepted(k, u.TenantID) == nil {
+				accepted++
+			}
+		}
+		assert.Equal(t, 1, accepted, "AlgaPSA accepts only the family's last key")
+		row := f.psa.RefreshTokenRow(t, tok.ID)
+		assert.NotNil(t, row.RevokedAt)
 		assert.False(t, f.psa.APIKeyRow(t, tok.APIKeyID).Active)
-		require.NoError(t, f.accepted(winner.AccessToken, u.TenantID))
-		_, err := f.refresh(winner.RefreshToken)
+		var successor string
+		for s := range o.tokens {
+			successor = s
+		}
+		r, err := f.refresh(successor)
 		require.NoError(t, err)
+		require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
 	})
 }

@@ -30,7 +30,9 @@ type RefreshResult struct {
 // ever being stored in clear; the store's conditional update lets exactly
 // one caller create it. A replay inside the grace period, while the
 // successor is unused, gets that same successor back; any other replay of
-// a rotated token is theft (RFC 9700 §4.14) and revokes the family.
+// a rotated token is theft (RFC 9700 §4.14) and revokes the family. In
+// appliance mode a token AlgaPSA issued is adopted (adopt) and from then
+// on follows the same rules.
 func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResult, error) {
 	if err := required("refreshToken", req.RefreshToken); err != nil {
 		return RefreshResult{}, err
@@ -42,6 +44,24 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 		return RefreshResult{}, err
 	}
 	presented := token.HashOf(req.RefreshToken)
+	// An adoption of an AlgaPSA-issued token that another caller won, or
+	// one abandoned, sends the presentation back to the lookup: it then
+	// finds the token as that caller left it (bounded, however unlikely a
+	// second move is).
+	for attempt := 1; ; attempt++ {
+		res, err := s.refresh(ctx, req, presented)
+		if !errors.Is(err, errAdoptionMoved) {
+			return res, err
+		}
+		if attempt == 3 {
+			return RefreshResult{}, mobileauth.WrapError(mobileauth.CodeServiceUnavailable,
+				"Service temporarily unavailable, please retry", err)
+		}
+	}
+}
+
+// refresh is one attempt of Refresh for the presented token's hash.
+func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mobileauth.Hash) (RefreshResult, error) {
 	// The per-user limit needs the token's owner, and must refuse before
 	// the rotation: a token rotated for a caller who then gets 429 would,
 	// when retried after the block (past the grace period), read as theft
@@ -81,8 +101,10 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	// phone, a log, a backup) is held to the per-IP limit alone, or anyone
 	// holding one could keep every device of the user from refreshing,
 	// from rotating addresses.
+	// An adopted token whose adoption is still pending counts as a replay
+	// inside the grace period: its successor has been handed to no one.
 	replay := owner.RotatedAt != nil && owner.RevokedAt == nil && now.Before(owner.ExpiresAt) &&
-		now.Sub(*owner.RotatedAt) <= s.set.RefreshGrace
+		(now.Sub(*owner.RotatedAt) <= s.set.RefreshGrace || owner.AdoptionPending)
 	if live || replay {
 		if err := s.limit(ctx, "refresh-user:"+owner.TenantID+":"+owner.UserID, refreshLimit); err != nil {
 			return RefreshResult{}, err
@@ -124,7 +146,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 	cur := res.Current
 	event := "refresh_rotated"
 	if res.Outcome == mobileauth.AlreadyRotated {
-		if err := s.judgeReplay(ctx, res, succHash, req.ClientIP); err != nil {
+		if err := s.settleReplay(ctx, res, succHash, req.ClientIP); err != nil {
 			return RefreshResult{}, err
 		}
 		event = "refresh_grace_replay"
@@ -182,6 +204,19 @@ func (s *Service) refreshGate(d license.Decision) error {
 	return nil
 }
 
+// settleReplay decides about a token that was not rotated now. A token
+// adopted from AlgaPSA whose adoption is still pending (no one has its
+// successor yet) waits for the adoption to be settled; once confirmed it is
+// a retry like one inside the grace period. Any other goes to judgeReplay.
+func (s *Service) settleReplay(ctx context.Context, res mobileauth.RotateResult, succHash mobileauth.Hash, ip string) error {
+	cur := res.Current
+	if cur.AdoptionPending && cur.RotatedAt != nil && cur.RevokedAt == nil &&
+		cur.ReplacedBy != nil && token.Equal(*cur.ReplacedBy, succHash) {
+		return s.awaitAdoption(ctx, cur.FamilyID)
+	}
+	return s.judgeReplay(ctx, res, succHash, ip)
+}
+
 // judgeReplay decides about a token that was not rotated now: nil for a
 // retry inside the grace period, an error otherwise (after revoking the
 // family when the replay is theft).
@@ -227,8 +262,17 @@ func (s *Service) confirmFamilyLive(ctx context.Context, tenantID, userID, famil
 	if err != nil {
 		return fmt.Errorf("re-read token family: %w", err)
 	}
-	if fam.RevokedAt == nil {
+	if fam.RevokedAt == nil && !fam.AdoptionPending {
 		return nil
+	}
+	if fam.RevokedAt == nil {
+		// Never met: the adoption is confirmed before anyone mints for the
+		// family. Should it be, the key just minted must not outlive an
+		// adoption that may yet fail, and the phone retries.
+		if err := s.access.RevokeFamily(ctx, tenantID, userID, familyID); err != nil {
+			return fmt.Errorf("revoke access tokens of family: %w", err)
+		}
+		return errors.New("token family's adoption not confirmed")
 	}
 	s.revoked.add(familyID)
 	if err := s.access.RevokeFamily(ctx, tenantID, userID, familyID); err != nil {
@@ -277,6 +321,13 @@ func (s *Service) Revoke(ctx context.Context, req RevokeRequest) error {
 	}
 	if err := s.revokeFamily(ctx, rt.TenantID, rt.UserID, rt.FamilyID); err != nil {
 		return err
+	}
+	if rt.AdoptionPending && s.alga != nil {
+		// The adoption's claim may not have happened yet: the token is
+		// revoked where AlgaPSA issued it too.
+		if _, err := s.alga.RevokeAlgaRefreshToken(ctx, hash); err != nil {
+			return fmt.Errorf("revoke AlgaPSA refresh token: %w", err)
+		}
 	}
 	s.events.AuthEvent("revoked", "")
 	s.audit(ctx, mobileauth.AuditEvent{TenantID: rt.TenantID, UserID: rt.UserID, Operation: mobileauth.AuditRevoke,

@@ -50,6 +50,9 @@ type Stores struct {
 	Refresh   mobileauth.RefreshStore
 	Directory Directory
 	Audit     mobileauth.AuditStore
+	// Adoptions starts families for refresh tokens AlgaPSA issued; needed
+	// only with Deps.AlgaTokens.
+	Adoptions mobileauth.AdoptionStore
 }
 
 // Settings are the lifetimes and host rules from the configuration.
@@ -119,6 +122,9 @@ type Service struct {
 	access   AccessCredentials
 	alga     AlgaRefreshTokens
 	signIn   SignInOptions
+	// adoptionWait bounds a presentation's wait for a pending adoption
+	// (adoptionWait; tests shorten it).
+	adoptionWait time.Duration
 }
 
 // New checks d and builds the Service.
@@ -129,6 +135,9 @@ func New(d Deps) (*Service, error) {
 	}
 	if d.Limiter == nil || d.Gate == nil || d.Deriver == nil || d.Log == nil {
 		return nil, errors.New("authflow: Limiter, Gate, Deriver and Log are required")
+	}
+	if d.AlgaTokens != nil && st.Adoptions == nil {
+		return nil, errors.New("authflow: AlgaTokens needs Stores.Adoptions")
 	}
 	access := d.Access
 	if access == nil {
@@ -171,7 +180,7 @@ func New(d Deps) (*Service, error) {
 	}
 	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate,
 		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set,
-		access: access, alga: d.AlgaTokens, signIn: d.SignIn}
+		access: access, alga: d.AlgaTokens, signIn: d.SignIn, adoptionWait: adoptionWait}
 	s.sources = append(append([]SessionSource{}, d.SessionSources...),
 		&ownSessions{cookie: set.SessionCookie, sessions: st.Sessions, users: st.Directory})
 	s.revoked = newRevocationView(st.Refresh, set.RevocationFreshness, set.AccessTTL, d.Now)

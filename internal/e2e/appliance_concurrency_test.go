@@ -138,8 +138,10 @@ func TestApplianceConcurrentRefreshOnTwoInstances(t *testing.T) {
 
 // TestApplianceConcurrentAdoptionOnTwoInstances: 200 refreshes of one
 // refresh token that AlgaPSA itself issued (SPEC §8.5), split across two
-// instances: adopted once, one successor, AlgaPSA's row revoked and its key
-// deactivated, one active key in the new family.
+// instances: adopted once (one family), and every presentation answered by
+// §3.5's rules, as retries inside the grace period: 200 with the one
+// successor, or 429 past the per-user limit, never 401; AlgaPSA's row
+// revoked and its key deactivated, one active key in the new family.
 func TestApplianceConcurrentAdoptionOnTwoInstances(t *testing.T) {
 	a, b, db := apTwoInstances(t)
 	u := db.AddUser(t, algapsatest.User{Email: "adoptee@example.com", FirstName: "Ad", LastName: "Optee"})
@@ -149,7 +151,13 @@ func TestApplianceConcurrentAdoptionOnTwoInstances(t *testing.T) {
 
 	res := tkRace(t, []string{a.URL, b.URL}, tkRefreshPath, `{"refreshToken":"`+tok.Token+`"}`)
 	_, keys := apRaceFigures(t, "appliance adoption race", res)
+	assert.Zero(t, res.byStatus[http.StatusUnauthorized], "no presentation inside the grace period is refused")
 	apCheckOneActiveKey(t, db, u, keys)
+	families := map[any]bool{}
+	for _, r := range db.APIKeyRows(t, "tenant = $1 AND user_id = $2 AND metadata->>'issuer' = 'alga-mobile-auth'", u.TenantID, u.ID) {
+		families[r.Metadata["familyId"]] = true
+	}
+	assert.Len(t, families, 1, "adopted once: one family")
 
 	row := db.RefreshTokenRow(t, tok.ID)
 	assert.NotNil(t, row.RevokedAt, "AlgaPSA's row is revoked")

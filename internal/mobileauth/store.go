@@ -73,6 +73,30 @@ type RefreshStore interface {
 	RevokedFamiliesSince(ctx context.Context, since time.Time) ([]string, error)
 }
 
+// AdoptionStore starts token families for refresh tokens that AlgaPSA
+// issued (SPEC §8.5, appliance mode). The family's creation is the
+// adoption's exactly-once point: the presented token is stored already
+// rotated, so every other presentation of it, on any replica, meets it as
+// a rotated token of that family (§3.5's grace rules). The family stays
+// AdoptionPending until its creator has claimed AlgaPSA's row.
+type AdoptionStore interface {
+	// CreateAdoptedFamily stores f (pending), adopted (the presented token,
+	// rotated: RotatedAt and ReplacedBy set to successor's hash) and
+	// successor, in one transaction. ErrConflict when adopted's hash (or
+	// successor's) already exists: another caller adopted it first.
+	CreateAdoptedFamily(ctx context.Context, f TokenFamily, adopted, successor RefreshToken) error
+	// ConfirmAdoption ends the family's pending state once AlgaPSA's row is
+	// claimed; ErrNotFound when the family is not pending (gone, or
+	// already confirmed).
+	ConfirmAdoption(ctx context.Context, familyID string) error
+	// AbandonAdoption deletes a pending family and its tokens, provided it
+	// was created at or before createdBy (a creator gives up on its own
+	// family; another caller only on one pending for too long), so the
+	// adoption can start again. ErrNotFound when no such pending family
+	// exists.
+	AbandonAdoption(ctx context.Context, familyID string, createdBy time.Time) error
+}
+
 // KeyStore keeps access-token signing keys so replicas and restarts agree.
 type KeyStore interface {
 	// ListSigningKeys returns every key, newest first.

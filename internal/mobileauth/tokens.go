@@ -70,6 +70,10 @@ type TokenFamily struct {
 	Device      Device
 	CreatedAt   time.Time
 	RevokedAt   *time.Time
+	// AdoptionPending: the family was started for a refresh token that
+	// AlgaPSA issued (SPEC §8.5) and AlgaPSA's row is not claimed yet
+	// (see AdoptionStore).
+	AdoptionPending bool
 }
 
 // RefreshToken is one member of a family. ReplacedBy is the hash of its
@@ -84,6 +88,9 @@ type RefreshToken struct {
 	RotatedAt  *time.Time
 	ReplacedBy *Hash
 	RevokedAt  *time.Time
+	// AdoptionPending is its family's (read with the token; set only by
+	// reads that join the family).
+	AdoptionPending bool
 }
 
 // SigningKey is an access-token signing key. Private is nil for keys loaded

@@ -74,9 +74,11 @@ func (s *Store) GetFamily(ctx context.Context, id string) (mobileauth.TokenFamil
 		device           string
 		created, revoked dbTime
 	)
-	err := s.readRow(ctx, "SELECT id, tenant_id, user_id, session_hash, device, created_at, revoked_at"+
+	var pending int64
+	err := s.readRow(ctx, "SELECT id, tenant_id, user_id, session_hash, device, created_at, revoked_at,"+
+		" CASE WHEN adoption = '"+adoptionPending+"' THEN 1 ELSE 0 END"+
 		" FROM token_families WHERE id = $1", id).
-		Scan(&f.ID, &f.TenantID, &f.UserID, &session, &device, &created, &revoked)
+		Scan(&f.ID, &f.TenantID, &f.UserID, &session, &device, &created, &revoked, &pending)
 	if err != nil {
 		return mobileauth.TokenFamily{}, notFound("get token family", err)
 	}
@@ -85,6 +87,7 @@ func (s *Store) GetFamily(ctx context.Context, id string) (mobileauth.TokenFamil
 	}
 	f.SessionHash = session.h
 	f.CreatedAt, f.RevokedAt = created.t, revoked.ptr()
+	f.AdoptionPending = pending == 1
 	return f, nil
 }
 

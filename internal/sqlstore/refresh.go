@@ -18,8 +18,12 @@ const refreshColumns = "hash, family_id, tenant_id, user_id, created_at, expires
 // stamp is authoritative).
 const refreshSelect = "SELECT " + refreshJoinedColumns + refreshJoin
 
+// refreshJoinedColumns are refreshColumns as the family qualifies them,
+// then whether the family's adoption is pending (1 or 0), in scanJoined
+// order.
 const refreshJoinedColumns = "t.hash, t.family_id, t.tenant_id, t.user_id, t.created_at, t.expires_at," +
-	" t.rotated_at, t.replaced_by, COALESCE(t.revoked_at, f.revoked_at)"
+	" t.rotated_at, t.replaced_by, COALESCE(t.revoked_at, f.revoked_at)," +
+	" CASE WHEN f.adoption = '" + adoptionPending + "' THEN 1 ELSE 0 END"
 
 const refreshJoin = " FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id"
 
@@ -99,7 +103,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old, successor mobileaut
 	// the read pool is the main pool, and must stay so (a lagging replica
 	// would make a retry look revoked).
 	var used int64
-	cur, err = scanRefresh(s.readRow(ctx, rotationState, hashArg(old)), &used)
+	cur, err = scanJoined(s.readRow(ctx, rotationState, hashArg(old)), &used)
 	if err != nil {
 		return mobileauth.RotateResult{}, notFound("rotate refresh token", err)
 	}
@@ -110,7 +114,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, old, successor mobileaut
 // when only its family is revoked); ErrNotFound if absent.
 func (s *Store) GetRefreshToken(ctx context.Context, hash mobileauth.Hash) (mobileauth.RefreshToken, error) {
 	defer s.track("GetRefreshToken", time.Now())
-	t, err := scanRefresh(s.readRow(ctx, refreshSelect+" WHERE t.hash = $1", hashArg(hash)))
+	t, err := scanJoined(s.readRow(ctx, refreshSelect+" WHERE t.hash = $1", hashArg(hash)))
 	if err != nil {
 		return mobileauth.RefreshToken{}, notFound("get refresh token", err)
 	}
@@ -146,4 +150,12 @@ func scanRefresh(row rowScanner, extra ...any) (mobileauth.RefreshToken, error) 
 	t.CreatedAt, t.ExpiresAt = created.t, expires.t
 	t.RotatedAt, t.RevokedAt = rotated.ptr(), revoked.ptr()
 	return t, nil
+}
+
+// scanJoined reads refreshJoinedColumns, then extra destinations.
+func scanJoined(row rowScanner, extra ...any) (mobileauth.RefreshToken, error) {
+	var pending int64
+	t, err := scanRefresh(row, append([]any{&pending}, extra...)...)
+	t.AdoptionPending = pending == 1
+	return t, err
 }

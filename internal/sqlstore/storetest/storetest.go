@@ -24,6 +24,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Families", func(t *testing.T) { testFamilies(t, open) })
 	t.Run("Rotation", func(t *testing.T) { testRotation(t, open) })
 	t.Run("Revocation", func(t *testing.T) { testRevocation(t, open) })
+	t.Run("Adoption", func(t *testing.T) { testAdoption(t, open) })
+	t.Run("AdoptionRace", func(t *testing.T) { testAdoptionRace(t, open) })
 	t.Run("SigningKeys", func(t *testing.T) { testKeys(t, open) })
 	t.Run("ServerSecret", func(t *testing.T) { testServerSecret(t, open) })
 	t.Run("Directory", func(t *testing.T) { testDirectory(t, open) })

@@ -1,0 +1,89 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+)
+
+// token_families.adoption: empty for a family begun here, adoptionPending for
+// one begun for a refresh token AlgaPSA issued whose row is not claimed
+// yet, adoptionDone once it is.
+const (
+	adoptionPending = "pending"
+	adoptionDone    = "adopted"
+)
+
+var _ mobileauth.AdoptionStore = (*Store)(nil)
+
+// CreateAdoptedFamily stores a pending family, the adopted token already
+// rotated to successor, and successor, in one transaction (SPEC §8.5). The
+// adopted token's hash is the primary key of refresh_tokens, so among any
+// number of concurrent callers on any replica exactly one inserts it; the
+// others get ErrConflict (on PostgreSQL after the winner commits: a
+// unique-index wait, under READ COMMITTED). The tokens inherit the family's
+// id, tenant and user.
+func (s *Store) CreateAdoptedFamily(ctx context.Context, f mobileauth.TokenFamily, adopted, successor mobileauth.RefreshToken) error {
+	defer s.track("CreateAdoptedFamily", time.Now())
+	if adopted.RotatedAt == nil || adopted.ReplacedBy == nil || *adopted.ReplacedBy != successor.Hash {
+		return fmt.Errorf("create adopted family: the adopted token must be rotated to the successor")
+	}
+	device, err := json.Marshal(f.Device)
+	if err != nil {
+		return fmt.Errorf("encode device: %w", err)
+	}
+	for _, t := range []*mobileauth.RefreshToken{&adopted, &successor} {
+		t.FamilyID, t.TenantID, t.UserID = f.ID, f.TenantID, f.UserID
+	}
+	return s.inTx(ctx, func(tx *txn) error {
+		// The family first (its id is fresh: no clash), as the tokens
+		// reference it; then the adopted token, whose hash is where
+		// concurrent adoptions meet.
+		if _, err := tx.exec(ctx, "INSERT INTO token_families"+
+			" (id, tenant_id, user_id, session_hash, device, created_at, revoked_at, adoption)"+
+			" VALUES ($1, $2, $3, $4, $5, $6, NULL, '"+adoptionPending+"')",
+			f.ID, f.TenantID, f.UserID, hashArg(f.SessionHash), string(device), s.ts(f.CreatedAt)); err != nil {
+			return conflict("create adopted family", err)
+		}
+		if err := s.insertRefresh(ctx, tx, adopted); err != nil {
+			return err
+		}
+		return s.insertRefresh(ctx, tx, successor)
+	})
+}
+
+// ConfirmAdoption marks a pending family adopted: AlgaPSA's row is claimed.
+func (s *Store) ConfirmAdoption(ctx context.Context, familyID string) error {
+	defer s.track("ConfirmAdoption", time.Now())
+	res, err := s.exec(ctx, "UPDATE token_families SET adoption = '"+adoptionDone+"'"+
+		" WHERE id = $1 AND adoption = '"+adoptionPending+"'", familyID)
+	if err != nil {
+		return fmt.Errorf("confirm adoption: %w", err)
+	}
+	return rowsAffectedErr("confirm adoption", res)
+}
+
+// AbandonAdoption deletes a pending family created at or before createdBy,
+// with its tokens, by one conditional DELETE (so of several callers one
+// deletes it, and a family confirmed meanwhile is kept).
+func (s *Store) AbandonAdoption(ctx context.Context, familyID string, createdBy time.Time) error {
+	defer s.track("AbandonAdoption", time.Now())
+	return s.inTx(ctx, func(tx *txn) error {
+		res, err := tx.exec(ctx, "DELETE FROM token_families WHERE id = $1 AND adoption = '"+adoptionPending+"'"+
+			" AND created_at <= $2", familyID, s.ts(createdBy))
+		if err != nil {
+			return fmt.Errorf("abandon adoption: %w", err)
+		}
+		if err := rowsAffectedErr("abandon adoption", res); err != nil {
+			return err
+		}
+		// The foreign key cascades; said again so as not to depend on it.
+		if _, err := tx.exec(ctx, "DELETE FROM refresh_tokens WHERE family_id = $1", familyID); err != nil {
+			return fmt.Errorf("abandon adoption: delete tokens: %w", err)
+		}
+		return nil
+	})
+}
