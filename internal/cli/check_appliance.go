@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,6 +12,7 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/algapsa"
 	"github.com/nineminds/alga-mobile-auth/internal/authjs"
 	"github.com/nineminds/alga-mobile-auth/internal/config"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
 
 // checkAppliance reports the mode (SPEC §8.1) and, in appliance mode,
@@ -174,9 +174,8 @@ func redact(s string, a config.Appliance) string {
 	if err != nil || u.User == nil {
 		return s
 	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		s = strings.ReplaceAll(s, pw, "[redacted]")
-		s = strings.ReplaceAll(s, url.QueryEscape(pw), "[redacted]")
+	if pw, ok := u.User.Password(); ok {
+		s = mobileauth.RedactSecret(s, pw, "[redacted]")
 	}
 	return s
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+
 	// Registers the pure-Go "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
 )
@@ -234,10 +236,13 @@ func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
 // redact removes secret from err's message. Drivers do not normally echo
-// passwords, but a connection error is logged, so make sure.
+// passwords, but a connection error is logged, so make sure. Only the
+// password as a whole value (clear or URL-encoded) is hidden: a very short
+// one must not blank its letters all over the message.
 func redact(err error, secret string) error {
-	if secret == "" || !strings.Contains(err.Error(), secret) {
+	msg := mobileauth.RedactSecret(err.Error(), secret, "xxxxx")
+	if msg == err.Error() {
 		return err
 	}
-	return &redactedError{msg: strings.ReplaceAll(err.Error(), secret, "xxxxx"), err: err}
+	return &redactedError{msg: msg, err: err}
 }
