@@ -82,7 +82,8 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.Metrics = metrics.New(o.Version)
 
 	st, err := sqlstore.Open(ctx, cfg.DatabaseURL.Value(), sqlstore.Options{
-		Exclusive: o.Exclusive, Now: o.Now, Observe: a.Metrics.ObserveStore})
+		Exclusive: o.Exclusive, Now: o.Now, Observe: a.Metrics.ObserveStore,
+		AuditRetention: cfg.AuditRetention, PurgeEvery: cfg.PurgeInterval})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -158,6 +158,8 @@ func (b builder) durations(e env) {
 	c.RefreshGrace = pick("ALGA_MOBILE_REFRESH_GRACE_SEC", e.RefreshGrace, DefaultRefreshGrace)
 	c.SessionTTL = pick("ALGA_MOBILE_SESSION_TTL_SEC", e.SessionTTL, DefaultSessionTTL)
 	c.FamilyMaxAge = pick("ALGA_MOBILE_FAMILY_MAX_AGE_SEC", e.FamilyMaxAge, DefaultFamilyMaxAge)
+	c.AuditRetention = pick("ALGA_MOBILE_AUDIT_RETENTION_SEC", e.AuditRetention, DefaultAuditRetention)
+	c.PurgeInterval = pick("ALGA_MOBILE_PURGE_INTERVAL_SEC", e.PurgeInterval, DefaultPurgeInterval)
 	c.Drain = pick("ALGA_MOBILE_SHUTDOWN_DRAIN_SEC", e.Drain, DefaultDrain)
 	c.ShutdownTimeout = pick("ALGA_MOBILE_SHUTDOWN_TIMEOUT_SEC", e.ShutdownTimeout, DefaultShutdownTimeout)
 	if e.RefreshTTL.err == nil && e.AccessTTL.err == nil && c.RefreshTTL <= c.AccessTTL {

@@ -24,6 +24,8 @@ const (
 	DefaultRefreshGrace    = 10 * time.Second
 	DefaultSessionTTL      = 12 * time.Hour
 	DefaultFamilyMaxAge    = 180 * 24 * time.Hour
+	DefaultAuditRetention  = 90 * 24 * time.Hour
+	DefaultPurgeInterval   = 10 * time.Minute
 	DefaultDrain           = 5 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
 	DefaultDatabaseURL     = "sqlite:./data/mobile-auth.db"
@@ -52,6 +54,8 @@ type env struct {
 	RefreshGrace      Seconds `envconfig:"ALGA_MOBILE_REFRESH_GRACE_SEC"`
 	SessionTTL        Seconds `envconfig:"ALGA_MOBILE_SESSION_TTL_SEC"`
 	FamilyMaxAge      Seconds `envconfig:"ALGA_MOBILE_FAMILY_MAX_AGE_SEC"`
+	AuditRetention    Seconds `envconfig:"ALGA_MOBILE_AUDIT_RETENTION_SEC"`
+	PurgeInterval     Seconds `envconfig:"ALGA_MOBILE_PURGE_INTERVAL_SEC"`
 	ListenAddr        Text    `envconfig:"ALGA_MOBILE_LISTEN_ADDR"`
 	MetricsAddr       Text    `envconfig:"ALGA_MOBILE_METRICS_ADDR"`
 	TrustedProxies    Text    `envconfig:"ALGA_MOBILE_TRUSTED_PROXIES"`
@@ -100,8 +104,12 @@ type Config struct {
 	RefreshGrace, SessionTTL      time.Duration
 	// FamilyMaxAge is ALGA_MOBILE_FAMILY_MAX_AGE_SEC: a refresh-token
 	// family's absolute lifetime.
-	FamilyMaxAge           time.Duration
-	Drain, ShutdownTimeout time.Duration
+	FamilyMaxAge time.Duration
+	// AuditRetention is ALGA_MOBILE_AUDIT_RETENTION_SEC: audit events older
+	// than this are deleted by the purge. PurgeInterval is
+	// ALGA_MOBILE_PURGE_INTERVAL_SEC: how often the purge runs.
+	AuditRetention, PurgeInterval time.Duration
+	Drain, ShutdownTimeout        time.Duration
 
 	DatabaseURL Secret
 	RedisURL    Secret

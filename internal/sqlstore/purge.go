@@ -14,6 +14,10 @@ import (
 // a revoked family whose access tokens have not expired.
 const FamilyRetention = 24 * time.Hour
 
+// DefaultAuditRetention is how long audit events are kept unless
+// Options.AuditRetention says otherwise (ALGA_MOBILE_AUDIT_RETENTION_SEC).
+const DefaultAuditRetention = 90 * 24 * time.Hour
+
 // purgeChunk is how many rows one purge statement deletes at most. Each
 // chunk is its own short transaction, so a purge of millions of rows never
 // holds SQLite's write lock (or PostgreSQL's row locks) for long: requests
@@ -25,6 +29,15 @@ var purgeChunk = 1000
 // handler polls with growing sleeps, so a purge that took the write lock
 // again at once would starve the requests waiting for it.
 const purgePause = 10 * time.Millisecond
+
+// chunk is how many rows one purge statement deletes at most: SQLite has
+// one writer, so smaller chunks keep each request's wait short.
+func (s *Store) chunk() int {
+	if s.dialect == DialectPostgres {
+		return purgeChunk
+	}
+	return max(1, purgeChunk/5)
+}
 
 // pause yields between purge chunks on SQLite.
 func (s *Store) pause(ctx context.Context) error {
@@ -45,9 +58,9 @@ func (s *Store) pause(ctx context.Context) error {
 // tokens and web sessions past expiry, refresh tokens past expiry (until
 // then a rotated token is kept, since presenting it again is how theft is
 // detected), families left without tokens once FamilyRetention has passed since
-// their revocation (or creation), and
-// rate-limit rows whose window and block are over. It returns how many
-// rows went. Safe to run on every replica at any time; it deletes in
+// their revocation (or creation), rate-limit rows whose window and block
+// are over, and audit events older than Options.AuditRetention. It returns
+// how many rows went. Safe to run on every replica at any time; it deletes in
 // chunks of purgeChunk rows.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	defer s.track("PurgeExpired", time.Now())
@@ -70,6 +83,11 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 	if err != nil {
 		return total, fmt.Errorf("purge token families: %w", err)
 	}
+	n, err = s.purgeAudit(ctx, s.ts(now.Add(-s.auditRetention)))
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("purge audit events: %w", err)
+	}
 	return total, nil
 }
 
@@ -81,11 +99,7 @@ func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (
 	if s.dialect == DialectPostgres {
 		query = "DELETE FROM " + table + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + table + " WHERE " + cond + " LIMIT %d))"
 	}
-	chunk := purgeChunk
-	if s.dialect != DialectPostgres {
-		// SQLite has one writer: smaller chunks keep each wait short.
-		chunk = max(1, purgeChunk/5)
-	}
+	chunk := s.chunk()
 	query = fmt.Sprintf(query, chunk)
 	var total int64
 	for {
@@ -109,7 +123,7 @@ func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (
 
 // purgeFamilies deletes families without tokens whose revocation (or
 // creation) is older than old. Their condition has no index, so it walks
-// the table once in primary-key order, purgeChunk ids per statement,
+// the table once in primary-key order, chunk() ids per statement,
 // instead of rescanning the live families for every chunk.
 func (s *Store) purgeFamilies(ctx context.Context, old any) (int64, error) {
 	const next = "SELECT MAX(id) FROM (SELECT id FROM token_families WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
@@ -119,7 +133,7 @@ func (s *Store) purgeFamilies(ctx context.Context, old any) (int64, error) {
 	last := ""
 	for {
 		var upto sql.NullString
-		if err := s.queryRow(ctx, fmt.Sprintf(next, purgeChunk), last).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := s.queryRow(ctx, fmt.Sprintf(next, s.chunk()), last).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return total, err
 		}
 		if !upto.Valid {
@@ -135,6 +149,43 @@ func (s *Store) purgeFamilies(ctx context.Context, old any) (int64, error) {
 		}
 		total += n
 		last = upto.String
+		if err := s.pause(ctx); err != nil {
+			return total, err
+		}
+	}
+}
+
+// purgeAudit deletes audit events that occurred before before. Events are
+// appended in time order, so it walks the table from its oldest id, chunk()
+// ids per statement, and stops at the first chunk with nothing to delete:
+// one walk over what is due, never a scan of the whole table (occurred_at
+// has no index).
+func (s *Store) purgeAudit(ctx context.Context, before any) (int64, error) {
+	const next = "SELECT MAX(id) FROM (SELECT id FROM audit_events WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
+	const del = "DELETE FROM audit_events WHERE id > $1 AND id <= $2 AND occurred_at < $3"
+	var total int64
+	var last int64
+	for {
+		var upto sql.NullInt64
+		if err := s.queryRow(ctx, fmt.Sprintf(next, s.chunk()), last).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return total, err
+		}
+		if !upto.Valid {
+			return total, nil
+		}
+		res, err := s.exec(ctx, del, last, upto.Int64, before)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n == 0 {
+			return total, nil
+		}
+		last = upto.Int64
 		if err := s.pause(ctx); err != nil {
 			return total, err
 		}

@@ -6,29 +6,35 @@ import (
 	"time"
 )
 
-// PurgeEvery is how often RunPurge deletes expired rows. Expiry is
-// enforced by every query, so purging is housekeeping only and may lag.
-const PurgeEvery = 10 * time.Minute
+// DefaultPurgeEvery is how often RunPurge deletes expired rows unless
+// Options.PurgeEvery says otherwise. Expiry is enforced by every query, so
+// purging is housekeeping only and may lag.
+const DefaultPurgeEvery = 10 * time.Minute
 
-// RunPurge deletes expired OTTs, sessions, refresh tokens and rate-limit
-// rows every PurgeEvery until ctx ends (PurgeExpired), then runs each of
+// RunPurge deletes expired OTTs, sessions, refresh tokens, rate-limit rows
+// and old audit events every Options.PurgeEvery until ctx ends
+// (PurgeExpired), then runs each of
 // also (housekeeping elsewhere on the same schedule, such as AlgaPSA's API
 // keys in appliance mode). On several replicas each purges; the deletes
 // are idempotent. Failures are logged, not returned: the next round tries
 // again.
 func (s *Store) RunPurge(ctx context.Context, now func() time.Time, log *slog.Logger, also ...func(context.Context)) {
-	t := time.NewTicker(PurgeEvery)
+	t := time.NewTicker(s.purgeEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			began := time.Now()
 			n, err := s.PurgeExpired(ctx, now())
 			if err != nil && ctx.Err() == nil {
 				log.WarnContext(ctx, "purging expired rows failed", "error", err)
 			} else if n > 0 {
-				log.DebugContext(ctx, "purged expired rows", "rows", n)
+				// Once per cycle at most; its duration shows how long the
+				// chunked deletes ran beside the requests.
+				log.InfoContext(ctx, "purged expired rows", "rows", n,
+					"duration_ms", float64(time.Since(began).Microseconds())/1000)
 			}
 			for _, f := range also {
 				f(ctx)

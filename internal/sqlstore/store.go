@@ -49,6 +49,12 @@ type Options struct {
 	// serve uses, and a typo or another working directory must not create
 	// an empty one elsewhere. PostgreSQL databases are never created.
 	MustExist bool
+	// AuditRetention is how long audit events are kept: each purge deletes
+	// older ones. Zero means DefaultAuditRetention.
+	AuditRetention time.Duration
+	// PurgeEvery is how often RunPurge runs a purge cycle. Zero means
+	// DefaultPurgeEvery.
+	PurgeEvery time.Duration
 }
 
 // ErrNoDatabase is Open's error, with Options.MustExist, when the SQLite
@@ -72,6 +78,8 @@ type Store struct {
 	observe func(op string, d time.Duration)
 	lock    *os.File // SQLite advisory lock, nil when not exclusive
 	stmts   stmtCache
+	// auditRetention and purgeEvery are Options' (defaults applied).
+	auditRetention, purgeEvery time.Duration
 }
 
 // Compile-time proof that Store serves every interface the use cases need.
@@ -95,7 +103,14 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: target.dialect, now: o.Now, observe: o.Observe, where: target.location()}
+	s := &Store{dialect: target.dialect, now: o.Now, observe: o.Observe, where: target.location(),
+		auditRetention: o.AuditRetention, purgeEvery: o.PurgeEvery}
+	if s.auditRetention <= 0 {
+		s.auditRetention = DefaultAuditRetention
+	}
+	if s.purgeEvery <= 0 {
+		s.purgeEvery = DefaultPurgeEvery
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,6 +48,31 @@ func testPurge(t *testing.T, open Opener) {
 	assert.ErrorIs(t, err, mobileauth.ErrNotFound)
 	_, err = s.GetFamily(ctx, "fam-live")
 	assert.NoError(t, err, "a family with a live token stays")
+}
+
+// Audit events older than the retention (the default, 90 days) go with
+// the purge, in time order; younger ones stay.
+func testPurgeAudit(t *testing.T, open Opener) {
+	ctx := t.Context()
+	s := open(t)
+	day := 24 * time.Hour
+	for i, age := range []time.Duration{200 * day, 100 * day, 91 * day, 89 * day, time.Hour} {
+		require.NoError(t, s.AppendAudit(ctx, mobileauth.AuditEvent{Time: t0.Add(-age), TenantID: "t", UserID: "u",
+			Operation: mobileauth.AuditRefresh, RecordID: fmt.Sprint(i)}))
+	}
+	n, err := s.PurgeExpired(ctx, t0)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n, "the events 200, 100 and 91 days old")
+	left, err := s.ListAudit(ctx, mobileauth.AuditFilter{TenantID: "t", Limit: 10})
+	require.NoError(t, err)
+	var ids []string
+	for _, e := range left {
+		ids = append(ids, e.RecordID)
+	}
+	assert.ElementsMatch(t, []string{"3", "4"}, ids, "the events 89 days and 1 hour old stay")
+	n, err = s.PurgeExpired(ctx, t0)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing more is due")
 }
 
 func assertCounts(t *testing.T, s *sqlstore.Store, want map[string]int) {

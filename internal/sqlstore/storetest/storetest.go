@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("RateLimit", func(t *testing.T) { testRateLimit(t, open) })
 	t.Run("Purge", func(t *testing.T) { testPurge(t, open) })
+	t.Run("PurgeAudit", func(t *testing.T) { testPurgeAudit(t, open) })
 	t.Run("Ping", func(t *testing.T) { testPing(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
 }
