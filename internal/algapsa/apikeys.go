@@ -179,24 +179,51 @@ func (d *DB) RevokeUserKeys(ctx context.Context, tenantID, userID string) (int64
 // service created, active and not expired by the database's clock, whose
 // owner AlgaPSA's own check would still accept (present, active, internal,
 // tenant not suspended). Anything else, including a key that is not 64
-// lower-case hex characters, is ErrNotFound. It writes nothing.
+// lower-case hex characters, is ErrNotFound. It writes nothing, and caches
+// nothing: concurrent look-ups share one query that starts after each of
+// them was asked (keyLookups), so a key deactivated, or an owner disabled,
+// before the call is refused.
 func (d *DB) VerifyAPIKey(ctx context.Context, key string) (mobileauth.APIKeyHolder, error) {
 	if !isKeyShaped(key) {
 		return mobileauth.APIKeyHolder{}, notFound("AlgaPSA API key")
 	}
-	var h mobileauth.APIKeyHolder
-	err := d.pool.QueryRow(ctx, `SELECT k.api_key_id::text, k.tenant::text, k.user_id::text, coalesce(u.email, ''),
+	h, ok, err := d.lookups.find(ctx, sha256Hex(key))
+	if err != nil {
+		return mobileauth.APIKeyHolder{}, fmt.Errorf("AlgaPSA API key: %w", err)
+	}
+	if !ok {
+		return mobileauth.APIKeyHolder{}, notFound("AlgaPSA API key")
+	}
+	return h, nil
+}
+
+// verifyKeys is keyLookups' query: the holders of the valid keys among
+// hashes (SHA-256 hex), by hash.
+func (d *DB) verifyKeys(ctx context.Context, hashes []string) (map[string]mobileauth.APIKeyHolder, error) {
+	rows, err := d.pool.Query(ctx, `SELECT k.api_key, k.api_key_id::text, k.tenant::text, k.user_id::text, coalesce(u.email, ''),
        k.metadata->>'familyId', k.expires_at
   FROM api_keys k
   JOIN users u ON u.tenant = k.tenant AND u.user_id = k.user_id
   LEFT JOIN tenants t ON t.tenant = k.tenant
- WHERE k.api_key = $1 AND `+ours+` AND k.active AND k.expires_at > now()
-   AND NOT coalesce(u.is_inactive, false) AND u.user_type = 'internal' AND t.suspended_at IS NULL`, sha256Hex(key)).
-		Scan(&h.KeyID, &h.TenantID, &h.UserID, &h.Email, &h.FamilyID, &h.ExpiresAt)
+ WHERE k.api_key = ANY($1::text[]) AND `+ours+` AND k.active AND k.expires_at > now()
+   AND NOT coalesce(u.is_inactive, false) AND u.user_type = 'internal' AND t.suspended_at IS NULL`, hashes)
 	if err != nil {
-		return mobileauth.APIKeyHolder{}, noRows("AlgaPSA API key", err)
+		return nil, err
 	}
-	return h, nil
+	defer rows.Close()
+	out := make(map[string]mobileauth.APIKeyHolder, len(hashes))
+	for rows.Next() {
+		var hash string
+		var h mobileauth.APIKeyHolder
+		if err := rows.Scan(&hash, &h.KeyID, &h.TenantID, &h.UserID, &h.Email, &h.FamilyID, &h.ExpiresAt); err != nil {
+			return nil, err
+		}
+		out[hash] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // isKeyShaped reports whether s could be a key this service minted.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -342,4 +344,44 @@ func TestSweepAPIKeys(t *testing.T) {
 	r, err = db.SweepAPIKeys(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, algapsa.SweepResult{}, r)
+}
+
+// Many verifications at once share queries; each still gets its own key's
+// answer, and a key deactivated before the calls is refused by all of them.
+func TestVerifyAPIKeyConcurrently(t *testing.T) {
+	sdb, db := standIn(t)
+	ctx := context.Background()
+	var valid, revoked []mobileauth.MintedAPIKey
+	for i := range 8 {
+		u := sdb.AddUser(t, algapsatest.User{Email: fmt.Sprintf("u%d@example.com", i)})
+		k, err := db.MintAPIKey(ctx, u.TenantID, u.ID, "fam-"+uuid.NewString()[:8], phone, ttl)
+		require.NoError(t, err)
+		if i%2 == 0 {
+			valid = append(valid, k)
+			continue
+		}
+		_, err = db.RevokeFamilyKeys(ctx, u.TenantID, u.ID, k.FamilyID)
+		require.NoError(t, err)
+		revoked = append(revoked, k)
+	}
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				k := valid[i/2%len(valid)]
+				h, err := db.VerifyAPIKey(ctx, k.Key)
+				if assert.NoError(t, err) {
+					assert.Equal(t, k.ID, h.KeyID)
+					assert.Equal(t, k.UserID, h.UserID)
+					assert.Equal(t, k.FamilyID, h.FamilyID)
+				}
+				return
+			}
+			_, err := db.VerifyAPIKey(ctx, revoked[i/2%len(revoked)].Key)
+			assert.ErrorIs(t, err, mobileauth.ErrNotFound)
+		}()
+	}
+	wg.Wait()
 }

@@ -32,8 +32,9 @@ type Options struct {
 // DB is a connection pool to AlgaPSA's database. It is safe for
 // concurrent use.
 type DB struct {
-	pool *pgxpool.Pool
-	rand io.Reader
+	pool    *pgxpool.Pool
+	rand    io.Reader
+	lookups *keyLookups // VerifyAPIKey's batched queries
 }
 
 // Open parses a postgres:// URL and creates the pool. It does not connect:
@@ -69,7 +70,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	return &DB{pool: pool, rand: r}, nil
+	d := &DB{pool: pool, rand: r}
+	d.lookups = newKeyLookups(keyLookupWorkers, d.verifyKeys)
+	return d, nil
 }
 
 // Close releases every connection.
