@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,4 +58,65 @@ func TestAdminCommandsWriteAuditEvents(t *testing.T) {
 	}
 	assert.Equal(t, "solo", events[1].Details["plan"])
 	assert.Equal(t, "ann@example.com", events[4].Details["email"])
+}
+
+// users disable/enable is one conditional write: among concurrent runs on
+// one user exactly one changes it, says so and writes the audit event; the
+// others say "already" (a read-then-write let several "change" it).
+func TestUsersSetActiveConcurrentlyChangesOnce(t *testing.T) {
+	const runs = 8
+	for _, engine := range []string{"sqlite", "postgres"} {
+		for _, tc := range []struct{ cmd, done, op string }{
+			{"disable", "disabled", "MOBILE_AUTH_ADMIN_USER_DISABLE"},
+			{"enable", "enabled", "MOBILE_AUTH_ADMIN_USER_ENABLE"},
+		} {
+			t.Run(engine+" "+tc.cmd, func(t *testing.T) {
+				if engine == "postgres" {
+					adminPostgres(t)
+					require.Equal(t, ExitOK, adminRun(t, "migrate").code)
+				} else {
+					adminDB(t)
+				}
+				require.Equal(t, ExitOK, adminRun(t, "users", "add", "--tenant", tenantA, "--email", "ann@example.com", "--user-id", userA).code)
+				if tc.cmd == "enable" {
+					require.Equal(t, ExitOK, adminRun(t, "users", "disable", "--tenant", tenantA, "--email", "ann@example.com").code)
+				}
+				results := make(chan adminResult, runs)
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for range runs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						results <- adminRun(t, "users", tc.cmd, "--tenant", tenantA, "--email", "ann@example.com")
+					}()
+				}
+				close(start)
+				wg.Wait()
+				close(results)
+				changed, already := 0, 0
+				for r := range results {
+					assert.Equal(t, ExitOK, r.code, r.stderr)
+					switch r.stdout {
+					case tc.done + " ann@example.com in tenant " + tenantA + "\n":
+						changed++
+					case "ann@example.com in tenant " + tenantA + " is already " + tc.done + "\n":
+						already++
+					default:
+						t.Errorf("unexpected answer %q", r.stdout)
+					}
+				}
+				assert.Equal(t, 1, changed, "exactly one run changed the user")
+				assert.Equal(t, runs-1, already)
+				events := 0
+				for _, ev := range auditEvents(t) {
+					if ev.Operation == tc.op && ev.UserID == userA {
+						events++
+					}
+				}
+				assert.Equal(t, 1, events, "one audit event for the one change")
+			})
+		}
+	}
 }

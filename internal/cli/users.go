@@ -182,38 +182,23 @@ func runUsersSetActive(e Env, active bool) int {
 		op = mobileauth.AuditAdminUserEnable
 	}
 	return withStore(e, cmd, func(st *sqlstore.Store) int {
-		u, err := userByEmail(e, st, tenantID, addr)
+		// One conditional write, not a read then a write: a concurrent
+		// change in between would be reported (and audited) twice.
+		userID, changed, err := st.ChangeUserActive(e.Ctx, tenantID, addr, active, time.Now())
+		if errors.Is(err, mobileauth.ErrNotFound) {
+			return fail(e, cmd, fmt.Errorf("no user with e-mail %s in tenant %s", addr, tenantID))
+		}
 		if err != nil {
 			return fail(e, cmd, err)
 		}
-		if u.Active == active {
+		if !changed {
 			fmt.Fprintf(e.Stdout, "%s in tenant %s is already %s\n", addr, tenantID, done)
 			return ExitOK
 		}
-		if err := st.SetUserActive(e.Ctx, tenantID, addr, active, time.Now()); err != nil {
-			if errors.Is(err, mobileauth.ErrNotFound) {
-				return fail(e, cmd, fmt.Errorf("no user with e-mail %s in tenant %s", addr, tenantID))
-			}
-			return fail(e, cmd, err)
-		}
 		fmt.Fprintf(e.Stdout, "%s %s in tenant %s\n", done, addr, tenantID)
-		return writeAdminAudit(e, st, cmd, adminEvent{op: op, tenant: tenantID, user: u.ID, record: u.ID,
+		return writeAdminAudit(e, st, cmd, adminEvent{op: op, tenant: tenantID, user: userID, record: userID,
 			details: map[string]string{"email": addr}})
 	})
-}
-
-// userByEmail finds the user with e-mail addr in tenant.
-func userByEmail(e Env, st *sqlstore.Store, tenant, addr string) (mobileauth.User, error) {
-	users, err := st.FindUsersByEmail(e.Ctx, addr)
-	if err != nil {
-		return mobileauth.User{}, err
-	}
-	for _, u := range users {
-		if u.TenantID == tenant {
-			return u, nil
-		}
-	}
-	return mobileauth.User{}, fmt.Errorf("no user with e-mail %s in tenant %s", addr, tenant)
 }
 
 // newUser validates one directory entry, as given on the command line or

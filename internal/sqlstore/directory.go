@@ -86,19 +86,41 @@ func (s *Store) GetUser(ctx context.Context, tenantID, userID string) (mobileaut
 // refresh token or browser cookie that was not used while the user was
 // disabled must not work again once they are enabled.
 func (s *Store) SetUserActive(ctx context.Context, tenantID, email string, active bool, now time.Time) error {
+	_, _, err := s.ChangeUserActive(ctx, tenantID, email, active, now)
+	return err
+}
+
+// ChangeUserActive is SetUserActive that also returns the user's id and
+// whether this call changed the flag. The change is one conditional UPDATE
+// (… AND active <> $3): among concurrent callers on any number of
+// processes exactly one changes it and the others see changed false, so an
+// admin command never reports (or audits) a change it did not make.
+func (s *Store) ChangeUserActive(ctx context.Context, tenantID, email string, active bool, now time.Time) (userID string, changed bool, err error) {
 	defer s.track("SetUserActive", time.Now())
-	return s.inTx(ctx, func(tx *txn) error {
-		var userID string
-		err := tx.queryRow(ctx, "UPDATE users SET active = $3 WHERE tenant_id = $1 AND email = $2 RETURNING id",
+	err = s.inTx(ctx, func(tx *txn) error {
+		userID, changed = "", false
+		err := tx.queryRow(ctx, "UPDATE users SET active = $3 WHERE tenant_id = $1 AND email = $2 AND active <> $3 RETURNING id",
 			tenantID, normEmail(email), active).Scan(&userID)
-		if err != nil {
-			return notFound("set user active", err)
+		switch {
+		case err == nil:
+			changed = true
+		case errors.Is(err, sql.ErrNoRows):
+			// Absent, or already so (PostgreSQL re-checks the condition
+			// after a concurrent writer commits, so a loser lands here).
+			if err := tx.queryRow(ctx, "SELECT id FROM users WHERE tenant_id = $1 AND email = $2",
+				tenantID, normEmail(email)).Scan(&userID); err != nil {
+				return notFound("set user active", err)
+			}
+		default:
+			return fmt.Errorf("set user active: %w", err)
 		}
 		if active {
 			return nil
 		}
-		// No index serves these (disabling is rare; every exchange would
-		// pay for one), so they scan; family tokens are found by family.
+		// Revoked even when already disabled (idempotent: only what is
+		// still live gets revoked_at). No index serves these (disabling is
+		// rare; every exchange would pay for one), so they scan; family
+		// tokens are found by family.
 		for _, q := range []string{
 			"UPDATE token_families SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
 			"UPDATE refresh_tokens SET revoked_at = $3 WHERE revoked_at IS NULL" +
@@ -111,6 +133,10 @@ func (s *Store) SetUserActive(ctx context.Context, tenantID, email string, activ
 		}
 		return nil
 	})
+	if err != nil {
+		return "", false, err
+	}
+	return userID, changed, nil
 }
 
 // GetTenant returns a tenant; ErrNotFound if absent.

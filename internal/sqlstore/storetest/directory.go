@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,6 +87,34 @@ func testDirectory(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		assert.True(t, u.Active)
 		assert.ErrorIs(t, s.SetUserActive(ctx, "t1", "nobody@example.com", true, at(time.Hour)), mobileauth.ErrNotFound)
+	})
+	t.Run("ChangeUserActive says whether this call changed the user, once among concurrent callers", func(t *testing.T) {
+		s := open(t)
+		require.NoError(t, s.AddUser(ctx, user("t1", "u1", "ada@example.com")))
+		for _, active := range []bool{false, true, false} {
+			const callers = 16
+			var changes atomic.Int32
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					id, changed, err := s.ChangeUserActive(ctx, "t1", "ADA@example.com", active, at(time.Hour))
+					assert.NoError(t, err)
+					assert.Equal(t, "u1", id)
+					if changed {
+						changes.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			assert.Equal(t, int32(1), changes.Load(), "active=%v: exactly one caller changed it", active)
+			u, err := s.GetUser(ctx, "t1", "u1")
+			require.NoError(t, err)
+			assert.Equal(t, active, u.Active)
+		}
+		_, _, err := s.ChangeUserActive(ctx, "t1", "nobody@example.com", false, at(time.Hour))
+		assert.ErrorIs(t, err, mobileauth.ErrNotFound)
 	})
 	t.Run("disabling revokes the user's families, tokens and web sessions, and enabling revives none", func(t *testing.T) {
 		s := open(t)
