@@ -55,6 +55,17 @@ fuzz:
 # pinned in their own modules, tools/lint and tools/vuln, so the service's
 # go.mod does not carry them; `go tool` builds each once and caches it.
 
+## lint: golangci-lint, then govulncheck
+lint: golangci-lint vulncheck
+
+## golangci-lint: the linters of .golangci.yml over the module with the devidp tag and the tests,
+## the untagged build's own file, and tools/vuln's program
+golangci-lint:
+	gl=$$(cd tools/lint && go tool -n golangci-lint) && \
+	  $$gl run ./... && \
+	  $$gl run --build-tags= ./internal/app/ && \
+	  cd tools/vuln && $$gl run ./...
+
 ## vulncheck: govulncheck (tests and the devidp build included) against an offline database
 ## built from the golang.org/x/vulndb version pinned in tools/vuln/vulndb.pin; fails on any
 ## vulnerability the code calls

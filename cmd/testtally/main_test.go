@@ -31,7 +31,7 @@ func TestRunTalliesAFixtureModule(t *testing.T) {
 	// passed: TestPasses, TestSubtests/one; TestSubtests itself passes too.
 	assert.Equal(t, "3 passed, 1 failed, 3 skipped", lines[len(lines)-1], "the tally is the last line")
 
-	written, err := os.ReadFile(summary)
+	written, err := os.ReadFile(summary) //nolint:gosec // G304: a file in the test's temporary directory
 	require.NoError(t, err)
 	assert.True(t, strings.HasSuffix(got, string(written)), "the summary file holds the printed summary")
 }

@@ -143,9 +143,9 @@ func (t *tally) print(lines []string) {
 		if strings.HasPrefix(l, "=== ") { // RUN/PAUSE/CONT noise
 			continue
 		}
-		io.WriteString(t.out, "    "+strings.TrimPrefix(l, "    "))
+		_, _ = io.WriteString(t.out, "    "+strings.TrimPrefix(l, "    ")) // the terminal, as fmt.Fprint elsewhere
 		if !strings.HasSuffix(l, "\n") {
-			io.WriteString(t.out, "\n")
+			_, _ = io.WriteString(t.out, "\n")
 		}
 	}
 }

@@ -42,7 +42,7 @@ func helmBinary(t *testing.T) string {
 			helmPath = p
 			return
 		}
-		cmd := exec.Command("go", "tool", "-n", "helm")
+		cmd := exec.CommandContext(t.Context(), "go", "tool", "-n", "helm")
 		cmd.Dir = filepath.Join("..", "..", "tools", "helm")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -65,7 +65,7 @@ func helmBinary(t *testing.T) string {
 // helm runs the binary and returns stdout, or the combined error.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(helmBinary(t), args...)
+	cmd := exec.CommandContext(t.Context(), helmBinary(t), args...) //nolint:gosec // G204: helm pinned in tools/helm (or ALGA_TEST_HELM), on the chart's own examples
 	// No repository or plugin state of the machine's user.
 	home := t.TempDir()
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)

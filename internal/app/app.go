@@ -225,7 +225,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
-		ln, err := listen(s.Addr)
+		ln, err := listen(ctx, s.Addr)
 		if err != nil {
 			for _, started := range servers[:i] {
 				_ = started.Close()

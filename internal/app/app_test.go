@@ -22,9 +22,9 @@ func testConfig(t *testing.T, db string) *config.Config {
 	t.Helper()
 	for _, k := range []string{"ALGA_MOBILE_DEV_IDP", "GOOGLE_OAUTH_CLIENT_ID", "MICROSOFT_OAUTH_CLIENT_ID", "ALGA_MOBILE_REDIS_URL", "ALGA_LICENSE"} {
 		t.Setenv(k, "")
-		os.Unsetenv(k)
+		require.NoError(t, os.Unsetenv(k))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
@@ -46,18 +46,20 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	cfg := testConfig(t, filepath.Join(t.TempDir(), "a.db"))
 	a, err := Open(context.Background(), cfg, Options{Exclusive: true})
 	require.NoError(t, err)
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, func(addr string) { addrc <- addr }) }()
 	base := "http://" + <-addrc
 	status := func(path string) int {
-		resp, err := http.Get(base + path)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return -1
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode
 	}
 	require.Equal(t, http.StatusOK, status("/readyz"))
@@ -120,7 +122,7 @@ func TestOpenSealsWhatWasKeptInClear(t *testing.T) {
 	cfg.SecretKey = "q7Vx2LrN0pW9nB4tK8sD1fH6yJ3mC5gAZe+R/uTo1ic2Xb7hM4kPqS0wYd9aFg3L"
 	second, err := Open(context.Background(), cfg, Options{})
 	require.NoError(t, err)
-	defer second.Close()
+	defer func() { _ = second.Close() }()
 	assert.Zero(t, count(second, "SELECT COUNT(*) FROM server_secrets"), "stored server secrets deleted")
 	assert.Equal(t, 1, count(second, "SELECT COUNT(*) FROM signing_keys"))
 	assert.Zero(t, count(second, "SELECT COUNT(*) FROM signing_keys WHERE substr(private_der, 1, 5) <> CAST('amk1:' AS BLOB)"), "every private key sealed")

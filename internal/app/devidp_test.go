@@ -16,7 +16,7 @@ const cmdPkg = "github.com/nineminds/alga-mobile-auth/cmd/alga-mobile-auth"
 // goTool runs the go command in the module and returns its output.
 func goTool(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("go", args...)
+	cmd := exec.CommandContext(t.Context(), "go", args...) //nolint:gosec // G204: the test's own go list/build arguments
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go %s: %s", strings.Join(args, " "), out)
@@ -46,7 +46,7 @@ func TestBinaryWithoutDevIDPRefusesIt(t *testing.T) {
 		"ALGA_MOBILE_DEV_IDP=true", "EDITION=ee", "ALGA_MOBILE_DATABASE_URL=sqlite:"+filepath.Join(dir, "x.db"),
 		"SECRET_FS_BASE_PATH="+dir)
 	for _, sub := range [][]string{{"serve"}, {"check", "--offline"}} {
-		cmd := exec.Command(bin, sub...)
+		cmd := exec.CommandContext(t.Context(), bin, sub...) //nolint:gosec // G204: the binary this test just built
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError

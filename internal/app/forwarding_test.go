@@ -38,7 +38,7 @@ func TestUntrustedForwardingIsLoggedOnceAMinute(t *testing.T) {
 	var log lockedBuffer
 	a, err := Open(context.Background(), cfg, Options{LogWriter: &log})
 	require.NoError(t, err)
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 
 	for i := range 3 {
 		r := httptest.NewRequest(http.MethodGet, "/api/v1/mobile/auth/capabilities", nil)

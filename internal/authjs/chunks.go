@@ -44,7 +44,7 @@ func joinCookie(name string, cookies map[string]string) (string, error) {
 		if idx >= MaxChunks {
 			return "", fmt.Errorf("%w: chunk index beyond %d", ErrTooLarge, MaxChunks-1)
 		}
-		chunks[idx] = v
+		chunks[idx] = v //nolint:gosec // G602: idx < MaxChunks, checked just above
 		n++
 		total += len(v)
 	}

@@ -49,10 +49,10 @@ func algaClaims() map[string]any {
 func with(c map[string]any, kv ...any) map[string]any {
 	for i := 0; i < len(kv); i += 2 {
 		k := kv[i].(string)
-		if kv[i+1] == nil {
+		if kv[i+1] == nil { //nolint:gosec // G602: kv holds key/value pairs, i+1 < len(kv) for every even i of a well-formed call
 			delete(c, k)
 		} else {
-			c[k] = kv[i+1]
+			c[k] = kv[i+1] //nolint:gosec // G602: as above
 		}
 	}
 	return c
@@ -202,7 +202,7 @@ func cookieNameOf(c map[string]string) string {
 
 func withCookie(c map[string]string, kv ...string) map[string]string {
 	for i := 0; i < len(kv); i += 2 {
-		c[kv[i]] = kv[i+1]
+		c[kv[i]] = kv[i+1] //nolint:gosec // G602: kv holds key/value pairs
 	}
 	return c
 }

@@ -34,7 +34,7 @@ func cleanEnv(t *testing.T) {
 	t.Helper()
 	for _, v := range allVars {
 		t.Setenv(v, "")
-		os.Unsetenv(v)
+		require.NoError(t, os.Unsetenv(v))
 	}
 	t.Setenv("SECRET_FS_BASE_PATH", t.TempDir())
 }
@@ -256,7 +256,7 @@ func TestSecretResolutionOrder(t *testing.T) {
 	})
 	t.Run("secrets directory beats both", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "GOOGLE_OAUTH_CLIENT_SECRET"), []byte("from-dir\n"), 0o600))
-		cfg, _ := load(t, map[string]string{"GOOGLE_OAUTH_CLIENT_SECRET": "from-env", "GOOGLE_OAUTH_CLIENT_SECRET_FILE": fileVar})
+		_, _ = load(t, map[string]string{"GOOGLE_OAUTH_CLIENT_SECRET": "from-env", "GOOGLE_OAUTH_CLIENT_SECRET_FILE": fileVar}) // sets the variables
 		t.Setenv("SECRET_FS_BASE_PATH", dir)
 		cfg, err := Load()
 		require.NoError(t, err)

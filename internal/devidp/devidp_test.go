@@ -53,14 +53,27 @@ func authParams(s *devidp.Server, verifier string) url.Values {
 	}
 }
 
-func get(t *testing.T, u string) (*http.Response, string) {
+// get fetches u without following redirects and returns the status, the
+// headers and the body (read and closed).
+func get(t *testing.T, u string) (int, http.Header, string) {
 	t.Helper()
-	resp, err := noRedirects().Get(u)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+	require.NoError(t, err)
+	resp, err := noRedirects().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp, string(b)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// postForm posts form to u with c; the caller closes the body.
+func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.Do(req)
 }
 
 func TestStartRefusesNonLoopbackAddresses(t *testing.T) {
@@ -75,8 +88,8 @@ func TestStartRefusesNonLoopbackAddresses(t *testing.T) {
 func TestDiscoveryDocumentAdvertisesS256Only(t *testing.T) {
 	s := start(t, devidp.Options{})
 	assert.True(t, strings.HasPrefix(s.Issuer(), "http://127.0.0.1:"))
-	resp, body := get(t, s.Issuer()+"/.well-known/openid-configuration")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	status, _, body := get(t, s.Issuer()+"/.well-known/openid-configuration")
+	require.Equal(t, http.StatusOK, status)
 	var doc struct {
 		Issuer  string   `json:"issuer"`
 		Methods []string `json:"code_challenge_methods_supported"`
@@ -94,8 +107,8 @@ var styleBlock = regexp.MustCompile(`<style>(.*?)</style>`)
 
 func TestLoginFormIsAccessibleAndSelfContained(t *testing.T) {
 	s := start(t, devidp.Options{})
-	resp, body := get(t, s.AuthorizationEndpoint()+"?"+authParams(s, strings.Repeat("v", 43)).Encode())
-	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	status, header, body := get(t, s.AuthorizationEndpoint()+"?"+authParams(s, strings.Repeat("v", 43)).Encode())
+	require.Equal(t, http.StatusOK, status, body)
 	assert.Contains(t, body, `<html lang="en">`)
 	assert.Contains(t, body, `<meta name="viewport"`)
 	assert.Contains(t, body, `<label for="email">Sign in as</label>`)
@@ -105,16 +118,16 @@ func TestLoginFormIsAccessibleAndSelfContained(t *testing.T) {
 	for _, banned := range []string{"<script", "<link", "src=", "http://", "https://", "onload", "onclick"} {
 		assert.NotContains(t, body, banned)
 	}
-	csp := resp.Header.Get("Content-Security-Policy")
+	csp := header.Get("Content-Security-Policy")
 	assert.Contains(t, csp, "default-src 'none'")
 	assert.NotContains(t, csp, "unsafe-inline")
 	m := styleBlock.FindStringSubmatch(body)
 	require.NotNil(t, m)
 	sum := sha256.Sum256([]byte(m[1]))
 	assert.Contains(t, csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'", "the inline style is allowed by its hash")
-	assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
-	assert.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))
-	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	assert.Equal(t, "DENY", header.Get("X-Frame-Options"))
+	assert.Equal(t, "no-referrer", header.Get("Referrer-Policy"))
+	assert.Equal(t, "no-store", header.Get("Cache-Control"))
 }
 
 func TestAuthorizeRefusesWhatOurClientMustNeverSend(t *testing.T) {
@@ -138,13 +151,13 @@ func TestAuthorizeRefusesWhatOurClientMustNeverSend(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := authParams(s, strings.Repeat("v", 43))
 			tt.change(q)
-			resp, body := get(t, s.AuthorizationEndpoint()+"?"+q.Encode())
-			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			status, _, body := get(t, s.AuthorizationEndpoint()+"?"+q.Encode())
+			assert.Equal(t, http.StatusBadRequest, status)
 			assert.Contains(t, body, tt.want)
 			assert.NotContains(t, body, "<form")
 
 			// The POST is checked the same way: the form cannot be bypassed.
-			pr, err := noRedirects().PostForm(s.AuthorizationEndpoint()+"?"+q.Encode(), url.Values{"email": {"a@example.com"}})
+			pr, err := postForm(t, noRedirects(), s.AuthorizationEndpoint()+"?"+q.Encode(), url.Values{"email": {"a@example.com"}})
 			require.NoError(t, err)
 			require.NoError(t, pr.Body.Close())
 			assert.Equal(t, http.StatusBadRequest, pr.StatusCode)
@@ -156,7 +169,7 @@ func TestLoginRejectsAnInvalidEmailAccessibly(t *testing.T) {
 	s := start(t, devidp.Options{})
 	u := s.AuthorizationEndpoint() + "?" + authParams(s, strings.Repeat("v", 43)).Encode()
 	for _, email := range []string{"", "not-an-email", "a@localhost", "Eve <eve@example.com>"} {
-		resp, err := noRedirects().PostForm(u, url.Values{"email": {email}})
+		resp, err := postForm(t, noRedirects(), u, url.Values{"email": {email}})
 		require.NoError(t, err)
 		b, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
@@ -180,7 +193,7 @@ func signIn(t *testing.T, s *devidp.Server, email string, style oauth2.AuthStyle
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), oidc.Nonce("nn"))
 
-	resp, err := noRedirects().PostForm(authURL, url.Values{"email": {email}})
+	resp, err := postForm(t, noRedirects(), authURL, url.Values{"email": {email}})
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -195,7 +208,7 @@ func signIn(t *testing.T, s *devidp.Server, email string, style oauth2.AuthStyle
 	require.Error(t, err, "a wrong PKCE verifier is refused")
 	// A refused exchange burns the code (RFC 6749 §4.1.2: use it once), so
 	// sign in again for the real exchange.
-	resp, err = noRedirects().PostForm(authURL, url.Values{"email": {email}})
+	resp, err = postForm(t, noRedirects(), authURL, url.Values{"email": {email}})
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	loc, err = resp.Location()
@@ -244,12 +257,12 @@ func TestUnverifiedEmailOptionSendsFalseExplicitly(t *testing.T) {
 func TestTokenRequestMustRepeatTheRedirectURI(t *testing.T) {
 	s := start(t, devidp.Options{})
 	q := authParams(s, strings.Repeat("v", 43))
-	resp, err := noRedirects().PostForm(s.AuthorizationEndpoint()+"?"+q.Encode(), url.Values{"email": {"h@example.com"}})
+	resp, err := postForm(t, noRedirects(), s.AuthorizationEndpoint()+"?"+q.Encode(), url.Values{"email": {"h@example.com"}})
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	loc, err := resp.Location()
 	require.NoError(t, err)
-	tr, err := http.PostForm(s.Issuer()+"/token", url.Values{
+	tr, err := postForm(t, http.DefaultClient, s.Issuer()+"/token", url.Values{
 		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
 		"client_id": {s.ClientID()}, "client_secret": {s.ClientSecret()},
 		"redirect_uri": {"http://127.0.0.1:9999/other"}, "code_verifier": {strings.Repeat("v", 43)},
@@ -269,7 +282,7 @@ func TestConcurrentLoginsDoNotMixUsers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			email := "u" + string(rune('a'+i)) + "@example.com"
+			email := "u" + string(rune('a'+i)) + "@example.com" //nolint:gosec // G115: i counts a handful of users
 			c := signIn(t, s, email, oauth2.AuthStyleInParams)
 			assert.Equal(t, email, c["email"])
 		}()
@@ -282,6 +295,11 @@ func TestCloseIsIdempotentAndStopsServing(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close())
-	_, err = http.Get(s.Issuer() + "/.well-known/openid-configuration")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.Issuer()+"/.well-known/openid-configuration", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		_ = resp.Body.Close()
+	}
 	assert.Error(t, err)
 }

@@ -87,7 +87,9 @@ func Start(o Options) (*Server, error) {
 	m.ClientID, m.ClientSecret = o.ClientID, o.ClientSecret
 	m.CodeChallengeMethodsSupported = []string{"S256"}
 
-	ln, err := net.Listen("tcp", o.Addr)
+	// Start has no caller context; the listener outlives this call anyway.
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("devidp: listen %s: %w", o.Addr, err)
 	}

@@ -43,7 +43,7 @@ func ModuleRoot() (string, error) {
 // BuildService compiles the service the way `make build` does.
 func BuildService(ctx context.Context, root, tmp string) (string, error) {
 	bin := filepath.Join(tmp, "alga-mobile-auth")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/alga-mobile-auth")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/alga-mobile-auth") //nolint:gosec // G204: bin is a path in the caller's temporary directory
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -55,7 +55,8 @@ func BuildService(ctx context.Context, root, tmp string) (string, error) {
 // FreeAddr reserves a loopback port; it is closed again before the child
 // binds it, which is fine on a machine we own for the duration.
 func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0") // only reserves a port
 	if err != nil {
 		return "", err
 	}
@@ -87,7 +88,7 @@ func ServiceEnv(addr, dbURL, tmp string) []string {
 
 // RunCLI runs one admin command of the service binary.
 func RunCLI(ctx context.Context, bin string, env []string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...) //nolint:gosec // G204: the service binary this run built, running one of its admin commands
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -116,11 +117,11 @@ type Process struct {
 // StartProcess starts bin with args and env, logging to logPath, and
 // samples its VmRSS every 100 ms.
 func StartProcess(bin string, args, env []string, logPath string) (*Process, error) {
-	logf, err := os.Create(logPath)
+	logf, err := os.Create(logPath) //nolint:gosec // G304: a log file in the run's own temporary directory
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, args...) //nolint:gosec,noctx // G204: the service binary this run built, with its own arguments; it outlives this call and Stop ends it
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -228,8 +229,12 @@ func (p *Process) WaitHTTP(ctx context.Context, url string, timeout time.Duratio
 			return ctx.Err()
 		default:
 		}
-		if resp, err := c.Get(url); err == nil {
-			resp.Body.Close()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := c.Do(req); err == nil {
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}

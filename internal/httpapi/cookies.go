@@ -25,12 +25,12 @@ func (s *Server) cookieName(base string) string {
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, base, value string, ttl time.Duration) {
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(base), Value: value, Path: "/", MaxAge: int(ttl.Seconds()),
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(base), Value: value, Path: "/", MaxAge: int(ttl.Seconds()), //nolint:gosec // G124: HttpOnly and SameSite set; Secure whenever NEXTAUTH_URL is https (an http origin is the loopback demo)
 		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
 }
 
 func (s *Server) clearCookie(w http.ResponseWriter, base string) {
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(base), Value: "", Path: "/", MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(base), Value: "", Path: "/", MaxAge: -1, //nolint:gosec // G124: as setCookie
 		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
 }
 

@@ -32,7 +32,7 @@ func zbarDecode(t *testing.T, pngBytes []byte) string {
 	bin := testenv.Binary(t, "ALGA_TEST_ZBARIMG", "zbarimg", "/usr/bin/zbarimg")
 	file := filepath.Join(t.TempDir(), "qr.png")
 	require.NoError(t, os.WriteFile(file, pngBytes, 0o600))
-	cmd := exec.Command(bin, "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", file)
+	cmd := exec.CommandContext(t.Context(), bin, "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", file) //nolint:gosec // G204: zbarimg from ALGA_TEST_ZBARIMG or PATH, on a file the test wrote
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), "zbarimg found no QR code; stderr: %s", stderr.String())

@@ -164,14 +164,14 @@ func TestParseRedisURL(t *testing.T) {
 }
 
 func TestOpenRedisFailsFastWhenRedisIsGone(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close()) // nothing listens there now: a killed Redis
 
 	c, err := OpenRedis("redis://"+addr+"/0", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	opts := c.Options()
 	assert.Equal(t, RedisDialTimeout, opts.DialTimeout)
 	assert.Equal(t, RedisIOTimeout, opts.ReadTimeout)
@@ -185,7 +185,7 @@ func TestOpenRedisFailsFastWhenRedisIsGone(t *testing.T) {
 
 	set, err := OpenRedis("redis://"+addr+"/0?dial_timeout=2s&max_retries=4", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	defer set.Close()
+	defer func() { _ = set.Close() }()
 	assert.Equal(t, 2*time.Second, set.Options().DialTimeout, "the URL's own setting wins")
 	assert.Equal(t, 4, set.Options().MaxRetries)
 }

@@ -55,7 +55,9 @@ var formAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
 // in the e-mail, submits, and returns the redirect back to our callback.
 func signInAtProvider(t *testing.T, c *http.Client, authURL, email string) *url.URL {
 	t.Helper()
-	resp, err := c.Get(authURL)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, authURL, nil)
+	require.NoError(t, err)
+	resp, err := c.Do(req)
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -69,7 +71,10 @@ func signInAtProvider(t *testing.T, c *http.Client, authURL, email string) *url.
 	action, err = action.Parse(html.UnescapeString(m[1]))
 	require.NoError(t, err)
 
-	resp, err = c.PostForm(action.String(), url.Values{"email": {email}})
+	req, err = http.NewRequestWithContext(t.Context(), http.MethodPost, action.String(), strings.NewReader(url.Values{"email": {email}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = c.Do(req)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -184,7 +189,7 @@ func TestConcurrentSignInsGetTheirOwnIdentity(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			email := "user" + string(rune('a'+i)) + "@example.com"
+			email := "user" + string(rune('a'+i)) + "@example.com" //nolint:gosec // G115: i counts a handful of users
 			fl, err := sso.NewFlow(rand.Reader, sso.Dev, "", time.Now(), time.Minute)
 			if !assert.NoError(t, err) {
 				return
@@ -212,7 +217,7 @@ func newClock(t time.Time) *clock { return testclock.New(t) }
 // will come up later.
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
@@ -264,7 +269,7 @@ func TestLazyDiscoveryRetriesUntilTheProviderIsUp(t *testing.T) {
 func TestDiscoveryIsBoundedByItsTimeout(t *testing.T) {
 	release := make(chan struct{})
 	var hits atomic.Int32
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)

@@ -174,7 +174,7 @@ func TestReplicasStartingTogetherVerifyEachOther(t *testing.T) {
 	rings := make([]*Keyring, 4)
 	var wg sync.WaitGroup
 	for i := range rings {
-		wg.Go(func() { rings[i] = newTestKeyring(t, src, clk, byte(i+1)) })
+		wg.Go(func() { rings[i] = newTestKeyring(t, src, clk, byte(i+1)) }) //nolint:gosec // G115: i counts a few keyrings
 	}
 	wg.Wait()
 	for _, r := range rings {

@@ -156,12 +156,12 @@ func TestAuthJSAcceptsGoCookies(t *testing.T) {
 		require.NoError(t, err)
 		in = append(in, input{tc.name, tc.tok.Secret, tc.tok.CookieName, cookies})
 	}
-	b, err := json.Marshal(in)
+	b, err := json.Marshal(in) //nolint:gosec // G117: fake test secrets, written for the Node verifier
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "go-minted.json")
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 
-	cmd := exec.Command(node, "mint.mjs", "verify", path)
+	cmd := exec.CommandContext(t.Context(), node, "mint.mjs", "verify", path) //nolint:gosec // G204: node from ALGA_TEST_NODE or PATH, running the repository's own mint.mjs
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
