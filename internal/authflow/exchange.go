@@ -120,11 +120,13 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (_ Exchange
 	return res, nil
 }
 
-// retryable reports whether err is a 503: a dependency (the store,
-// AlgaPSA's database, Redis) could not be reached, and the client is told
-// to retry.
+// retryable reports whether err leaves the phone a reason to present the
+// same OTT again: a 503 (a dependency such as the store, AlgaPSA's database
+// or Redis could not be reached), or the request ended before an answer
+// (the client went away, or the deadline passed). Nothing was handed out.
 func retryable(err error) bool {
-	if mobileauth.ErrorCode(err) == mobileauth.CodeServiceUnavailable {
+	if mobileauth.ErrorCode(err) == mobileauth.CodeServiceUnavailable ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var coded *mobileauth.Error
@@ -166,11 +168,7 @@ func (s *Service) startFamily(ctx context.Context, u mobileauth.User, sessionHas
 	}
 	access, err := s.access.Issue(ctx, u, fam.ID, dev)
 	if err != nil {
-		// The refresh token was never handed out; end the family so that
-		// nothing of it stays behind.
-		if rerr := s.revokeFamily(ctx, u.TenantID, u.ID, fam.ID); rerr != nil {
-			s.log.ErrorContext(ctx, "could not revoke a family left without an access token", "family", fam.ID, "error", rerr)
-		}
+		s.abandonFamily(ctx, u, fam.ID)
 		if errors.Is(err, mobileauth.ErrNotFound) {
 			// The owner lost mobile access between the checks and the mint.
 			return ExchangeResult{}, "", unauthorized(err)
@@ -182,10 +180,23 @@ func (s *Service) startFamily(ctx context.Context, u mobileauth.User, sessionHas
 	// user's families) can: the same re-check as on refresh leaves such a
 	// family no live access credential.
 	if err := s.confirmFamilyLive(ctx, u.TenantID, u.ID, fam.ID); err != nil {
+		s.abandonFamily(ctx, u, fam.ID)
 		return ExchangeResult{}, "", err
 	}
 	return ExchangeResult{AccessToken: access.Token, RefreshToken: refresh, ExpiresInSec: int(access.TTL.Seconds()),
 		TenantID: u.TenantID, User: UserInfo{ID: u.ID, Email: u.Email, Name: u.Name()}}, fam.ID, nil
+}
+
+// abandonFamily ends a family whose tokens are never handed out (the
+// exchange failed after creating it), with any key minted for it, so that
+// a retry of the exchange leaves one live family and one active key. It
+// outlives the request's cancellation, briefly; a failure is logged.
+func (s *Service) abandonFamily(ctx context.Context, u mobileauth.User, familyID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.revokeFamily(ctx, u.TenantID, u.ID, familyID); err != nil {
+		s.log.ErrorContext(ctx, "could not end a family whose tokens were never handed out", "family", familyID, "error", err)
+	}
 }
 
 func deviceDetails(d mobileauth.Device) map[string]string {

@@ -490,35 +490,48 @@ func TestRequiredFieldsNameTheField(t *testing.T) {
 	}
 }
 
-// downOnUserLimit is a limiter whose shared store (Redis) refuses
-// connections at the exchange's per-user check: after the OTT was consumed.
-type downOnUserLimit struct{}
+// failOnUserLimit is a limiter that fails with err at the exchange's
+// per-user check: after the OTT was consumed.
+type failOnUserLimit struct{ err error }
 
-func (downOnUserLimit) Hit(_ context.Context, key string, _ mobileauth.RateLimit, _ time.Time) (mobileauth.RateDecision, error) {
+func (l failOnUserLimit) Hit(_ context.Context, key string, _ mobileauth.RateLimit, _ time.Time) (mobileauth.RateDecision, error) {
 	if strings.HasPrefix(key, "exchange-user:") {
-		return mobileauth.RateDecision{}, fmt.Errorf("dial redis: %w", syscall.ECONNREFUSED)
+		return mobileauth.RateDecision{}, l.err
 	}
 	return mobileauth.RateDecision{Allowed: true}, nil
 }
 
-// TestExchangeRetryableFailureGivesTheOTTBack: a 503 after the OTT was
-// consumed (a dependency went away mid-exchange) tells the phone to retry,
-// so the retry must find the OTT; a refusal that is not retryable keeps
-// it consumed (TestExchangeStateMismatchCannotBeRetried).
+// TestExchangeRetryableFailureGivesTheOTTBack: an exchange that fails
+// after consuming the OTT without handing anything out, in a way that
+// leaves the phone a reason to retry (a 503: Redis or a database went
+// away; or the phone's connection dropped), must leave the OTT to the
+// retry. A refusal keeps it used up (TestExchangeStateMismatchCannotBeRetried).
 func TestExchangeRetryableFailureGivesTheOTTBack(t *testing.T) {
-	f := newFixture(t)
-	f.addUsers(alice)
-	ott, _ := f.issueOTT(alice.Email, "s", "")
-	down := newFixture(t, sharing(f), withLimiter(downOnUserLimit{}))
+	cases := []struct {
+		name     string
+		err      error
+		wantCode mobileauth.Code
+	}{
+		{"Redis refuses connections", fmt.Errorf("dial redis: %w", syscall.ECONNREFUSED), mobileauth.CodeServiceUnavailable},
+		{"the client went away", fmt.Errorf("redis: %w", context.Canceled), mobileauth.CodeInternal},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.addUsers(alice)
+			ott, _ := f.issueOTT(alice.Email, "s", "")
+			down := newFixture(t, sharing(f), withLimiter(failOnUserLimit{tc.err}))
 
-	_, err := down.svc.Exchange(down.ctx, exchangeReq(ott, "s", "1.1.1.1"))
-	assert.Equal(t, mobileauth.CodeServiceUnavailable, mobileauth.ErrorCode(err))
-	assert.Equal(t, 1, down.events.count("ott_released"))
-	assert.Zero(t, f.count("SELECT COUNT(*) FROM token_families"))
+			_, err := down.svc.Exchange(down.ctx, exchangeReq(ott, "s", "1.1.1.1"))
+			assert.Equal(t, tc.wantCode, mobileauth.ErrorCode(err))
+			assert.Equal(t, 1, down.events.count("ott_released"))
+			assert.Zero(t, f.count("SELECT COUNT(*) FROM token_families"))
 
-	res, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "1.1.1.1"))
-	require.NoError(t, err, "the retry finds the OTT")
-	assert.NotEmpty(t, res.RefreshToken)
-	_, err = f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "1.1.1.1"))
-	assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+			res, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "1.1.1.1"))
+			require.NoError(t, err, "the retry finds the OTT")
+			assert.NotEmpty(t, res.RefreshToken)
+			_, err = f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "1.1.1.1"))
+			assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+		})
+	}
 }
