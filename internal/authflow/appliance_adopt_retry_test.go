@@ -373,3 +373,27 @@ func TestApplianceAdoptionWaitsForTheClaim(t *testing.T) {
 		})
 	}
 }
+
+// TestApplianceRevokeDuringAdoption: /revoke of a token whose adoption is
+// still pending (its claim may not have happened) revokes the family here
+// and the token where AlgaPSA issued it, with its key.
+func TestApplianceRevokeDuringAdoption(t *testing.T) {
+	f := newApplianceFixture(t)
+	u := f.user()
+	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+	deriver, err := token.NewDeriver(f.secret)
+	require.NoError(t, err)
+	succ := token.HashOf(deriver.Successor(tok.Token))
+	now := f.clock.Now()
+	require.NoError(t, f.store.CreateAdoptedFamily(f.ctx,
+		mobileauth.TokenFamily{ID: "pending-" + u.ID[:8], TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, AdoptionPending: true},
+		mobileauth.RefreshToken{Hash: token.HashOf(tok.Token), CreatedAt: now, ExpiresAt: now.Add(time.Hour), RotatedAt: &now, ReplacedBy: &succ},
+		mobileauth.RefreshToken{Hash: succ, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
+
+	require.NoError(t, f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: tok.Token, ClientIP: "198.51.100.9"}))
+	assert.NotNil(t, f.adoptedFamily(tok).RevokedAt)
+	assert.NotNil(t, f.psa.RefreshTokenRow(t, tok.ID).RevokedAt, "revoked where AlgaPSA issued it")
+	assert.False(t, f.psa.APIKeyRow(t, tok.APIKeyID).Active)
+	_, err = f.refresh(tok.Token)
+	assertCode(t, err, mobileauth.CodeUnauthorized)
+}

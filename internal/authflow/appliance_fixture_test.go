@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -53,8 +54,22 @@ type applianceFixture struct {
 // of Alga's hosting), no rate limits.
 func newApplianceFixture(t *testing.T) *applianceFixture {
 	t.Helper()
+	return newApplianceFixtureOn(t, storetest.PostgresSchema(t, "authflow"))
+}
+
+// newApplianceFixtureOnSQLite is newApplianceFixture with the service's own
+// store in one SQLite file, which replicas share (AlgaPSA's database stays
+// on PostgreSQL).
+func newApplianceFixtureOnSQLite(t *testing.T) *applianceFixture {
+	t.Helper()
+	return newApplianceFixtureOn(t, "sqlite:"+filepath.Join(t.TempDir(), "own.db"))
+}
+
+// newApplianceFixtureOn builds the first replica on the own store storeURL.
+func newApplianceFixtureOn(t *testing.T, storeURL string) *applianceFixture {
+	t.Helper()
 	f := &applianceFixture{t: t, ctx: context.Background(), clock: newClock(), psa: algapsatest.New(t),
-		storeURL: storetest.PostgresSchema(t, "authflow"), secret: make([]byte, 32),
+		storeURL: storeURL, secret: make([]byte, 32),
 		gate: license.Options{Edition: license.Enterprise}, cookie: authjs.CookieName(origin)}
 	_, err := rand.Read(f.secret)
 	require.NoError(t, err)

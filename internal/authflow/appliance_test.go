@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nineminds/alga-mobile-auth/internal/algapsa"
 	"github.com/nineminds/alga-mobile-auth/internal/algapsa/algapsatest"
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/authjs/authjstest"
@@ -457,52 +456,6 @@ func TestApplianceConcurrency(t *testing.T) {
 		assert.Equal(t, 1, f.activeKeys(fam))
 	})
 	t.Run("adoptions of one AlgaPSA token", func(t *testing.T) {
-		u := f.user()
-		tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, 24*time.Hour)
-		adoptedBefore := f.events.count("refresh_adopted") + events2.count("refresh_adopted")
-		o := newOutcomes()
-		keys := make([]string, attempts)
-		race(attempts, func(i int) {
-			res, err := svcs[i%2].Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.2"})
-			keys[i] = res.AccessToken
-			o.add(res.RefreshToken, err)
-		})
-		mine := f.psa.APIKeyRows(t, "user_id = $1 AND metadata->>'issuer' = $2", u.ID, algapsa.KeyIssuer)
-		families := map[string]bool{}
-		active := 0
-		for _, r := range mine {
-			families[r.Metadata["familyId"].(string)] = true
-			if r.Active {
-				active++
-			}
-		}
-		adopted := f.events.count("refresh_adopted") + events2.count("refresh_adopted") - adoptedBefore
-		t.Logf("%d concurrent adoptions of one AlgaPSA token on 2 instances: %d succeeded with %d distinct refresh token(s), failures %v %v; adopted (claimed) %d time(s); %d famil(y/ies), keys %d, active %d",
-			attempts, o.ok, len(o.tokens), o.byCode, o.errs, adopted, len(families), len(mine), active)
-		assert.Equal(t, attempts, o.ok, "all inside the grace period (SPEC §3.5, §8.5)")
-		require.Len(t, o.tokens, 1, "one successor")
-		assert.Empty(t, o.byCode)
-		assert.Empty(t, o.errs)
-		assert.Equal(t, 1, adopted, "AlgaPSA's row is claimed once")
-		assert.Len(t, families, 1, "one family")
-		assert.Len(t, mine, attempts, "one key per answer")
-		assert.Equal(t, 1, active, "one active key per family")
-		accepted := 0
-		for _, k := range keys {
-			if f.accepted(k, u.TenantID) == nil {
-				accepted++
-			}
-		}
-		assert.Equal(t, 1, accepted, "AlgaPSA accepts only the family's last key")
-		row := f.psa.RefreshTokenRow(t, tok.ID)
-		assert.NotNil(t, row.RevokedAt)
-		assert.False(t, f.psa.APIKeyRow(t, tok.APIKeyID).Active)
-		var successor string
-		for s := range o.tokens {
-			successor = s
-		}
-		r, err := f.refresh(successor)
-		require.NoError(t, err)
-		require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
+		raceAdoption(t, f, svcs, []*eventLog{f.events, events2})
 	})
 }
