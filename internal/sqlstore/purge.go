@@ -63,7 +63,35 @@ func (s *Store) pause(ctx context.Context) error {
 // how many rows went. Safe to run on every replica at any time; it deletes in
 // chunks of purgeChunk rows.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
+	st, err := s.PurgeCycle(ctx, now)
+	return st.Rows, err
+}
+
+// PurgeStats describes one purge cycle.
+type PurgeStats struct {
+	Rows   int64 // rows deleted
+	Chunks int   // delete statements run
+	// LongestChunk is the longest delete statement: on SQLite, the longest
+	// time the purge held the one writer, i.e. kept a request waiting.
+	LongestChunk time.Duration
+}
+
+// PurgeCycle is PurgeExpired with its figures.
+func (s *Store) PurgeCycle(ctx context.Context, now time.Time) (PurgeStats, error) {
 	defer s.track("PurgeExpired", time.Now())
+	var stats PurgeStats
+	total, err := s.purge(ctx, now, &stats)
+	stats.Rows = total
+	return stats, err
+}
+
+// chunkDone times one delete statement into st.
+func (st *PurgeStats) chunkDone(began time.Time) {
+	st.Chunks++
+	st.LongestChunk = max(st.LongestChunk, time.Since(began))
+}
+
+func (s *Store) purge(ctx context.Context, now time.Time, stats *PurgeStats) (int64, error) {
 	at, old := s.ts(now), s.ts(now.Add(-FamilyRetention))
 	var total int64
 	for _, st := range []struct{ what, table, cond string }{
@@ -72,18 +100,18 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 		{"refresh tokens", "refresh_tokens", "expires_at < $1"},
 		{"rate limits", "rate_limits", "expires_at < $1"},
 	} {
-		n, err := s.purgeChunked(ctx, st.table, st.cond, at)
+		n, err := s.purgeChunked(ctx, stats, st.table, st.cond, at)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("purge %s: %w", st.what, err)
 		}
 	}
-	n, err := s.purgeFamilies(ctx, old)
+	n, err := s.purgeFamilies(ctx, stats, old)
 	total += n
 	if err != nil {
 		return total, fmt.Errorf("purge token families: %w", err)
 	}
-	n, err = s.purgeAudit(ctx, s.ts(now.Add(-s.auditRetention)))
+	n, err = s.purgeAudit(ctx, stats, s.ts(now.Add(-s.auditRetention)))
 	total += n
 	if err != nil {
 		return total, fmt.Errorf("purge audit events: %w", err)
@@ -94,7 +122,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 // purgeChunked deletes the rows of table matching cond (an indexed
 // condition on $1) purgeChunk at a time, each chunk found through the
 // index, until none is left.
-func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (int64, error) {
+func (s *Store) purgeChunked(ctx context.Context, stats *PurgeStats, table, cond string, arg any) (int64, error) {
 	query := "DELETE FROM " + table + " WHERE rowid IN (SELECT rowid FROM " + table + " WHERE " + cond + " LIMIT %d)"
 	if s.dialect == DialectPostgres {
 		query = "DELETE FROM " + table + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + table + " WHERE " + cond + " LIMIT %d))"
@@ -103,7 +131,9 @@ func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (
 	query = fmt.Sprintf(query, chunk)
 	var total int64
 	for {
+		began := time.Now()
 		res, err := s.exec(ctx, query, arg)
+		stats.chunkDone(began)
 		if err != nil {
 			return total, err
 		}
@@ -125,7 +155,7 @@ func (s *Store) purgeChunked(ctx context.Context, table, cond string, arg any) (
 // creation) is older than old. Their condition has no index, so it walks
 // the table once in primary-key order, chunk() ids per statement,
 // instead of rescanning the live families for every chunk.
-func (s *Store) purgeFamilies(ctx context.Context, old any) (int64, error) {
+func (s *Store) purgeFamilies(ctx context.Context, stats *PurgeStats, old any) (int64, error) {
 	const next = "SELECT MAX(id) FROM (SELECT id FROM token_families WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
 	const del = "DELETE FROM token_families WHERE id > $1 AND id <= $2 AND COALESCE(revoked_at, created_at) < $3" +
 		" AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)"
@@ -139,7 +169,9 @@ func (s *Store) purgeFamilies(ctx context.Context, old any) (int64, error) {
 		if !upto.Valid {
 			return total, nil
 		}
+		began := time.Now()
 		res, err := s.exec(ctx, del, last, upto.String, old)
+		stats.chunkDone(began)
 		if err != nil {
 			return total, err
 		}
@@ -160,7 +192,7 @@ func (s *Store) purgeFamilies(ctx context.Context, old any) (int64, error) {
 // ids per statement, and stops at the first chunk with nothing to delete:
 // one walk over what is due, never a scan of the whole table (occurred_at
 // has no index).
-func (s *Store) purgeAudit(ctx context.Context, before any) (int64, error) {
+func (s *Store) purgeAudit(ctx context.Context, stats *PurgeStats, before any) (int64, error) {
 	const next = "SELECT MAX(id) FROM (SELECT id FROM audit_events WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
 	const del = "DELETE FROM audit_events WHERE id > $1 AND id <= $2 AND occurred_at < $3"
 	var total int64
@@ -173,7 +205,9 @@ func (s *Store) purgeAudit(ctx context.Context, before any) (int64, error) {
 		if !upto.Valid {
 			return total, nil
 		}
+		began := time.Now()
 		res, err := s.exec(ctx, del, last, upto.Int64, before)
+		stats.chunkDone(began)
 		if err != nil {
 			return total, err
 		}

@@ -27,14 +27,15 @@ func (s *Store) RunPurge(ctx context.Context, now func() time.Time, log *slog.Lo
 			return
 		case <-t.C:
 			began := time.Now()
-			n, err := s.PurgeExpired(ctx, now())
+			st, err := s.PurgeCycle(ctx, now())
 			if err != nil && ctx.Err() == nil {
 				log.WarnContext(ctx, "purging expired rows failed", "error", err)
-			} else if n > 0 {
+			} else if st.Rows > 0 {
 				// Once per cycle at most; its duration shows how long the
-				// chunked deletes ran beside the requests.
-				log.InfoContext(ctx, "purged expired rows", "rows", n,
-					"duration_ms", float64(time.Since(began).Microseconds())/1000)
+				// chunked deletes ran beside the requests, the longest
+				// chunk how long one of them held the store.
+				log.InfoContext(ctx, "purged expired rows", "rows", st.Rows, "chunks", st.Chunks,
+					"duration_ms", millis(time.Since(began)), "longest_chunk_ms", millis(st.LongestChunk))
 			}
 			for _, f := range also {
 				f(ctx)
@@ -42,3 +43,5 @@ func (s *Store) RunPurge(ctx context.Context, now func() time.Time, log *slog.Lo
 		}
 	}
 }
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
