@@ -149,7 +149,6 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		SessionTTL:    cfg.SessionTTL,
 		Demo:          cfg.DevIDP,
 		Connect:       connect,
-		Rand:          o.Rand,
 	})
 	if err != nil {
 		_ = a.Close()

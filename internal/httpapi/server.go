@@ -6,9 +6,7 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -51,8 +49,6 @@ type Options struct {
 	Demo bool
 	// Connect switches on the connect-this-server QR and page.
 	Connect *ConnectAssets
-	// Rand is the source of flow secrets (default crypto/rand).
-	Rand io.Reader
 }
 
 // Server holds the handlers' dependencies.
@@ -67,7 +63,6 @@ type Server struct {
 	tokens   TokenService
 	jwksFn   func() []byte
 	web      webConfig
-	rand     io.Reader
 	opts     Options
 }
 
@@ -105,10 +100,6 @@ func New(o Options) (*Server, error) {
 	}
 	if s.clock == nil {
 		s.clock = time.Now
-	}
-	s.rand = o.Rand
-	if s.rand == nil {
-		s.rand = rand.Reader
 	}
 	if o.Web != nil {
 		s.web = webConfig{WebOptions: *o.Web, sessionTTL: o.SessionTTL}
