@@ -40,7 +40,7 @@ import (
 const (
 	engineAppliance = "appliance"
 	// benchNextAuthSecret is the web app's NEXTAUTH_SECRET in the profile.
-	benchNextAuthSecret = "bench-web-app-nextauth-secret-0123456789abcdef"
+	benchNextAuthSecret = "bench-web-app-nextauth-secret-0123456789abcdef" //nolint:gosec // G101: a throwaway secret shared by the benchmark's own processes on loopback
 	// applianceMinRatio is issue 10's target for exchange and refresh in
 	// appliance mode, as a fraction of the standalone PostgreSQL figures.
 	applianceMinRatio = 0.8
@@ -76,7 +76,7 @@ func newStandIn(ctx context.Context, base string) (*standIn, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer root.Close(ctx)
+	defer func() { _ = root.Close(ctx) }()
 	s := &standIn{}
 	s.drop = func() {
 		if s.admin != nil {
@@ -86,7 +86,7 @@ func newStandIn(ctx context.Context, base string) (*standIn, error) {
 		if err != nil {
 			return
 		}
-		defer c.Close(context.Background())
+		defer func() { _ = c.Close(context.Background()) }()
 		for _, q := range []string{"DROP DATABASE IF EXISTS " + db + " WITH (FORCE)", "DROP ROLE IF EXISTS " + app, "DROP ROLE IF EXISTS " + owner} {
 			_, _ = c.Exec(context.Background(), q)
 		}
@@ -111,7 +111,7 @@ func newStandIn(ctx context.Context, base string) (*standIn, error) {
 		s.drop()
 		return nil, err
 	}
-	defer c.Close(ctx)
+	defer func() { _ = c.Close(ctx) }()
 	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "CREATE SCHEMA algapsa AUTHORIZATION "+owner); err != nil {
 			return err
@@ -260,7 +260,7 @@ func seedAppliance(ctx context.Context, base, ownURL string, p plan) (supply, []
 	if err != nil {
 		return supply{}, nil, err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	c := noRedirects(harness.SeedWorkersPG)
 	defer c.CloseIdleConnections()
 	now := time.Now()

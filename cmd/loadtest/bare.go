@@ -36,7 +36,7 @@ func runBare(args []string) int {
 		fmt.Fprintln(os.Stderr, "bare server:", err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bare server:", err)
 		return 1

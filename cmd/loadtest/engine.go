@@ -214,12 +214,16 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 // measureBare starts the bare server with the service's capabilities
 // bytes and measures it like capabilities.
 func (b *bench) measureBare(ctx context.Context, base string) error {
-	resp, err := http.Get(base + capabilitiesPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+capabilitiesPath, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
 	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("capabilities: status %d: %v", resp.StatusCode, err)
 	}

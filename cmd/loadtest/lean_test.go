@@ -72,7 +72,7 @@ func TestLeanClientReadsEveryKindOfResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(tt.method, srv.URL+tt.path, bytes.NewReader([]byte(tt.body)))
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+tt.path, bytes.NewReader([]byte(tt.body)))
 			require.NoError(t, err)
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)

@@ -179,7 +179,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	if o.keep {
 		fmt.Fprintln(progress, "keeping", tmp)
 	} else {
-		defer os.RemoveAll(tmp)
+		defer func() { _ = os.RemoveAll(tmp) }()
 	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(progress, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)

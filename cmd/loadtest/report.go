@@ -20,7 +20,6 @@ type row struct {
 	conns            int
 	runs, half       []result
 	halfRate         float64
-	halfConns        int        // workers and connections of the open-loop pass
 	pairedBare       []result   // a bare run just before each closed-loop run (capabilities, verify)
 	supplyLeft       int        // OTTs or idle chains left afterwards (exchange, refresh)
 	store            storeStats // store operations over the closed-loop runs

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -29,8 +30,7 @@ func scrapeStore(metricsURL string) storeStats {
 	if metricsURL == "" {
 		return nil
 	}
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(metricsURL)
+	resp, err := getMetrics(metricsURL)
 	if err != nil {
 		return nil
 	}
@@ -142,8 +142,7 @@ func scrapeGCs(metricsURL string) float64 {
 	if metricsURL == "" {
 		return -1
 	}
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(metricsURL)
+	resp, err := getMetrics(metricsURL)
 	if err != nil {
 		return -1
 	}
@@ -158,4 +157,14 @@ func scrapeGCs(metricsURL string) float64 {
 		}
 	}
 	return -1
+}
+
+// getMetrics fetches /metrics within 5 s (the client's timeout bounds the
+// whole exchange, body included); the caller closes the body.
+func getMetrics(metricsURL string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	return (&http.Client{Timeout: 5 * time.Second}).Do(req)
 }

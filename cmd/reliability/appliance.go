@@ -66,7 +66,7 @@ func (a *algaPSA) createSchema(ctx context.Context, adminURL string, users int) 
 	if err != nil {
 		return err
 	}
-	defer c.Close(ctx)
+	defer func() { _ = c.Close(ctx) }()
 	stmts := []string{
 		"CREATE ROLE algapsa_owner NOLOGIN",
 		"CREATE ROLE app_user LOGIN PASSWORD 'reliability'",

@@ -27,7 +27,7 @@ func bulkSeedPostgres(ctx context.Context, dbURL string, families, audits int) e
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	// One session, so that its settings hold: the rows are generated on the
 	// server (no client round trip per row, as fast as COPY without the
 	// transfer), consistent by construction, so the foreign-key triggers
@@ -37,7 +37,7 @@ func bulkSeedPostgres(ctx context.Context, dbURL string, families, audits int) e
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	for _, q := range []string{"SET session_replication_role = replica", "SET synchronous_commit = off", "SET maintenance_work_mem = '256MB'"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return err
@@ -83,7 +83,7 @@ func bulkSeedSQLite(ctx context.Context, path string, families, audits int) erro
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	db.SetMaxOpenConns(1)
 	// Nobody else has the file open while it is seeded: no journal and no
 	// sync (WAL again at the end), and a page cache that holds the indexes.

@@ -143,9 +143,10 @@ func crashRun(ctx context.Context, r *rig, postgres bool) verdict {
 				res := send(k, func(base string) result { _, res := c.refresh(ctx, base, ph.held.refresh, ph.ip); return res })
 				ref.add(res.kind())
 				mu.Lock()
-				if res.status == http.StatusOK {
+				switch res.status {
+				case http.StatusOK:
 					ph.held = pairOf(res)
-				} else if res.status == http.StatusUnauthorized {
+				case http.StatusUnauthorized:
 					dead = append(dead, ph.held.refresh)
 				}
 				mu.Unlock()
@@ -220,8 +221,8 @@ func integrityCheck(path string) string {
 	if err != nil {
 		return err.Error()
 	}
-	defer db.Close()
-	rows, err := db.Query("PRAGMA integrity_check")
+	defer func() { _ = db.Close() }()
+	rows, err := db.QueryContext(context.Background(), "PRAGMA integrity_check")
 	if err != nil {
 		return err.Error()
 	}
@@ -233,6 +234,9 @@ func integrityCheck(path string) string {
 			return err.Error()
 		}
 		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return err.Error()
 	}
 	return strings.Join(out, "; ")
 }

@@ -39,12 +39,14 @@ func startPostgres(ctx context.Context, dir string) (*postgres, error) {
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	p := &postgres{bin: filepath.Dir(initdbs[len(initdbs)-1]), dir: dir, asUser: os.Geteuid() == 0}
-	fmt.Sscan(port, &p.port)
+	if _, err := fmt.Sscan(port, &p.port); err != nil {
+		return nil, fmt.Errorf("port of %s: %w", addr, err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	if p.asUser {
-		if out, err := exec.Command("chown", "-R", "postgres", filepath.Dir(dir)).CombinedOutput(); err != nil {
+		if out, err := exec.Command("chown", "-R", "postgres", filepath.Dir(dir)).CombinedOutput(); err != nil { //nolint:gosec,noctx // G204: chown of the run's own temporary directory; it returns at once
 			return nil, fmt.Errorf("chown: %w: %s", err, out)
 		}
 	}
@@ -63,9 +65,9 @@ func (p *postgres) ctl(ctx context.Context, prog string, args ...string) error {
 		for i, a := range cmdline {
 			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
-		cmd = exec.CommandContext(ctx, "su", "postgres", "-c", strings.Join(quoted, " "))
+		cmd = exec.CommandContext(ctx, "su", "postgres", "-c", strings.Join(quoted, " ")) //nolint:gosec // G204: PostgreSQL's own tools on the run's directory, every argument single-quoted above
 	} else {
-		cmd = exec.CommandContext(ctx, cmdline[0], cmdline[1:]...)
+		cmd = exec.CommandContext(ctx, cmdline[0], cmdline[1:]...) //nolint:gosec // G204: PostgreSQL's own tools (initdb, pg_ctl) on the run's directory
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s: %w: %s", prog, err, out)
@@ -97,7 +99,7 @@ func (p *postgres) createDB(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 		return "", err
 	}
@@ -122,7 +124,9 @@ func startRedis(logPath string) (*redisServer, error) {
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	r := &redisServer{log: logPath}
-	fmt.Sscan(port, &r.port)
+	if _, err := fmt.Sscan(port, &r.port); err != nil {
+		return nil, fmt.Errorf("port of %s: %w", addr, err)
+	}
 	return r, r.start()
 }
 
@@ -131,7 +135,8 @@ func (r *redisServer) start() error {
 	if err != nil {
 		return err
 	}
-	r.proc = exec.Command("redis-server", "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	r.proc = exec.Command("redis-server", //nolint:gosec,noctx // G204: a fixed program on a port of ours; it outlives this call and stop ends it
+		"--port", fmt.Sprint(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	r.proc.Stdout, r.proc.Stderr = f, f
 	if err := r.proc.Start(); err != nil {
 		_ = f.Close()
@@ -140,7 +145,7 @@ func (r *redisServer) start() error {
 	r.done = make(chan struct{})
 	go func() { _ = r.proc.Wait(); _ = f.Close(); close(r.done) }()
 	for range 100 {
-		if c, err := net.Dial("tcp", r.addr()); err == nil {
+		if c, err := (&net.Dialer{Timeout: time.Second}).DialContext(context.Background(), "tcp", r.addr()); err == nil {
 			_ = c.Close()
 			return nil
 		}

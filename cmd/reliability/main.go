@@ -101,7 +101,7 @@ func run(ctx context.Context, prof profile, want map[string]bool, keep bool, bin
 	if keep {
 		logf("scratch directory kept: %s", tmp)
 	} else {
-		defer os.RemoveAll(tmp)
+		defer func() { _ = os.RemoveAll(tmp) }()
 	}
 	r := &rig{prof: prof, tmp: tmp, logf: logf, bin: bin}
 	if bin == "" {

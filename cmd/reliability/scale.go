@@ -375,7 +375,7 @@ func storeSize(ctx context.Context, dbURL, dbPath string, postgres bool) (map[st
 	if err != nil {
 		return nil, 0, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	rows := map[string]int64{}
 	for _, t := range []string{"token_families", "refresh_tokens", "audit_events"} {
 		var n int64

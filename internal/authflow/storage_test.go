@@ -59,7 +59,7 @@ func (f *fixture) dumpTables() map[string][][]byte {
 
 	out := map[string][][]byte{}
 	for _, table := range tables {
-		rows, err := db.QueryContext(f.ctx, `SELECT * FROM "`+table+`"`)
+		rows, err := db.QueryContext(f.ctx, `SELECT * FROM "`+table+`"`) //nolint:gosec // G202: table names listed by the database's own catalog, quoted
 		require.NoError(f.t, err)
 		cols, err := rows.Columns()
 		require.NoError(f.t, err)

@@ -383,7 +383,7 @@ func checkDatabase(ctx context.Context, r *Report, cfg *config.Config, probe boo
 	defer cancel()
 	st, err := sqlstore.Open(ctx, url, sqlstore.Options{})
 	if err == nil {
-		defer st.Close()
+		defer func() { _ = st.Close() }()
 		err = st.Ping(ctx)
 	}
 	if err != nil {
@@ -462,7 +462,7 @@ func writableDir(dir string) error {
 				return fmt.Errorf("%s is not writable", dir)
 			}
 			name := f.Name()
-			f.Close()
+			_ = f.Close()
 			return os.Remove(name)
 		}
 		parent := filepath.Dir(dir)
@@ -481,7 +481,7 @@ func checkRedis(ctx context.Context, r *Report, cfg *config.Config, probe bool) 
 		r.add(Error, "ALGA_MOBILE_REDIS_URL", err.Error(), "use redis://[:password@]host:6379[/db]")
 		return
 	}
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	if !probe {
 		r.add(OK, "ALGA_MOBILE_REDIS_URL", "rate limits shared through Redis at "+client.Addr+" (not probed)", "")
 		return

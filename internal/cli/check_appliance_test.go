@@ -31,7 +31,7 @@ func applianceEnv(t *testing.T, env map[string]string) {
 	checkEnv(t, nil)
 	for _, k := range applianceVars {
 		t.Setenv(k, "")
-		os.Unsetenv(k)
+		require.NoError(t, os.Unsetenv(k))
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -61,9 +61,9 @@ func applianceReport(t *testing.T, env map[string]string) (string, Report) {
 // refuses it, as a server with password authentication does (the shared
 // test server trusts every local connection, so it cannot show this).
 func wrongPasswordServer(t *testing.T) (host string, port int, passwords chan string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	passwords = make(chan string, 16)
 	go func() {
 		for {
@@ -72,7 +72,7 @@ func wrongPasswordServer(t *testing.T) (host string, port int, passwords chan st
 				return
 			}
 			go func(conn net.Conn) {
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 				be := pgproto3.NewBackend(conn, conn)
 				for {
 					msg, err := be.ReceiveStartupMessage()
@@ -201,7 +201,7 @@ func TestCheckApplianceNextAuthSecretMissing(t *testing.T) {
 }
 
 func TestCheckApplianceUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	require.NoError(t, ln.Close())
@@ -308,7 +308,7 @@ func TestCheckApplianceSaysThePasswordIsMissing(t *testing.T) {
 			dir := os.Getenv("SECRET_FS_BASE_PATH")
 			require.NotEmpty(t, dir)
 			if tc.password != "" {
-				require.NoError(t, os.WriteFile(filepath.Join(dir, "db_password_server"), []byte(tc.password), 0o600))
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "db_password_server"), []byte(tc.password), 0o600)) //nolint:gosec // G703: dir is the test's own temporary secrets directory
 			}
 			cfg, err := config.Load()
 			require.NoError(t, err)
@@ -338,7 +338,7 @@ func TestCheckLicensingAdviceOnAnAppliance(t *testing.T) {
 			m[k] = v
 		}
 		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
+			m[kv[i]] = kv[i+1] //nolint:gosec // G602: kv holds key/value pairs
 		}
 		return m
 	}

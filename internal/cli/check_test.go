@@ -26,7 +26,7 @@ func checkEnv(t *testing.T, env map[string]string) {
 		"MICROSOFT_OAUTH_CLIENT_ID", "MICROSOFT_OAUTH_CLIENT_SECRET", "ALGA_MOBILE_HOST_ALLOWLIST", "ALGA_MOBILE_DEV_IDP",
 		"ALGA_MOBILE_REDIS_URL", "ALGA_MOBILE_SECRET_KEY", "MICROSOFT_OAUTH_TENANT_ID", "ALGA_MOBILE_MICROSOFT_TENANTS"} {
 		t.Setenv(k, "")
-		os.Unsetenv(k)
+		require.NoError(t, os.Unsetenv(k))
 	}
 	for k, v := range env {
 		t.Setenv(k, v)

@@ -38,7 +38,7 @@ func runServe(e Env) int {
 	if err != nil {
 		return fail(e, "serve", err)
 	}
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	// What the service answers on purpose (capabilities tells the app) and
 	// check's warnings: once, at start, in check's words.
 	for _, f := range report.StartupWarnings() {

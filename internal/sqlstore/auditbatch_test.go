@@ -19,7 +19,7 @@ func TestAuditBatcherBatchesWithoutLosingEvents(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "a.db"), sqlstore.Options{})
 	require.NoError(t, err)
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	require.NoError(t, st.Migrate(ctx))
 	w := sqlstore.NewAuditBatcher(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 

@@ -100,14 +100,6 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	return s.db.QueryRowContext(ctx, s.q(query), args...)
 }
 
-// query runs a multi-row query outside a transaction.
-func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := s.stmts.prepare(ctx, s.db, query); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return s.db.QueryContext(ctx, s.q(query), args...)
-}
-
 // readRow runs a single-row read-only query on the read pool.
 func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := s.rstmts.prepare(ctx, s.rdb, query); st != nil {

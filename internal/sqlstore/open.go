@@ -130,7 +130,7 @@ func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) err
 	}
 	// The file holds private signing keys: create it owner-only (SQLite
 	// gives its -wal and -shm files the same mode).
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) //nolint:gosec // G304: the operator's configured database file
 	if err != nil {
 		return fmt.Errorf("open sqlite database %s: %w", path, err)
 	}

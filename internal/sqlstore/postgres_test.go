@@ -107,7 +107,7 @@ func testReplicasShareState(t *testing.T, url string) {
 		s := replicas[i%2]
 		wg.Go(func() {
 			_, errC := s.ConsumeOTT(ctx, mobileauth.Hash{1}, now)
-			res, errR := s.RotateRefreshToken(ctx, mobileauth.Hash{2}, mobileauth.Hash{3, byte(i), byte(i >> 8)}, now.Add(time.Hour), now)
+			res, errR := s.RotateRefreshToken(ctx, mobileauth.Hash{2}, mobileauth.Hash{3, byte(i), byte(i >> 8)}, now.Add(time.Hour), now) //nolint:gosec // G115: byte(i) and byte(i>>8) spell i into the hash on purpose
 			d, errH := s.Hit(ctx, "shared", l, now)
 			assert.NoError(t, errR)
 			assert.NoError(t, errH)

@@ -22,7 +22,7 @@ func TestPurgeDeletesInChunks(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"), Options{Exclusive: true})
 	require.NoError(t, err)
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	require.NoError(t, s.Migrate(ctx))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10 {

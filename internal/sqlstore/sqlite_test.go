@@ -57,7 +57,7 @@ func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nested", "dir")
 	s, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(dir, "m.db"), sqlstore.Options{Exclusive: true})
 	require.NoError(t, err)
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	require.NoError(t, s.Migrate(t.Context()))
 	for _, name := range []string{"m.db", "m.db-wal", "m.db.lock"} {
 		fi, err := os.Stat(filepath.Join(dir, name))
@@ -92,12 +92,12 @@ func TestSQLiteAdminWritesNextToServer(t *testing.T) {
 	url := "sqlite:" + filepath.Join(t.TempDir(), "mobile-auth.db")
 	server, err := sqlstore.Open(ctx, url, sqlstore.Options{Exclusive: true})
 	require.NoError(t, err)
-	defer server.Close()
+	defer func() { _ = server.Close() }()
 	require.NoError(t, server.Migrate(ctx))
 
 	admin, err := sqlstore.Open(ctx, url, sqlstore.Options{})
 	require.NoError(t, err)
-	defer admin.Close()
+	defer func() { _ = admin.Close() }()
 	require.NoError(t, admin.Migrate(ctx), "already migrated")
 	require.NoError(t, admin.AddUser(ctx, mobileauth.User{TenantID: "t", ID: "u", Email: "a@example.com",
 		Type: mobileauth.UserInternal, Active: true}))
@@ -117,7 +117,7 @@ func TestSQLiteURLForms(t *testing.T) {
 		t.Run(url, func(t *testing.T) {
 			s, err := sqlstore.Open(t.Context(), url, sqlstore.Options{})
 			require.NoError(t, err)
-			defer s.Close()
+			defer func() { _ = s.Close() }()
 			require.NoError(t, s.Migrate(t.Context()))
 		})
 	}
@@ -170,7 +170,7 @@ func TestObserveSeesEveryOperation(t *testing.T) {
 		},
 	})
 	require.NoError(t, err)
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	require.NoError(t, s.Migrate(t.Context()))
 	_, err = s.ConsumeOTT(t.Context(), mobileauth.Hash{}, time.Now())
 	require.ErrorIs(t, err, mobileauth.ErrNotFound)

@@ -79,7 +79,7 @@ func New(t testing.TB, opts ...Options) *DB {
 
 	root, err := pgx.Connect(ctx, base)
 	require.NoError(t, err, "connect to ALGA_TEST_POSTGRES_URL")
-	defer root.Close(ctx)
+	defer func() { _ = root.Close(ctx) }()
 	t.Cleanup(func() { d.drop(t, base) })
 	for _, stmt := range []string{
 		"CREATE ROLE " + d.OwnerRole + " NOLOGIN",
@@ -130,7 +130,7 @@ func (d *DB) drop(t testing.TB, base string) {
 	if !assert.NoError(t, err) {
 		return
 	}
-	defer root.Close(ctx)
+	defer func() { _ = root.Close(ctx) }()
 	// Connections of the app role that a test leaked would keep its role alive.
 	_, _ = root.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", d.AppRole)
 	for _, stmt := range []string{

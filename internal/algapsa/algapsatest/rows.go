@@ -27,6 +27,7 @@ type APIKeyRow struct {
 	UpdatedAt   time.Time
 }
 
+//nolint:gosec // G101: a list of column names, no credential
 const apiKeyRowColumns = `api_key_id::text, api_key, tenant::text, user_id::text, description, purpose, metadata,
 	usage_limit, usage_count, active, expires_at, last_used_at, created_at, updated_at`
 
