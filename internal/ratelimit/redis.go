@@ -127,7 +127,9 @@ func ParseRedisURL(rawURL string) (*redis.Options, error) {
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "redis: ")
 		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			// As a whole value only: a short password must not blank its
+			// letters in every word of the message.
+			msg = mobileauth.RedactSecret(msg, pw, "xxxxx")
 		}
 		return nil, fmt.Errorf("%w: %s", ErrInvalidRedisURL, msg)
 	}

@@ -155,6 +155,11 @@ func TestParseRedisURL(t *testing.T) {
 			assert.NotContains(t, err.Error(), secret)
 		})
 	}
+	t.Run("a short password does not blank the message's words", func(t *testing.T) {
+		_, err := ParseRedisURL("redis://:a@host/database")
+		require.ErrorIs(t, err, ErrInvalidRedisURL)
+		assert.Contains(t, err.Error(), "invalid database number")
+	})
 	t.Run("keeps the password in the options", func(t *testing.T) {
 		opts, err := ParseRedisURL("redis://user:" + secret + "@localhost:6379/2")
 		require.NoError(t, err)
