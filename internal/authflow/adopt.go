@@ -32,11 +32,13 @@ type AlgaRefreshTokens interface {
 // adoptionWait, then answers 503 so the phone retries. A family pending for
 // adoptionStale (its creator died, or lost a database, between creating and
 // settling it) is abandoned by the next presentation, which starts the
-// adoption again.
+// adoption again. The creator settles within adoptionSettle, whether or not
+// its request is cancelled meanwhile (well under adoptionStale).
 const (
-	adoptionWait  = 5 * time.Second
-	adoptionPoll  = 10 * time.Millisecond
-	adoptionStale = time.Minute
+	adoptionWait   = 5 * time.Second
+	adoptionPoll   = 10 * time.Millisecond
+	adoptionStale  = time.Minute
+	adoptionSettle = 20 * time.Second
 )
 
 // errAdoptionMoved: the adoption this presentation met was won by another
@@ -94,11 +96,18 @@ func (s *Service) adopt(ctx context.Context, req RefreshRequest, presented mobil
 	if err := s.refreshGate(m.gate); err != nil {
 		return RefreshResult{}, err
 	}
-	fam, successor, err := s.createAdoptedFamily(ctx, user, req, presented)
+	// From the family's creation to its confirmation the adoption runs to
+	// its end whatever happens to the request: a phone on a flaky network
+	// that drops the connection (cancelling ctx) must not leave the family
+	// pending, for its retry would wait for it, and a claim made but not
+	// confirmed would in the end cost the session.
+	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), adoptionSettle)
+	defer cancel()
+	fam, successor, err := s.createAdoptedFamily(settle, user, req, presented)
 	if err != nil {
 		return RefreshResult{}, err
 	}
-	if err := s.claimAlga(ctx, fam, presented); err != nil {
+	if err := s.claimAlga(settle, fam, presented); err != nil {
 		return RefreshResult{}, err
 	}
 	access, err := s.access.Issue(ctx, user, fam.ID, req.Device)

@@ -397,3 +397,34 @@ func TestApplianceRevokeDuringAdoption(t *testing.T) {
 	_, err = f.refresh(tok.Token)
 	assertCode(t, err, mobileauth.CodeUnauthorized)
 }
+
+// TestApplianceAdoptionOutlivesADroppedConnection: the phone drops the
+// connection (the request's context is cancelled) while its refresh is
+// adopting the token, after the family was created: the adoption is still
+// settled (claimed, confirmed), so the phone's retry gets the successor
+// instead of waiting on a pending family.
+func TestApplianceAdoptionOutlivesADroppedConnection(t *testing.T) {
+	f := newApplianceFixture(t)
+	hook := &algaHook{}
+	svc, _, _, _ := f.replicaWrapped(wrappers{
+		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
+	})
+	u := f.user()
+	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+	ctx, drop := context.WithCancel(f.ctx)
+	hook.before = func(mobileauth.Hash) error {
+		drop() // between the family's creation and the claim
+		return nil
+	}
+	_, err := svc.Refresh(ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.7"})
+	require.Error(t, err, "the dropped request itself fails (its mint)")
+	fam := f.adoptedFamily(tok)
+	assert.False(t, fam.AdoptionPending, "the adoption was settled all the same")
+	assert.Nil(t, fam.RevokedAt)
+	assert.NotNil(t, f.psa.RefreshTokenRow(t, tok.ID).RevokedAt)
+
+	svc.SetAdoptionWaitForTest(30 * time.Millisecond)
+	r, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.7"})
+	require.NoError(t, err, "the retry")
+	require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
+}
