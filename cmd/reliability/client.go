@@ -49,6 +49,8 @@ func (r result) kind() string {
 		return "reset"
 	case errors.Is(r.err, syscall.ECONNREFUSED):
 		return "refused"
+	case strings.Contains(r.err.Error(), "dial tcp") && strings.Contains(r.err.Error(), "timeout"):
+		return "connect-timeout" // no connection within the dialer's 2 s: the server did not accept
 	case errors.Is(r.err, os.ErrDeadlineExceeded), errors.Is(r.err, context.DeadlineExceeded), strings.Contains(r.err.Error(), "Timeout"):
 		return "timeout"
 	case errors.Is(r.err, io.EOF), errors.Is(r.err, io.ErrUnexpectedEOF):

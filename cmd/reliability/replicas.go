@@ -60,6 +60,7 @@ func replicasScenario(ctx context.Context, r *rig) []verdict {
 
 	// Exchanges: every OTT presented `each` times at once, on all replicas.
 	exch := newTally()
+	exchLat, refLat := &latencies{}, &latencies{}
 	wins := make([]int, tokens)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -72,6 +73,7 @@ func replicasScenario(ctx context.Context, r *rig) []verdict {
 				<-start
 				_, res := c.exchange(ctx, ins[(i+k)%len(ins)].base, o)
 				exch.add(res.kind())
+				exchLat.add(res.dur)
 				if res.status == http.StatusOK {
 					mu.Lock()
 					wins[i]++
@@ -102,6 +104,7 @@ func replicasScenario(ctx context.Context, r *rig) []verdict {
 				<-start
 				p, res := c.refresh(ctx, ins[(i+k)%len(ins)].base, ch.Token, ch.IP)
 				ref.add(res.kind())
+				refLat.add(res.dur)
 				if res.status == http.StatusOK {
 					mu.Lock()
 					successors[i][p.refresh] = true
@@ -136,9 +139,9 @@ func replicasScenario(ctx context.Context, r *rig) []verdict {
 	}
 	return []verdict{
 		{name: "replicas/exchange", pass: exch.get("200") == tokens && onePerOTT && exch.get("401") == tokens*(each-1),
-			figures: fmt.Sprintf("%d OTTs × %d concurrent exchanges on 3 replicas: attempts %s; exactly one success per OTT: %v", tokens, each, exch, onePerOTT)},
+			figures: fmt.Sprintf("%d OTTs × %d concurrent exchanges on 3 replicas: attempts %s, p50 %s, slowest %s; exactly one success per OTT: %v", tokens, each, exch, ms(exchLat.quantile(0.5)), ms(exchLat.quantile(1)), onePerOTT)},
 		{name: "replicas/refresh", pass: ref.get("200") == tokens*each && distinct == tokens && oneEach,
-			figures: fmt.Sprintf("%d chains × %d concurrent refreshes on 3 replicas: attempts %s; distinct successors %d (one per chain: %v)", tokens, each, ref, distinct, oneEach)},
+			figures: fmt.Sprintf("%d chains × %d concurrent refreshes on 3 replicas: attempts %s, p50 %s, slowest %s; distinct successors %d (one per chain: %v)", tokens, each, ref, ms(refLat.quantile(0.5)), ms(refLat.quantile(1)), distinct, oneEach)},
 		{name: "replicas/ratelimit", pass: admitted == limit && n500 == 0,
 			figures: fmt.Sprintf("limit %d/min per address, %d attempts over 3 replicas (Redis): admitted %d, outcomes %s; 500s logged %d", limit, attempts, admitted, lim, n500)},
 	}
