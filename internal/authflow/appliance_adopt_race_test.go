@@ -1,6 +1,9 @@
 package authflow_test
 
 import (
+	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,4 +104,132 @@ func TestApplianceAdoptionOnSQLite(t *testing.T) {
 		assert.Zero(t, f.activeKeys(fam))
 		assert.Len(t, f.reuseAudits(fam), 1)
 	})
+}
+
+// missThen runs hook once, when a lookup in the own store misses: what it
+// does lands between a refresh's look here and its look in AlgaPSA's
+// database.
+type missThen struct {
+	mobileauth.RefreshStore
+	hook func()
+}
+
+func (m *missThen) GetRefreshToken(ctx context.Context, h mobileauth.Hash) (mobileauth.RefreshToken, error) {
+	rt, err := m.RefreshStore.GetRefreshToken(ctx, h)
+	if errors.Is(err, mobileauth.ErrNotFound) && m.hook != nil {
+		hook := m.hook
+		m.hook = nil
+		hook()
+	}
+	return rt, err
+}
+
+// TestApplianceAdoptionOvertaken: a presentation that missed the token in
+// the own store, while another (on another instance) adopts it completely
+// before this one reads AlgaPSA's row, finds that row claimed: it is
+// answered from the adopted family, as a retry inside the grace period,
+// not with a 401.
+func TestApplianceAdoptionOvertaken(t *testing.T) {
+	f := newApplianceFixture(t)
+	hooked := &missThen{}
+	second, _, _, _ := f.replicaWith(func(st mobileauth.RefreshStore) mobileauth.RefreshStore {
+		hooked.RefreshStore = st
+		return hooked
+	})
+	u := f.user()
+	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+	var first authflow.RefreshResult
+	hooked.hook = func() {
+		var err error
+		first, err = f.refresh(tok.Token)
+		require.NoError(t, err, "the other instance adopts it")
+	}
+	r, err := second.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.4"})
+	require.Nil(t, hooked.hook, "the hook ran")
+	require.NoError(t, err)
+	assert.Equal(t, first.RefreshToken, r.RefreshToken, "the same successor")
+	require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
+	assert.Equal(t, 1, f.activeKeys(f.adoptedFamily(tok).ID))
+}
+
+// pendingSeen closes seen the first time it reads a family whose adoption
+// is pending: a presentation is then waiting for the adoption.
+type pendingSeen struct {
+	mobileauth.RefreshStore
+	once sync.Once
+	seen chan struct{}
+}
+
+func (p *pendingSeen) GetFamily(ctx context.Context, id string) (mobileauth.TokenFamily, error) {
+	fam, err := p.RefreshStore.GetFamily(ctx, id)
+	if err == nil && fam.AdoptionPending {
+		p.once.Do(func() { close(p.seen) })
+	}
+	return fam, err
+}
+
+// TestApplianceAdoptionWaitsForTheClaim: a presentation that meets the
+// adoption's family before AlgaPSA's row is claimed waits for the claim
+// (no answer hands out a family whose claim may still fail): once the
+// creator confirms, it gets the same successor; when AlgaPSA takes the
+// token back before the claim, both get 401 and no key is left active.
+func TestApplianceAdoptionWaitsForTheClaim(t *testing.T) {
+	f := newApplianceFixture(t)
+	for _, tc := range []struct {
+		name     string
+		takeBack bool
+	}{{"claim succeeds", false}, {"AlgaPSA takes the token back", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			hook := &algaHook{}
+			creator, _, _, _ := f.replicaWrapped(wrappers{
+				alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
+			})
+			watch := &pendingSeen{seen: make(chan struct{})}
+			waiter, _, _, _ := f.replicaWith(func(st mobileauth.RefreshStore) mobileauth.RefreshStore {
+				watch.RefreshStore = st
+				return watch
+			})
+			u := f.user()
+			tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+			var (
+				wres authflow.RefreshResult
+				werr error
+				done = make(chan struct{})
+			)
+			hook.before = func(h mobileauth.Hash) error {
+				go func() {
+					defer close(done)
+					wres, werr = waiter.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.5"})
+				}()
+				select {
+				case <-watch.seen: // the waiter waits for this claim
+				case <-done:
+				}
+				if tc.takeBack {
+					_, err := f.db.RevokeAlgaRefreshToken(f.ctx, h)
+					return err
+				}
+				return nil
+			}
+			res, err := creator.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.6"})
+			<-done
+			select {
+			case <-watch.seen:
+			default:
+				t.Fatal("the waiter never met the pending family")
+			}
+			mine := f.psa.APIKeyRows(t, "user_id = $1 AND metadata->>'issuer' = $2 AND active", u.ID, algapsa.KeyIssuer)
+			if tc.takeBack {
+				assertCode(t, err, mobileauth.CodeUnauthorized)
+				assertCode(t, werr, mobileauth.CodeUnauthorized)
+				assert.NotNil(t, f.adoptedFamily(tok).RevokedAt)
+				assert.Empty(t, mine, "no active key")
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, werr)
+			assert.Equal(t, res.RefreshToken, wres.RefreshToken, "the same successor")
+			assert.Len(t, mine, 1, "one active key")
+		})
+	}
 }
