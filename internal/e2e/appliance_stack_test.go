@@ -74,7 +74,7 @@ func apStartWebApp(t *testing.T, db *algapsatest.DB, origin string) *apWebApp {
 		_, _ = io.WriteString(rw, `{"source":"web-app","capabilities":{"tickets":true}}`)
 	})
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(rw, "web app: "+r.URL.Path)
+		_, _ = io.WriteString(rw, "web app: "+r.URL.Path) //nolint:gosec // G705: a text/plain stub answer, never rendered
 	})
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
@@ -133,7 +133,7 @@ func (w *apWebApp) signIn(rw http.ResponseWriter, r *http.Request) {
 	w.sessions = append(w.sessions, apSignIn{User: *u, SessionID: sessionID, Cookies: cookies})
 	w.mu.Unlock()
 	for name, value := range cookies {
-		http.SetCookie(rw, &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		http.SetCookie(rw, &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, //nolint:gosec // G124: the web-app stub on plain-http loopback; HttpOnly and SameSite set as the real one does
 			Secure: strings.HasPrefix(w.origin, "https:")})
 	}
 	target := "/"
@@ -142,7 +142,7 @@ func (w *apWebApp) signIn(rw http.ResponseWriter, r *http.Request) {
 			target = cb
 		}
 	}
-	http.Redirect(rw, r, target, http.StatusFound)
+	http.Redirect(rw, r, target, http.StatusFound) //nolint:gosec // G710: the stub web app returns to callbackUrl as Auth.js does; the service under test checks it
 }
 
 // mint seeds a sessions row for u and returns its id and the cookies of a
@@ -214,7 +214,7 @@ func (st *apStack) apSignInURL(state string) string {
 // apTickets calls the stub's REST API through nginx as the phone does.
 func apTickets(t *testing.T, base, key, tenant string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/api/v1/tickets", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/api/v1/tickets", nil)
 	require.NoError(t, err)
 	if key != "" {
 		req.Header.Set("x-api-key", key)

@@ -164,8 +164,8 @@ func siSaveScreenshot(t *testing.T, ctx context.Context) {
 	require.NoError(t, err)
 	img, err := png.Decode(bytes.NewReader(buf))
 	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Dir(siScreenshot), 0o755))
-	require.NoError(t, os.WriteFile(siScreenshot, buf, 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Dir(siScreenshot), 0o755)) //nolint:gosec // G301: internal/e2e/artifacts, a directory of the checkout for people to open
+	require.NoError(t, os.WriteFile(siScreenshot, buf, 0o644))         //nolint:gosec // G306: a screenshot for people to open, like the rest of the checkout
 	abs, _ := filepath.Abs(siScreenshot)
 	t.Logf("sign-in page screenshot: %s", abs)
 
@@ -223,7 +223,7 @@ func TestChromiumSignOutButton(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, in.URL+"/auth/signin", loc)
 	var revoked int
-	require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM web_sessions WHERE revoked_at IS NOT NULL").Scan(&revoked))
+	require.NoError(t, in.App.Store.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM web_sessions WHERE revoked_at IS NOT NULL").Scan(&revoked))
 	assert.Equal(t, 1, revoked, "the session ended")
 }
 
@@ -250,7 +250,7 @@ func TestChromiumCrossSiteHandoffAsksFirst(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("email"), "tech@example.com"),
 		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/auth/signout"] button`))))
-	_, err = in.App.Store.DB().Exec("UPDATE web_sessions SET created_at = created_at - 180000")
+	_, err = in.App.Store.DB().ExecContext(t.Context(), "UPDATE web_sessions SET created_at = created_at - 180000")
 	require.NoError(t, err)
 
 	// Another site (localhost is another site than 127.0.0.1) links to the
@@ -272,7 +272,7 @@ func TestChromiumCrossSiteHandoffAsksFirst(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(loc, in.URL+"/auth/mobile/handoff?"), "the page is the hand-off's own: %s", loc)
 	var otts int
-	require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM one_time_tokens").Scan(&otts))
+	require.NoError(t, in.App.Store.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM one_time_tokens").Scan(&otts))
 	assert.Zero(t, otts, "no OTT before the user confirms")
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action="/auth/mobile/handoff"] button`))))

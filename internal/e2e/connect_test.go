@@ -61,7 +61,7 @@ func TestConnectQRDecodesToThePayload(t *testing.T) {
 	png := filepath.Join(t.TempDir(), "qr.png")
 	require.NoError(t, os.WriteFile(png, []byte(readAll(t, r)), 0o600))
 	zbar := testenv.Binary(t, "ALGA_TEST_ZBARIMG", "zbarimg", "/usr/bin/zbarimg")
-	out, err := exec.Command(zbar, "--quiet", "--raw", png).Output()
+	out, err := exec.CommandContext(t.Context(), zbar, "--quiet", "--raw", png).Output() //nolint:gosec // G204: zbarimg (ALGA_TEST_ZBARIMG or PATH) on the PNG the test fetched
 	require.NoError(t, err)
 	assert.Equal(t, want, strings.TrimSpace(string(out)))
 	origin, err := qr.ParsePayload(strings.TrimSpace(string(out)))

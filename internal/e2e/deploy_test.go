@@ -137,7 +137,7 @@ func dpEnvExample(t *testing.T) (set map[string]string, commented []string) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dpRoot, "deploy/compose/env.example"))
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	set = map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -162,7 +162,7 @@ func dpLoadConfig(t *testing.T, v dpVars, env, secretFiles map[string]string) (*
 	for _, k := range v.all() {
 		for _, name := range []string{k, k + "_FILE"} {
 			t.Setenv(name, "")
-			os.Unsetenv(name)
+			require.NoError(t, os.Unsetenv(name))
 		}
 	}
 	for k, val := range env {

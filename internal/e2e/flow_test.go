@@ -23,7 +23,10 @@ func postJSON(t *testing.T, u string, body any) (*http.Response, map[string]any)
 	t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(t, err)
-	resp, err := http.Post(u, "application/json", bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, bytes.NewReader(b))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out map[string]any
@@ -39,8 +42,7 @@ func TestWholeFlowOverHTTP(t *testing.T) {
 	in := start(t, baseEnv(t, addr))
 	in.addUser(t, tenantA, "tech@example.com", mobileauth.UserInternal)
 
-	resp, err := http.Get(in.URL + "/api/v1/mobile/auth/capabilities")
-	require.NoError(t, err)
+	resp := get(t, http.DefaultClient, in.URL+"/api/v1/mobile/auth/capabilities")
 	var caps map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&caps))
 	resp.Body.Close()
@@ -165,7 +167,7 @@ func TestDemoPageCurlQuotesTheState(t *testing.T) {
 	m := regexp.MustCompile(`<code>curl (.*?)</code>`).FindStringSubmatch(body)
 	require.NotNil(t, m, body)
 
-	out, err := exec.Command(sh, "-c", "set -- "+html.UnescapeString(m[1])+`; printf '%s\0' "$@"`).Output()
+	out, err := exec.CommandContext(t.Context(), sh, "-c", "set -- "+html.UnescapeString(m[1])+`; printf '%s\0' "$@"`).Output() //nolint:gosec // G204: sh runs the command line the demo page shows, which is what the test checks
 	require.NoError(t, err)
 	args := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
 	require.Len(t, args, 6, "%q", args)

@@ -35,7 +35,7 @@ func siHandoffQuery(kv ...string) string {
 // client would ignore it as an ordinary header); c must then have a jar.
 func siLocation(t *testing.T, c *http.Client, u string, hdr ...string) string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
 	require.NoError(t, err)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		if hdr[i] == "Host" {
@@ -51,7 +51,7 @@ func siLocation(t *testing.T, c *http.Client, u string, hdr ...string) string {
 	}
 	r, err := c.Do(req)
 	require.NoError(t, err)
-	defer r.Body.Close()
+	defer func() { _ = r.Body.Close() }()
 	require.Equal(t, http.StatusFound, r.StatusCode, u)
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"), "every handoff answer is uncacheable")
 	return r.Header.Get("Location")
@@ -180,7 +180,7 @@ func TestHandoffRefusesClientUsers(t *testing.T) {
 		siLocation(t, c, in.URL+siHandoffPath("st"), "X-Forwarded-Host", "evil.example"),
 		"step 4 (client) comes before step 5 (host)")
 	var n int
-	require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM one_time_tokens").Scan(&n))
+	require.NoError(t, in.App.Store.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM one_time_tokens").Scan(&n))
 	assert.Zero(t, n, "no OTT was issued")
 }
 

@@ -41,7 +41,7 @@ func freeAddr(t testing.TB) string {
 	handedOutMu.Lock()
 	defer handedOutMu.Unlock()
 	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		addr := ln.Addr().String()
 		require.NoError(t, ln.Close())
@@ -76,7 +76,7 @@ func start(t *testing.T, env map[string]string) *instance {
 		"MICROSOFT_OAUTH_CLIENT_SECRET", "ALGA_LICENSE", "ALGA_MOBILE_HOST_ALLOWLIST", "ALGA_MOBILE_REDIS_URL",
 		"NEXT_PUBLIC_EDITION", "ALGA_MOBILE_TRUSTED_PROXIES", "GOOGLE_OAUTH_ISSUER"} {
 		t.Setenv(k, "")
-		os.Unsetenv(k)
+		require.NoError(t, os.Unsetenv(k))
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -101,7 +101,7 @@ func start(t *testing.T, env map[string]string) *instance {
 	}
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		<-done //nolint:errcheck // Serve's verdict after cancel; the test under way has its own
 		_ = a.Close()
 	})
 	return &instance{URL: cfg.Origin(), App: a}
@@ -147,9 +147,13 @@ func signIn(t *testing.T, c *http.Client, base, callback, email string) *http.Re
 	action, err := url.Parse(htmlUnescape(m[1]))
 	require.NoError(t, err)
 	target, _ := url.Parse(authURL)
-	resp, err = c.PostForm(target.ResolveReference(action).String(), url.Values{"email": {email}})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, target.ResolveReference(action).String(),
+		strings.NewReader(url.Values{"email": {email}}.Encode()))
 	require.NoError(t, err)
-	resp.Body.Close()
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = c.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
 	require.Equal(t, http.StatusFound, resp.StatusCode, "provider redirects back")
 	cb := resp.Header.Get("Location")
 	require.Contains(t, cb, "/api/auth/callback/dev")
@@ -158,7 +162,7 @@ func signIn(t *testing.T, c *http.Client, base, callback, email string) *http.Re
 
 func get(t testing.TB, c *http.Client, u string, hdr ...string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
 	require.NoError(t, err)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])

@@ -68,7 +68,7 @@ func ngStartWebApp(t *testing.T) *ngWebApp {
 		w.seen = append(w.seen, ngSeen{Path: r.URL.Path, Header: r.Header.Clone()})
 		w.mu.Unlock()
 		rw.Header().Set("X-Stub", "web-app")
-		_, _ = io.WriteString(rw, "web app: "+r.URL.Path)
+		_, _ = io.WriteString(rw, "web app: "+r.URL.Path) //nolint:gosec // G705: a text/plain stub answer, never rendered
 	}))
 	t.Cleanup(w.srv.Close)
 	return w
@@ -139,7 +139,7 @@ func ngRender(t *testing.T, listen, sidecar, webapp string) string {
 // fresh prefix directory; it returns the file's path.
 func ngRenderFile(t *testing.T, rel, listen, sidecar, webapp string, edit func(string) string) string {
 	t.Helper()
-	raw, err := os.ReadFile(rel)
+	raw, err := os.ReadFile(rel) //nolint:gosec // G304: a configuration file of the repository
 	require.NoError(t, err)
 	conf := string(raw)
 	for _, p := range []string{"{{LISTEN}}", "{{SIDECAR}}", "{{WEBAPP}}", "{{PREFIX}}"} {
@@ -152,7 +152,7 @@ func ngRenderFile(t *testing.T, rel, listen, sidecar, webapp string, edit func(s
 		conf = edit(conf)
 	}
 	path := filepath.Join(prefix, "nginx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600)) //nolint:gosec // G703: a file in the test's temporary directory
 	return path
 }
 
@@ -163,7 +163,7 @@ var ngUserDirective = regexp.MustCompile(`(?m)^\s*user\s`)
 func ngRun(t *testing.T, bin, conf, listen string) {
 	t.Helper()
 	prefix := filepath.Dir(conf)
-	raw, err := os.ReadFile(conf)
+	raw, err := os.ReadFile(conf) //nolint:gosec // G304: the configuration the test just rendered
 	require.NoError(t, err)
 	global := "daemon off;"
 	// As root the master would switch its workers to the compiled-in user,
@@ -173,11 +173,11 @@ func ngRun(t *testing.T, bin, conf, listen string) {
 	}
 	// -e: the startup error log, before the file's own error_log applies.
 	args := []string{"-p", prefix, "-e", filepath.Join(prefix, "startup.log"), "-c", conf, "-g", global}
-	out, err := exec.Command(bin, append([]string{"-t"}, args...)...).CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), bin, append([]string{"-t"}, args...)...).CombinedOutput() //nolint:gosec // G204: nginx (ALGA_TEST_NGINX or PATH) -t on the test's own configuration
 	require.NoError(t, err, "nginx -t:\n%s", out)
 
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, args...) //nolint:gosec,noctx // G204: nginx on the test's own configuration; it outlives this call and the cleanup below stops it with SIGQUIT
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
@@ -185,13 +185,13 @@ func ngRun(t *testing.T, bin, conf, listen string) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGQUIT)
 		select {
-		case <-exited:
+		case <-exited: //nolint:errcheck // nginx's exit status after our SIGQUIT tells nothing
 		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-exited //nolint:errcheck // killed: its exit status is ours
 		}
 		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+			log, _ := os.ReadFile(filepath.Join(prefix, "error.log")) //nolint:gosec // G304: nginx's error log in the test's prefix directory
 			t.Logf("nginx output:\n%s\nerror.log:\n%s", stderr.String(), log)
 		}
 	})
@@ -202,8 +202,8 @@ func ngRun(t *testing.T, bin, conf, listen string) {
 			t.Fatalf("nginx exited at startup: %v\n%s", err, stderr.String())
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", listen, 200*time.Millisecond); err == nil {
-			c.Close()
+		if c, err := (&net.Dialer{Timeout: 200 * time.Millisecond}).DialContext(t.Context(), "tcp", listen); err == nil {
+			_ = c.Close()
 			return
 		}
 		require.True(t, time.Now().Before(deadline), "nginx did not listen on %s", listen)
@@ -216,7 +216,7 @@ func ngPostJSON(t *testing.T, u string, body any, hdr ...string) (*http.Response
 	t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, bytes.NewReader(b))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(hdr); i += 2 {

@@ -35,7 +35,7 @@ func pxStartStub(t *testing.T, name string) *pxStub {
 		s.seen[r.URL.Path] = r.Header.Clone()
 		s.mu.Unlock()
 		w.Header().Set("X-Stub", name)
-		_, _ = io.WriteString(w, name+": "+r.URL.Path)
+		_, _ = io.WriteString(w, name+": "+r.URL.Path) //nolint:gosec // G705: a text/plain stub answer, never rendered
 	}))
 	t.Cleanup(s.srv.Close)
 	return s

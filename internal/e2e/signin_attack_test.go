@@ -202,7 +202,7 @@ func TestSignInRefusesForgedCallbacks(t *testing.T) {
 		r = get(t, c, cb)
 		assert.Equal(t, "/auth/signin?error=flow_expired", r.Header.Get("Location"), "the flow cookie was spent")
 		assert.Equal(t, 1, siSessions(t, in), "no second session")
-		_, err := in.App.Store.DB().Exec("DELETE FROM web_sessions")
+		_, err := in.App.Store.DB().ExecContext(t.Context(), "DELETE FROM web_sessions")
 		require.NoError(t, err)
 	})
 }
@@ -246,7 +246,7 @@ func TestSignInRefusesUsersOutsideTheDirectory(t *testing.T) {
 			var n int
 			_, err := in.App.AuditLog().ListAudit(context.Background(), mobileauth.AuditFilter{Limit: 1}) // writes what is queued
 			require.NoError(t, err)
-			require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM audit_events WHERE operation = ? AND details LIKE ?",
+			require.NoError(t, in.App.Store.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM audit_events WHERE operation = ? AND details LIKE ?",
 				mobileauth.AuditSignInRefused, "%"+tt.email+"%").Scan(&n))
 			assert.Equal(t, 1, n, "the refusal is audited")
 		})
@@ -328,7 +328,7 @@ func TestSignInRefusesMicrosoftForeignTenantEmail(t *testing.T) {
 			r := siSignInVia(t, browser(t), in, "azure-ad", in.URL+handoff, nil)
 			require.Equal(t, http.StatusFound, r.StatusCode)
 			assert.Equal(t, handoff, r.Header.Get("Location"))
-			_, err := in.App.Store.DB().Exec("DELETE FROM web_sessions")
+			_, err := in.App.Store.DB().ExecContext(t.Context(), "DELETE FROM web_sessions")
 			require.NoError(t, err)
 		})
 	}

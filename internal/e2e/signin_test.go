@@ -377,7 +377,7 @@ func TestSignInCookiesOnHTTPSOrigin(t *testing.T) {
 // siPost sends an empty form POST with extra headers.
 func siPost(t *testing.T, c *http.Client, u string, hdr ...string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(""))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(""))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for i := 0; i+1 < len(hdr); i += 2 {
@@ -443,7 +443,7 @@ func TestSignOutEndsTheSessionAndItsOTTs(t *testing.T) {
 		assert.Negative(t, cleared.MaxAge)
 	}
 	var revoked int
-	require.NoError(t, in.App.Store.DB().QueryRow("SELECT COUNT(*) FROM web_sessions WHERE revoked_at IS NOT NULL").Scan(&revoked))
+	require.NoError(t, in.App.Store.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM web_sessions WHERE revoked_at IS NOT NULL").Scan(&revoked))
 	assert.Equal(t, 1, revoked)
 
 	resp, body := postJSON(t, in.URL+"/api/v1/mobile/auth/exchange", map[string]any{"ott": before, "state": "before"})

@@ -138,7 +138,7 @@ func tkDo(t testing.TB, method, u string, body io.Reader, hdr ...string) tkRespo
 
 // tkTry is tkDo for goroutines other than the test's own (no FailNow).
 func tkTry(method, u string, body io.Reader, hdr ...string) (tkResponse, error) {
-	req, err := http.NewRequest(method, u, body)
+	req, err := http.NewRequestWithContext(context.Background(), method, u, body)
 	if err != nil {
 		return tkResponse{}, err
 	}
@@ -261,11 +261,11 @@ func tkGolden(t *testing.T, name string, body []byte, volatile ...string) {
 	got := buf.Bytes()
 	file := filepath.Join("testdata", "golden", name+".json")
 	if tkUpdating() {
-		require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
-		require.NoError(t, os.WriteFile(file, got, 0o644))
+		require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755)) //nolint:gosec // G301: testdata of the checkout
+		require.NoError(t, os.WriteFile(file, got, 0o644))         //nolint:gosec // G306: a golden file committed with the repository
 		return
 	}
-	want, err := os.ReadFile(file)
+	want, err := os.ReadFile(file) //nolint:gosec // G304: a golden file of the package's testdata
 	require.NoError(t, err, "golden file missing; run go test ./internal/e2e -run %s -update", t.Name())
 	assert.Equal(t, string(want), string(got), "golden %s differs (rerun with -update if the change is intended)", file)
 }
