@@ -105,9 +105,10 @@ func Unavailable(err error) bool {
 	var pg interface{ SQLState() string }
 	if errors.As(err, &pg) {
 		// Class 08: connection exception; 57P01–57P03: the server is
-		// shutting down, crashed, or not yet accepting connections.
+		// shutting down, crashed, or not yet accepting connections; 53300:
+		// every connection slot is taken (a busy server frees them soon).
 		c := pg.SQLState()
-		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03"
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
 	}
 	return false
 }

@@ -32,6 +32,8 @@ func TestUnavailable(t *testing.T) {
 		{"admin shutdown", fmt.Errorf("x: %w", stateErr("57P01")), true},
 		{"starting up", stateErr("57P03"), true},
 		{"connection exception class", stateErr("08006"), true},
+		{"too many connections", fmt.Errorf("connect: %w", stateErr("53300")), true},
+		{"disk full is not transient", stateErr("53100"), false},
 		{"marked", fmt.Errorf("x: %w", ErrUnavailable), true},
 	}
 	for _, tc := range cases {
