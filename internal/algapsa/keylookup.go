@@ -39,8 +39,9 @@ type keyLookup struct {
 
 const (
 	// keyLookupWorkers is how many batch queries may run at once: a
-	// fraction of the pool (DefaultMaxConns), so exchanges and refreshes
-	// keep connections.
+	// fraction of the pool (DefaultMaxConns; serve opens 16), so that
+	// exchanges and refreshes keep connections. Two keep one query
+	// gathering while the other runs.
 	keyLookupWorkers = 2
 	// maxKeyBatch bounds one query's keys.
 	maxKeyBatch = 256
