@@ -62,8 +62,8 @@ lint: golangci-lint vulncheck
 ## the untagged build's own file, and tools/vuln's program
 golangci-lint:
 	gl=$$(cd tools/lint && go tool -n golangci-lint) && \
-	  $$gl run ./... && \
-	  $$gl run --build-tags= ./internal/app/ && \
+	  $$gl run --build-tags=$(DEVTAGS) ./... && \
+	  $$gl run ./internal/app/ && \
 	  cd tools/vuln && $$gl run ./...
 
 ## vulncheck: govulncheck (tests and the devidp build included) against an offline database

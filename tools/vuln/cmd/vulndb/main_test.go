@@ -15,7 +15,7 @@ func TestLatestFixed(t *testing.T) {
 			r.Events = append(r.Events, struct {
 				Introduced string `json:"introduced,omitempty"`
 				Fixed      string `json:"fixed,omitempty"`
-			}{pairs[i], pairs[i+1]})
+			}{pairs[i], pairs[i+1]}) //nolint:gosec // G602: pairs come in twos
 		}
 		return r
 	}
@@ -64,7 +64,7 @@ func TestBuildWritesV1Layout(t *testing.T) {
 	}
 
 	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(out, name))
+		b, err := os.ReadFile(filepath.Join(out, name)) //nolint:gosec // G304: a file the test's build wrote
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestReadPin(t *testing.T) {
 	if err := writePin(pin, module{Version: "v0.0.0-1", Sum: "h1:new="}); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(pin)
+	b, err := os.ReadFile(pin) //nolint:gosec // G304: the test's temporary pin file
 	if err != nil {
 		t.Fatal(err)
 	}
