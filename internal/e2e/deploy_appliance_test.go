@@ -47,6 +47,10 @@ type dpApplianceObject struct {
 					Secret struct {
 						SecretName string `yaml:"secretName"`
 					}
+					ConfigMap struct {
+						Name     string
+						Optional *bool
+					} `yaml:"configMap"`
 					PVC struct {
 						ClaimName string `yaml:"claimName"`
 					} `yaml:"persistentVolumeClaim"`
@@ -138,14 +142,21 @@ func TestDeployApplianceKubernetesManifest(t *testing.T) {
 	c := pod.Spec.Containers[0]
 	// AlgaPSA's existing Secrets, by name and key.
 	refs := map[string]string{}
+	optional := map[string]bool{}
 	for _, e := range c.Env {
 		dpCheckName(t, v, "Deployment env", e.Name)
 		refs[e.Name] = e.secretRef()
+		optional[e.Name] = e.ValueFrom.SecretKeyRef.Optional != nil && *e.ValueFrom.SecretKeyRef.Optional
 	}
 	assert.Equal(t, map[string]string{
 		"DB_PASSWORD_SERVER": "db-credentials/DB_PASSWORD_SERVER",
 		"NEXTAUTH_SECRET":    "alga-core-sebastian-secrets/NEXTAUTH_SECRET",
+		// The appliance's own license, where AlgaPSA's installer seeds it
+		// (Secret appliance-license-seed, key LICENSE_TOKEN).
+		"ALGA_LICENSE": "appliance-license-seed/LICENSE_TOKEN",
 	}, refs)
+	assert.Equal(t, map[string]bool{"DB_PASSWORD_SERVER": false, "NEXTAUTH_SECRET": false, "ALGA_LICENSE": true},
+		optional, "only the license is optional: a trial or free appliance has none and must still start")
 	require.Len(t, c.EnvFrom, 1)
 	assert.Equal(t, cm.Metadata.Name, c.EnvFrom[0].ConfigMapRef.Name)
 
@@ -158,8 +169,13 @@ func TestDeployApplianceKubernetesManifest(t *testing.T) {
 	for _, m := range c.VolumeMounts {
 		mounts[m.Name] = m.MountPath
 	}
-	pvcVolume, secretVolume := "", ""
+	pvcVolume, secretVolume, keysVolume := "", "", ""
 	for _, vol := range pod.Spec.Volumes {
+		if vol.ConfigMap.Name == "alga-mobile-auth-license-keys" {
+			keysVolume = vol.Name
+			require.NotNil(t, vol.ConfigMap.Optional)
+			assert.True(t, *vol.ConfigMap.Optional, "the keys ConfigMap is optional: the pod starts without it")
+		}
 		if vol.PVC.ClaimName == objs["PersistentVolumeClaim"].Metadata.Name {
 			pvcVolume = vol.Name
 		}
@@ -169,6 +185,8 @@ func TestDeployApplianceKubernetesManifest(t *testing.T) {
 	}
 	assert.Equal(t, "/data", mounts[pvcVolume], "the claim is mounted at /data")
 	assert.Equal(t, cm.Data["SECRET_FS_BASE_PATH"], mounts[secretVolume], "the own Secret's files are where the service looks")
+	require.NotEmpty(t, keysVolume, "a volume for the license's verification keys")
+	assert.Equal(t, cm.Data["ALGA_LICENSE_PUBLIC_KEYS"], mounts[keysVolume], "the license keys are where the service looks")
 	assert.Equal(t, []string{"ReadWriteOnce"}, objs["PersistentVolumeClaim"].Spec.AccessModes)
 
 	// Probes and hardening, as in the standalone manifest.
@@ -212,6 +230,23 @@ func TestDeployApplianceKubernetesManifest(t *testing.T) {
 	cfg, err := dpLoadConfig(t, v, env, map[string]string{"ALGA_MOBILE_SECRET_KEY": "k3Vq8wY1sQ0bH7nR2xL5pT9mC4fJ6dG8aE1zU3iO7yW2"})
 	require.NoError(t, err)
 	assert.Equal(t, "sqlite:/data/mobile-auth.db", cfg.DatabaseURL.Value())
+	assert.False(t, cfg.License.Set(), "no seed Secret: no license, the pod still starts")
+
+	// The seed's LICENSE_TOKEN reaches the service as its license; an empty
+	// one (a free install) counts as none; the own Secret's file overrides it.
+	const seed = "eyJhbGciOiJFUzI1NiIsImtpZCI6InYxIn0.e30.c2ln"
+	env["ALGA_LICENSE"] = seed
+	cfg, err = dpLoadConfig(t, v, env, map[string]string{"ALGA_MOBILE_SECRET_KEY": "k3Vq8wY1sQ0bH7nR2xL5pT9mC4fJ6dG8aE1zU3iO7yW2"})
+	require.NoError(t, err)
+	assert.Equal(t, seed, cfg.License.Value())
+	env["ALGA_LICENSE"] = ""
+	cfg, err = dpLoadConfig(t, v, env, map[string]string{"ALGA_MOBILE_SECRET_KEY": "k3Vq8wY1sQ0bH7nR2xL5pT9mC4fJ6dG8aE1zU3iO7yW2"})
+	require.NoError(t, err)
+	assert.False(t, cfg.License.Set(), "an empty LICENSE_TOKEN is no license")
+	env["ALGA_LICENSE"] = seed
+	cfg, err = dpLoadConfig(t, v, env, map[string]string{"ALGA_MOBILE_SECRET_KEY": "k3Vq8wY1sQ0bH7nR2xL5pT9mC4fJ6dG8aE1zU3iO7yW2", "ALGA_LICENSE": "own.license.jws"})
+	require.NoError(t, err)
+	assert.Equal(t, "own.license.jws", cfg.License.Value(), "the sidecar's own Secret overrides the seed")
 }
 
 // dpComposeService is the part of a compose service these checks read.
