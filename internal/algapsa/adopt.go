@@ -61,6 +61,27 @@ func (d *DB) FindAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (mo
 	return a, nil
 }
 
+// AdoptionClaimed reports whether the token's row looks claimed by an
+// adoption (AdoptAlgaRefreshToken): revoked, not replaced by a successor of
+// AlgaPSA's (replaced_by_id NULL), and last_used_at equal to revoked_at (the
+// claim sets both to the same now()). It is how an adoption whose claim's
+// answer was lost learns whether the claim committed. An AlgaPSA rotation
+// (replaced_by_id set) reads false; AlgaPSA's own revoke, which also sets
+// both stamps at once, cannot be told apart and reads true. False when no
+// row has the hash.
+func (d *DB) AdoptionClaimed(ctx context.Context, hash mobileauth.Hash) (bool, error) {
+	var claimed bool
+	err := d.pool.QueryRow(ctx, `SELECT revoked_at IS NOT NULL AND replaced_by_id IS NULL AND last_used_at = revoked_at
+  FROM mobile_refresh_tokens WHERE token_hash = $1`, hex.EncodeToString(hash[:])).Scan(&claimed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read AlgaPSA refresh token claim: %w", err)
+	}
+	return claimed, nil
+}
+
 // RevokeAlgaRefreshToken is /revoke for a token AlgaPSA issued: the row,
 // if not yet revoked (expired or not), gets revoked_at and last_used_at
 // now and its API key is deactivated. found says whether there was one.

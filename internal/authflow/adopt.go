@@ -22,27 +22,21 @@ type AlgaRefreshTokens interface {
 	// deactivated); ErrNotFound when no live token matches or another
 	// caller claimed it first.
 	AdoptAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (mobileauth.AdoptedRefreshToken, error)
+	// AdoptionClaimed reports whether the token's row looks claimed by an
+	// adoption (revoked by AdoptAlgaRefreshToken, not rotated by AlgaPSA);
+	// false when no row matches.
+	AdoptionClaimed(ctx context.Context, hash mobileauth.Hash) (bool, error)
 	// RevokeAlgaRefreshToken revokes the token and deactivates its key.
 	RevokeAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (bool, error)
 }
 
-// Adoption timing. A presentation of a token whose adoption is pending
-// waits for the adoption's creator to settle it (one claim in AlgaPSA's
-// database and one update here: milliseconds), polling, for at most
-// adoptionWait, then answers 503 so the phone retries. A family pending for
-// adoptionStale (its creator died, or lost a database, between creating and
-// settling it) is abandoned by the next presentation, which starts the
-// adoption again. The creator settles within adoptionSettle, whether or not
-// its request is cancelled meanwhile (well under adoptionStale).
-const (
-	adoptionWait   = 5 * time.Second
-	adoptionPoll   = 10 * time.Millisecond
-	adoptionStale  = time.Minute
-	adoptionSettle = 20 * time.Second
-)
+// adoptionSettle bounds how long one presentation spends settling an
+// adoption (claim, confirmation), on a context that the request's
+// cancellation does not reach.
+const adoptionSettle = 20 * time.Second
 
 // errAdoptionMoved: the adoption this presentation met was won by another
-// caller or abandoned; Refresh looks the token up again.
+// caller; Refresh looks the token up again.
 var errAdoptionMoved = errors.New("adoption moved on: look the token up again")
 
 // adopt answers a refresh whose token this service does not know but
@@ -56,12 +50,13 @@ var errAdoptionMoved = errors.New("adoption moved on: look the token up again")
 // number of concurrent presentations on any replicas one creates it; the
 // others (errAdoptionMoved) go the normal way of a rotated token, §3.5's:
 // inside the grace period they get the same successor and an access token
-// of their own, once the creator has settled the adoption. The creator then
-// claims AlgaPSA's row (revoked, its key deactivated) and confirms the
-// family, and only then mints: a mint that fails leaves a confirmed family
-// whose retry, inside the grace period, gets the successor. The per-user
-// rate limit is not applied to the creator: a 429 after the claim would
-// lose it.
+// of their own. While the family is pending, whoever presents the token
+// settles it (settleAdoption): AlgaPSA's row is claimed (revoked, its key
+// deactivated), or found claimed, and the family confirmed, before anyone
+// mints; so a mint that fails leaves a confirmed family whose retry gets
+// the successor, and a claim whose answer was lost is settled by the
+// retry. The per-user rate limit is not applied to the creator: a 429
+// after the claim would lose it.
 func (s *Service) adopt(ctx context.Context, req RefreshRequest, presented mobileauth.Hash) (RefreshResult, error) {
 	a, err := s.alga.FindAlgaRefreshToken(ctx, presented)
 	if errors.Is(err, mobileauth.ErrNotFound) {
@@ -99,15 +94,15 @@ func (s *Service) adopt(ctx context.Context, req RefreshRequest, presented mobil
 	// From the family's creation to its confirmation the adoption runs to
 	// its end whatever happens to the request: a phone on a flaky network
 	// that drops the connection (cancelling ctx) must not leave the family
-	// pending, for its retry would wait for it, and a claim made but not
-	// confirmed would in the end cost the session.
+	// pending (its retry would have to settle it, and AlgaPSA's database
+	// answer for it).
 	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), adoptionSettle)
 	defer cancel()
 	fam, successor, err := s.createAdoptedFamily(settle, user, req, presented)
 	if err != nil {
 		return RefreshResult{}, err
 	}
-	if err := s.claimAlga(settle, fam, presented); err != nil {
+	if err := s.settleAdoption(settle, fam.ID, fam.TenantID, fam.UserID, presented); err != nil {
 		return RefreshResult{}, err
 	}
 	access, err := s.access.Issue(ctx, user, fam.ID, req.Device)
@@ -157,77 +152,53 @@ func (s *Service) createAdoptedFamily(ctx context.Context, u mobileauth.User, re
 	return fam, successor, nil
 }
 
-// claimAlga settles the pending family fam: AlgaPSA's row is claimed and
-// the family confirmed. When AlgaPSA's own endpoints took the token since
-// it was read (rotated or revoked it), the family is revoked and the answer
-// is 401: the token was not adopted. When the claim's fate is unknown (an
-// outage), the family is abandoned, so the phone's retry starts over.
-func (s *Service) claimAlga(ctx context.Context, fam mobileauth.TokenFamily, presented mobileauth.Hash) error {
+// settleAdoption settles the pending family familyID, adopted for the
+// token presented: AlgaPSA's row is claimed and the family confirmed. Any
+// presentation may run it, at once with others: the claim is one
+// conditional UPDATE, and one that finds the row already revoked reads it
+// to learn whether an adoption claimed it (a claim whose answer was lost, or
+// another presentation's): then the family is confirmed all the same.
+// When AlgaPSA's own endpoints took the token (rotated it), the family is
+// revoked and the answer is 401: it was not adopted. While AlgaPSA's
+// database does not answer the family stays pending (never deleted: the
+// claim may have committed), and the error says to retry.
+func (s *Service) settleAdoption(ctx context.Context, familyID, tenantID, userID string, presented mobileauth.Hash) error {
 	_, err := s.alga.AdoptAlgaRefreshToken(ctx, presented)
 	if errors.Is(err, mobileauth.ErrNotFound) {
-		if rerr := s.revokeFamily(ctx, fam.TenantID, fam.UserID, fam.ID); rerr != nil {
-			s.log.ErrorContext(ctx, "could not revoke the family of an adoption AlgaPSA took back", "family", fam.ID, "error", rerr)
+		claimed, cerr := s.alga.AdoptionClaimed(ctx, presented)
+		if cerr != nil {
+			return fmt.Errorf("settle adoption: %w", cerr)
 		}
-		s.events.AuthEvent("refresh_rejected", "unknown")
-		return unauthorized(err)
+		if !claimed {
+			if rerr := s.revokeFamily(ctx, tenantID, userID, familyID); rerr != nil {
+				return fmt.Errorf("revoke the family of an adoption AlgaPSA took back: %w", rerr)
+			}
+			s.events.AuthEvent("refresh_rejected", "unknown")
+			return unauthorized(err)
+		}
+		err = nil
 	}
 	if err != nil {
-		if aerr := s.st.Adoptions.AbandonAdoption(ctx, fam.ID, fam.CreatedAt); aerr != nil {
-			s.log.ErrorContext(ctx, "could not abandon an adoption whose claim failed", "family", fam.ID, "error", aerr)
-		}
 		return fmt.Errorf("adopt AlgaPSA refresh token: %w", err)
 	}
-	if err := s.st.Adoptions.ConfirmAdoption(ctx, fam.ID); err != nil {
-		// AlgaPSA's row is claimed but the family stays pending: the
-		// presentations that wait for it give up after adoptionStale.
-		return fmt.Errorf("confirm adoption: %w", err)
+	err = s.st.Adoptions.ConfirmAdoption(ctx, familyID, s.now())
+	if !errors.Is(err, mobileauth.ErrNotFound) {
+		if err != nil {
+			return fmt.Errorf("confirm adoption: %w", err)
+		}
+		return nil
+	}
+	// Not pending any more: confirmed by another presentation (fine), or
+	// revoked meanwhile.
+	fam, err := s.st.Refresh.GetFamily(ctx, familyID)
+	if err != nil {
+		return fmt.Errorf("re-read adopted token family: %w", err)
+	}
+	if fam.RevokedAt != nil {
+		s.events.AuthEvent("refresh_rejected", "revoked")
+		return unauthorized(errors.New("adopted token family revoked"))
 	}
 	return nil
-}
-
-// awaitAdoption waits, for a presentation of a token whose family is still
-// pending, until the family's creator has settled the adoption: nil once
-// confirmed, 401 once revoked (AlgaPSA took the token back),
-// errAdoptionMoved once abandoned (the adoption starts again). A family
-// pending for adoptionStale is abandoned here.
-func (s *Service) awaitAdoption(ctx context.Context, familyID string) error {
-	deadline := time.Now().Add(s.adoptionWait)
-	for {
-		fam, err := s.st.Refresh.GetFamily(ctx, familyID)
-		switch {
-		case errors.Is(err, mobileauth.ErrNotFound):
-			return errAdoptionMoved
-		case err != nil:
-			return fmt.Errorf("read adopted token family: %w", err)
-		case fam.RevokedAt != nil:
-			s.events.AuthEvent("refresh_rejected", "revoked")
-			return unauthorized(errors.New("adoption ended: AlgaPSA's token was taken back"))
-		case !fam.AdoptionPending:
-			return nil
-		}
-		if now := s.now(); now.Sub(fam.CreatedAt) >= adoptionStale {
-			err := s.st.Adoptions.AbandonAdoption(ctx, familyID, now.Add(-adoptionStale))
-			if err == nil {
-				s.log.WarnContext(ctx, "abandoned an adoption left pending", "family", familyID)
-				return errAdoptionMoved
-			}
-			if !errors.Is(err, mobileauth.ErrNotFound) {
-				return fmt.Errorf("abandon adoption: %w", err)
-			}
-			continue // settled meanwhile: read it again
-		}
-		if time.Now().After(deadline) {
-			return mobileauth.WrapError(mobileauth.CodeServiceUnavailable, "Service temporarily unavailable, please retry",
-				errors.New("adoption still pending"))
-		}
-		t := time.NewTimer(adoptionPoll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
 }
 
 // revokeAlga is /revoke for a token this service does not know: when

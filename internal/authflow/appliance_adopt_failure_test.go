@@ -52,13 +52,12 @@ func TestApplianceAdoptionFailures(t *testing.T) {
 		assert.Equal(t, r.RefreshToken, again.RefreshToken, "the family's one successor")
 		assert.Equal(t, 1, f.activeKeys(fam.ID))
 	})
-	t.Run("AlgaPSA takes the token back between read and claim: 401, no live family", func(t *testing.T) {
+	t.Run("AlgaPSA rotates the token between read and claim: 401, no live family", func(t *testing.T) {
 		u := f.user()
 		tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
-		hook.before = func(h mobileauth.Hash) error {
-			found, err := f.db.RevokeAlgaRefreshToken(f.ctx, h) // AlgaPSA's own endpoint, meanwhile
-			require.True(t, found)
-			return err
+		hook.before = func(mobileauth.Hash) error {
+			rotateInAlgaPSA(t, f, u, tok) // AlgaPSA's own endpoint, meanwhile
+			return nil
 		}
 		_, err := refresh(tok.Token)
 		assertCode(t, err, mobileauth.CodeUnauthorized)
@@ -71,22 +70,25 @@ func TestApplianceAdoptionFailures(t *testing.T) {
 		_, err = f.refresh(tok.Token)
 		assertCode(t, err, mobileauth.CodeUnauthorized)
 	})
-	t.Run("claim outage: nothing left here, the retry adopts", func(t *testing.T) {
+	t.Run("claim outage: the family stays pending, the retry settles it", func(t *testing.T) {
 		u := f.user()
 		tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 		hook.before = func(mobileauth.Hash) error { return errors.New("AlgaPSA database: connection refused") }
 		_, err := refresh(tok.Token)
 		assertCode(t, err, mobileauth.CodeInternal)
-		_, err = f.store.GetRefreshToken(f.ctx, token.HashOf(tok.Token))
-		assert.ErrorIs(t, err, mobileauth.ErrNotFound, "the family was abandoned")
+		assert.True(t, f.adoptedFamily(tok).AdoptionPending, "kept: the claim's fate is unknown")
 		assert.Nil(t, f.psa.RefreshTokenRow(t, tok.ID).RevokedAt)
 
+		f.clock.Advance(time.Minute) // past the grace period: pending families are not judged by it
 		r, err := refresh(tok.Token)
 		require.NoError(t, err)
 		require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
 		assert.NotNil(t, f.psa.RefreshTokenRow(t, tok.ID).RevokedAt)
+		again, err := f.refresh(tok.Token)
+		require.NoError(t, err, "the grace period counts from the confirmation")
+		assert.Equal(t, r.RefreshToken, again.RefreshToken)
 	})
-	t.Run("a family left pending: waited for, then abandoned and adopted again", func(t *testing.T) {
+	t.Run("a family its creator left pending is settled by the next presentation", func(t *testing.T) {
 		u := f.user()
 		tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 		// A creator that died after creating the family, before claiming.
@@ -94,21 +96,16 @@ func TestApplianceAdoptionFailures(t *testing.T) {
 		require.NoError(t, err)
 		succ := token.HashOf(deriver.Successor(tok.Token))
 		now := f.clock.Now()
+		id := "dead-creator-" + u.ID[:8]
 		require.NoError(t, f.store.CreateAdoptedFamily(f.ctx,
-			mobileauth.TokenFamily{ID: "dead-creator-" + u.ID[:8], TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, AdoptionPending: true},
+			mobileauth.TokenFamily{ID: id, TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, AdoptionPending: true},
 			mobileauth.RefreshToken{Hash: token.HashOf(tok.Token), CreatedAt: now, ExpiresAt: now.Add(time.Hour), RotatedAt: &now, ReplacedBy: &succ},
 			mobileauth.RefreshToken{Hash: succ, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
-
-		svc.SetAdoptionWaitForTest(30 * time.Millisecond)
-		_, err = refresh(tok.Token)
-		assertCode(t, err, mobileauth.CodeServiceUnavailable)
-		assert.Nil(t, f.psa.RefreshTokenRow(t, tok.ID).RevokedAt, "nothing claimed while waiting")
-
-		f.clock.Advance(2 * time.Minute)
 		r, err := refresh(tok.Token)
-		require.NoError(t, err, "the stale family is abandoned and the token adopted again")
+		require.NoError(t, err)
 		require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
-		assert.NotEqual(t, "dead-creator-"+u.ID[:8], f.adoptedFamily(tok).ID)
+		assert.Equal(t, id, f.adoptedFamily(tok).ID)
+		assert.False(t, f.adoptedFamily(tok).AdoptionPending)
 		assert.NotNil(t, f.psa.RefreshTokenRow(t, tok.ID).RevokedAt)
 	})
 }
@@ -162,7 +159,6 @@ func TestApplianceAdoptionOutlivesADroppedConnection(t *testing.T) {
 	assert.Nil(t, fam.RevokedAt)
 	assert.NotNil(t, f.psa.RefreshTokenRow(t, tok.ID).RevokedAt)
 
-	svc.SetAdoptionWaitForTest(30 * time.Millisecond)
 	r, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.7"})
 	require.NoError(t, err, "the retry")
 	require.NoError(t, f.accepted(r.AccessToken, u.TenantID))

@@ -3,7 +3,6 @@ package authflow_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/algapsa"
+	"github.com/nineminds/alga-mobile-auth/internal/algapsa/algapsatest"
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
@@ -152,84 +152,60 @@ func TestApplianceAdoptionOvertaken(t *testing.T) {
 	assert.Equal(t, 1, f.activeKeys(f.adoptedFamily(tok).ID))
 }
 
-// pendingSeen closes seen the first time it reads a family whose adoption
-// is pending: a presentation is then waiting for the adoption.
-type pendingSeen struct {
-	mobileauth.RefreshStore
-	once sync.Once
-	seen chan struct{}
-}
-
-func (p *pendingSeen) GetFamily(ctx context.Context, id string) (mobileauth.TokenFamily, error) {
-	fam, err := p.RefreshStore.GetFamily(ctx, id)
-	if err == nil && fam.AdoptionPending {
-		p.once.Do(func() { close(p.seen) })
-	}
-	return fam, err
-}
-
-// TestApplianceAdoptionWaitsForTheClaim: a presentation that meets the
-// adoption's family before AlgaPSA's row is claimed waits for the claim
-// (no answer hands out a family whose claim may still fail): once the
-// creator confirms, it gets the same successor; when AlgaPSA takes the
-// token back before the claim, both get 401 and no key is left active.
-func TestApplianceAdoptionWaitsForTheClaim(t *testing.T) {
+// TestApplianceAdoptionSettledByAnyPresentation: a presentation that meets
+// the adoption's family before its creator claimed AlgaPSA's row settles it
+// itself (no answer hands out a family whose claim may still fail): it
+// claims the row, and the creator, finding it claimed by an adoption,
+// confirms all the same; both get the one successor. When AlgaPSA rotated
+// the token first, both get 401 and no key is left active.
+func TestApplianceAdoptionSettledByAnyPresentation(t *testing.T) {
 	f := newApplianceFixture(t)
 	for _, tc := range []struct {
-		name     string
-		takeBack bool
-	}{{"claim succeeds", false}, {"AlgaPSA takes the token back", true}} {
+		name    string
+		rotated bool
+	}{{"claim succeeds", false}, {"AlgaPSA rotated the token first", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			hook := &algaHook{}
 			creator, _, _, _ := f.replicaWrapped(wrappers{
 				alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
-			})
-			watch := &pendingSeen{seen: make(chan struct{})}
-			waiter, _, _, _ := f.replicaWith(func(st mobileauth.RefreshStore) mobileauth.RefreshStore {
-				watch.RefreshStore = st
-				return watch
 			})
 			u := f.user()
 			tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 			var (
 				wres authflow.RefreshResult
 				werr error
-				done = make(chan struct{})
 			)
-			hook.before = func(h mobileauth.Hash) error {
-				go func() {
-					defer close(done)
-					wres, werr = waiter.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.5"})
-				}()
-				select {
-				case <-watch.seen: // the waiter waits for this claim
-				case <-done:
+			hook.before = func(mobileauth.Hash) error {
+				if tc.rotated {
+					rotateInAlgaPSA(t, f, u, tok)
 				}
-				if tc.takeBack {
-					_, err := f.db.RevokeAlgaRefreshToken(f.ctx, h)
-					return err
-				}
+				wres, werr = f.refresh(tok.Token) // meets the pending family
 				return nil
 			}
 			res, err := creator.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "203.0.113.6"})
-			<-done
-			select {
-			case <-watch.seen:
-			default:
-				t.Fatal("the waiter never met the pending family")
-			}
+			require.Nil(t, hook.before, "the hook ran")
 			mine := f.psa.APIKeyRows(t, "user_id = $1 AND metadata->>'issuer' = $2 AND active", u.ID, algapsa.KeyIssuer)
-			if tc.takeBack {
+			if tc.rotated {
 				assertCode(t, err, mobileauth.CodeUnauthorized)
 				assertCode(t, werr, mobileauth.CodeUnauthorized)
 				assert.NotNil(t, f.adoptedFamily(tok).RevokedAt)
 				assert.Empty(t, mine, "no active key")
 				return
 			}
-			require.NoError(t, err)
 			require.NoError(t, werr)
+			require.NoError(t, err)
 			assert.Equal(t, res.RefreshToken, wres.RefreshToken, "the same successor")
 			assert.Len(t, mine, 1, "one active key")
+			assert.False(t, f.adoptedFamily(tok).AdoptionPending)
 		})
 	}
+}
+
+// rotateInAlgaPSA does what AlgaPSA's own refresh endpoint does to tok: a
+// successor row, and tok revoked and replaced by it.
+func rotateInAlgaPSA(t *testing.T, f *applianceFixture, u algapsatest.User, tok algapsatest.AlgaToken) {
+	t.Helper()
+	next := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+	f.psa.Exec(t, "UPDATE mobile_refresh_tokens SET revoked_at = now(), last_used_at = now(), replaced_by_id = $2"+
+		" WHERE mobile_refresh_token_id = $1", tok.ID, next.ID)
 }

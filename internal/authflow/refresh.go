@@ -44,8 +44,8 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest) (RefreshResul
 		return RefreshResult{}, err
 	}
 	presented := token.HashOf(req.RefreshToken)
-	// An adoption of an AlgaPSA-issued token that another caller won, or
-	// one abandoned, sends the presentation back to the lookup: it then
+	// An adoption of an AlgaPSA-issued token that another caller won sends
+	// the presentation back to the lookup: it then
 	// finds the token as that caller left it (bounded, however unlikely a
 	// second move is).
 	for attempt := 1; ; attempt++ {
@@ -206,13 +206,16 @@ func (s *Service) refreshGate(d license.Decision) error {
 
 // settleReplay decides about a token that was not rotated now. A token
 // adopted from AlgaPSA whose adoption is still pending (no one has its
-// successor yet) waits for the adoption to be settled; once confirmed it is
-// a retry like one inside the grace period. Any other goes to judgeReplay.
+// successor yet) settles the adoption; once confirmed it is a retry like
+// one inside the grace period, whenever the family was created. Any other
+// goes to judgeReplay.
 func (s *Service) settleReplay(ctx context.Context, res mobileauth.RotateResult, succHash mobileauth.Hash, ip string) error {
 	cur := res.Current
 	if cur.AdoptionPending && cur.RotatedAt != nil && cur.RevokedAt == nil &&
 		cur.ReplacedBy != nil && token.Equal(*cur.ReplacedBy, succHash) {
-		return s.awaitAdoption(ctx, cur.FamilyID)
+		settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), adoptionSettle)
+		defer cancel()
+		return s.settleAdoption(settle, cur.FamilyID, cur.TenantID, cur.UserID, cur.Hash)
 	}
 	return s.judgeReplay(ctx, res, succHash, ip)
 }

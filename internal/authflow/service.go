@@ -122,9 +122,6 @@ type Service struct {
 	access   AccessCredentials
 	alga     AlgaRefreshTokens
 	signIn   SignInOptions
-	// adoptionWait bounds a presentation's wait for a pending adoption
-	// (adoptionWait; tests shorten it).
-	adoptionWait time.Duration
 }
 
 // New checks d and builds the Service.
@@ -180,7 +177,7 @@ func New(d Deps) (*Service, error) {
 	}
 	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate,
 		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set,
-		access: access, alga: d.AlgaTokens, signIn: d.SignIn, adoptionWait: adoptionWait}
+		access: access, alga: d.AlgaTokens, signIn: d.SignIn}
 	s.sources = append(append([]SessionSource{}, d.SessionSources...),
 		&ownSessions{cookie: set.SessionCookie, sessions: st.Sessions, users: st.Directory})
 	s.revoked = newRevocationView(st.Refresh, set.RevocationFreshness, set.AccessTTL, d.Now)

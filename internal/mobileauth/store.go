@@ -78,7 +78,8 @@ type RefreshStore interface {
 // adoption's exactly-once point: the presented token is stored already
 // rotated, so every other presentation of it, on any replica, meets it as
 // a rotated token of that family (§3.5's grace rules). The family stays
-// AdoptionPending until its creator has claimed AlgaPSA's row.
+// AdoptionPending until AlgaPSA's row is known to be claimed. A pending
+// family is never deleted: its claim may have committed.
 type AdoptionStore interface {
 	// CreateAdoptedFamily stores f (pending), adopted (the presented token,
 	// rotated: RotatedAt and ReplacedBy set to successor's hash) and
@@ -86,15 +87,10 @@ type AdoptionStore interface {
 	// successor's) already exists: another caller adopted it first.
 	CreateAdoptedFamily(ctx context.Context, f TokenFamily, adopted, successor RefreshToken) error
 	// ConfirmAdoption ends the family's pending state once AlgaPSA's row is
-	// claimed; ErrNotFound when the family is not pending (gone, or
-	// already confirmed).
-	ConfirmAdoption(ctx context.Context, familyID string) error
-	// AbandonAdoption deletes a pending family and its tokens, provided it
-	// was created at or before createdBy (a creator gives up on its own
-	// family; another caller only on one pending for too long), so the
-	// adoption can start again. ErrNotFound when no such pending family
-	// exists.
-	AbandonAdoption(ctx context.Context, familyID string, createdBy time.Time) error
+	// claimed, and restamps the adopted token's rotation at now (the grace
+	// period counts from the confirmation); ErrNotFound when the family is
+	// not pending (gone, or already confirmed).
+	ConfirmAdoption(ctx context.Context, familyID string, now time.Time) error
 }
 
 // KeyStore keeps access-token signing keys so replicas and restarts agree.

@@ -55,34 +55,26 @@ func (s *Store) CreateAdoptedFamily(ctx context.Context, f mobileauth.TokenFamil
 	})
 }
 
-// ConfirmAdoption marks a pending family adopted: AlgaPSA's row is claimed.
-func (s *Store) ConfirmAdoption(ctx context.Context, familyID string) error {
+// ConfirmAdoption marks a pending family adopted (AlgaPSA's row is
+// claimed) and restamps its adopted token's rotation at now, so that §3.5's
+// grace period counts from the confirmation, however long the family was
+// pending.
+func (s *Store) ConfirmAdoption(ctx context.Context, familyID string, now time.Time) error {
 	defer s.track("ConfirmAdoption", time.Now())
-	res, err := s.exec(ctx, "UPDATE token_families SET adoption = '"+adoptionDone+"'"+
-		" WHERE id = $1 AND adoption = '"+adoptionPending+"'", familyID)
-	if err != nil {
-		return fmt.Errorf("confirm adoption: %w", err)
-	}
-	return rowsAffectedErr("confirm adoption", res)
-}
-
-// AbandonAdoption deletes a pending family created at or before createdBy,
-// with its tokens, by one conditional DELETE (so of several callers one
-// deletes it, and a family confirmed meanwhile is kept).
-func (s *Store) AbandonAdoption(ctx context.Context, familyID string, createdBy time.Time) error {
-	defer s.track("AbandonAdoption", time.Now())
 	return s.inTx(ctx, func(tx *txn) error {
-		res, err := tx.exec(ctx, "DELETE FROM token_families WHERE id = $1 AND adoption = '"+adoptionPending+"'"+
-			" AND created_at <= $2", familyID, s.ts(createdBy))
+		res, err := tx.exec(ctx, "UPDATE token_families SET adoption = '"+adoptionDone+"'"+
+			" WHERE id = $1 AND adoption = '"+adoptionPending+"'", familyID)
 		if err != nil {
-			return fmt.Errorf("abandon adoption: %w", err)
+			return fmt.Errorf("confirm adoption: %w", err)
 		}
-		if err := rowsAffectedErr("abandon adoption", res); err != nil {
+		if err := rowsAffectedErr("confirm adoption", res); err != nil {
 			return err
 		}
-		// The foreign key cascades; said again so as not to depend on it.
-		if _, err := tx.exec(ctx, "DELETE FROM refresh_tokens WHERE family_id = $1", familyID); err != nil {
-			return fmt.Errorf("abandon adoption: delete tokens: %w", err)
+		// The adopted token is the family's only rotated one until the
+		// adoption is confirmed (nobody holds the successor before).
+		if _, err := tx.exec(ctx, "UPDATE refresh_tokens SET rotated_at = $2"+
+			" WHERE family_id = $1 AND rotated_at IS NOT NULL", familyID, s.ts(now)); err != nil {
+			return fmt.Errorf("confirm adoption: restamp rotation: %w", err)
 		}
 		return nil
 	})
