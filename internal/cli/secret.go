@@ -36,6 +36,12 @@ func runSecret(e Env) int {
 		return fail(e, "secret", err)
 	}
 	fmt.Fprintln(e.Stdout, key)
-	fmt.Fprintln(e.Stderr, "alga-mobile-auth secret: set this as ALGA_MOBILE_SECRET_KEY (the same on every replica), then run 'alga-mobile-auth keys rotate'")
+	// keys rotate needs an existing store: on a fresh install it fails
+	// ("no store"), and there is nothing to replace. On an install that ran
+	// without the secret, serve seals what it kept in clear at its next
+	// start; rotating also retires the signing key that was kept in clear.
+	fmt.Fprintln(e.Stderr, "alga-mobile-auth secret: set this as ALGA_MOBILE_SECRET_KEY (the same on every replica) before the first 'alga-mobile-auth serve'; "+
+		"only on an install that has already run without one, also run 'alga-mobile-auth keys rotate' where serve runs "+
+		"(its next start seals the keys kept in clear; rotating replaces the signing key that was kept in clear)")
 	return ExitOK
 }

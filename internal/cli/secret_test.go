@@ -47,3 +47,22 @@ func TestNewSecretKeyFailsWithoutRandomness(t *testing.T) {
 	_, err := newSecretKey(bytes.NewReader(make([]byte, 10)))
 	assert.Error(t, err)
 }
+
+// On a fresh install there is no store yet, so `keys rotate` fails ("no
+// store"): the advice must not send every new operator there. It applies
+// only to an install that has already run without the key.
+func TestSecretAdviceFitsAFreshInstall(t *testing.T) {
+	r := adminRun(t, "secret")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.NotContains(t, r.stderr, "then run 'alga-mobile-auth keys rotate'", "not an unconditional next step")
+	assert.Contains(t, r.stderr, "before the first 'alga-mobile-auth serve'")
+	assert.Contains(t, r.stderr, "only on an install that has already run without one", "keys rotate is for an existing store")
+	assert.Contains(t, r.stderr, "'alga-mobile-auth keys rotate'")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line of advice")
+
+	// Why: on a fresh install the suggested command cannot work.
+	adminEnv(t)
+	rot := adminRun(t, "keys", "rotate")
+	assert.NotEqual(t, ExitOK, rot.code)
+	assert.Contains(t, rot.stderr, "no store")
+}
