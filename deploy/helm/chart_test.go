@@ -301,7 +301,18 @@ func TestChartApplianceExample(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"DB_PASSWORD_SERVER": "db-credentials/DB_PASSWORD_SERVER",
 		"NEXTAUTH_SECRET":    "alga-core-sebastian-secrets/NEXTAUTH_SECRET",
+		// The appliance's own license, where AlgaPSA's installer seeds it.
+		"ALGA_LICENSE": "appliance-license-seed/LICENSE_TOKEN",
 	}, secrets)
+	for _, e := range c["env"].([]any) {
+		opt := dig(e, "valueFrom", "secretKeyRef", "optional")
+		if str(dig(e, "name")) == "ALGA_LICENSE" {
+			assert.Equal(t, true, opt, "a trial or free appliance has no license and must still start")
+		} else {
+			assert.Nil(t, opt, "%s is required", str(dig(e, "name")))
+		}
+	}
+	assert.Equal(t, "/etc/alga-mobile-auth/license-keys", values["ALGA_LICENSE_PUBLIC_KEYS"])
 	// SQLite on a volume: one replica, never two at once.
 	assert.Equal(t, 1, dig(objs["Deployment"], "spec", "replicas"))
 	assert.Equal(t, "Recreate", dig(objs["Deployment"], "spec", "strategy", "type"))
@@ -312,11 +323,18 @@ func TestChartApplianceExample(t *testing.T) {
 	for _, m := range c["volumeMounts"].([]any) {
 		mounted[str(dig(m, "name"))] = str(dig(m, "mountPath"))
 	}
+	keysMounted := false
 	for _, v := range dig(objs["Deployment"], "spec", "template", "spec", "volumes").([]any) {
 		if str(dig(v, "persistentVolumeClaim", "claimName")) == claim {
 			assert.Equal(t, "/data", mounted[str(dig(v, "name"))])
 		}
+		if str(dig(v, "configMap", "name")) == "alga-mobile-auth-license-keys" {
+			keysMounted = true
+			assert.Equal(t, true, dig(v, "configMap", "optional"), "the pod starts without the keys")
+			assert.Equal(t, values["ALGA_LICENSE_PUBLIC_KEYS"], mounted[str(dig(v, "name"))])
+		}
 	}
+	assert.True(t, keysMounted, "the license keys ConfigMap is mounted")
 	// No ingress controller on the appliance: the operator's proxy uses the NodePort.
 	assert.NotContains(t, objs, "Ingress")
 	assert.Equal(t, "NodePort", dig(objs["Service"], "spec", "type"))
@@ -340,7 +358,19 @@ func TestChartApplianceExample(t *testing.T) {
 		assert.Equal(t, map[string]string{
 			"ALGA_PSA_DATABASE_URL": "alga-psa-db/url",
 			"NEXTAUTH_SECRET":       "alga-core-sebastian-secrets/NEXTAUTH_SECRET",
+			"ALGA_LICENSE":          "appliance-license-seed/LICENSE_TOKEN",
 		}, secrets)
+	})
+	t.Run("the license seed and keys can be turned off", func(t *testing.T) {
+		objs := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"),
+			"--set", "appliance.licenseSecret.name=", "--set", "appliance.licenseKeysConfigMap=")
+		c := container(t, objs)
+		values, secrets := env(t, c)
+		assert.NotContains(t, secrets, "ALGA_LICENSE")
+		assert.NotContains(t, values, "ALGA_LICENSE_PUBLIC_KEYS")
+		for _, v := range dig(objs["Deployment"], "spec", "template", "spec", "volumes").([]any) {
+			assert.Nil(t, dig(v, "configMap"), "no keys volume")
+		}
 	})
 }
 
