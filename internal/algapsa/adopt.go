@@ -71,7 +71,7 @@ func (d *DB) FindAlgaRefreshToken(ctx context.Context, hash mobileauth.Hash) (mo
 // row has the hash.
 func (d *DB) AdoptionClaimed(ctx context.Context, hash mobileauth.Hash) (bool, error) {
 	var claimed bool
-	err := d.pool.QueryRow(ctx, `SELECT revoked_at IS NOT NULL AND replaced_by_id IS NULL AND last_used_at = revoked_at
+	err := d.pool.QueryRow(ctx, `SELECT coalesce(revoked_at IS NOT NULL AND replaced_by_id IS NULL AND last_used_at = revoked_at, false)
   FROM mobile_refresh_tokens WHERE token_hash = $1`, hex.EncodeToString(hash[:])).Scan(&claimed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil

@@ -64,8 +64,13 @@ func (s *Service) adopt(ctx context.Context, req RefreshRequest, presented mobil
 		// in the own store: its family is created before AlgaPSA's row is
 		// claimed, so a claimed row whose token the own store now knows
 		// sends this presentation back there.
-		if _, gerr := s.st.Refresh.GetRefreshToken(ctx, presented); gerr == nil {
+		_, gerr := s.st.Refresh.GetRefreshToken(ctx, presented)
+		if gerr == nil {
 			return RefreshResult{}, errAdoptionMoved
+		}
+		if !errors.Is(gerr, mobileauth.ErrNotFound) {
+			// A store outage is no reason to sign the phone out.
+			return RefreshResult{}, fmt.Errorf("look up refresh token again: %w", gerr)
 		}
 		s.events.AuthEvent("refresh_rejected", "unknown")
 		return RefreshResult{}, unauthorized(err)
@@ -197,6 +202,26 @@ func (s *Service) settleAdoption(ctx context.Context, familyID, tenantID, userID
 	if fam.RevokedAt != nil {
 		s.events.AuthEvent("refresh_rejected", "revoked")
 		return unauthorized(errors.New("adopted token family revoked"))
+	}
+	// Confirmed by another presentation, maybe long ago: §3.5's rules apply
+	// from the confirmation. Past the grace period, or once the successor
+	// was used, this presentation gets 401 but revokes nothing: it arrived
+	// while the family was pending, so it is no sign of theft.
+	rt, err := s.st.Refresh.GetRefreshToken(ctx, presented)
+	if err != nil {
+		return fmt.Errorf("re-read adopted token: %w", err)
+	}
+	used := false
+	if rt.ReplacedBy != nil {
+		succ, err := s.st.Refresh.GetRefreshToken(ctx, *rt.ReplacedBy)
+		if err != nil {
+			return fmt.Errorf("re-read successor: %w", err)
+		}
+		used = succ.RotatedAt != nil
+	}
+	if used || rt.RotatedAt == nil || s.now().Sub(*rt.RotatedAt) > s.set.RefreshGrace {
+		s.events.AuthEvent("refresh_rejected", "settled_elsewhere")
+		return unauthorized(errors.New("adoption settled by another presentation; successor used or grace over"))
 	}
 	return nil
 }

@@ -125,7 +125,9 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 	// the tenant's plan (SPEC §8.2). A dead token (rotated, revoked,
 	// expired) is judged first, so that it still gets its 401 and a stolen
 	// one still triggers theft detection.
-	if live {
+	// A pending adoption is settled (and its grace period started) only
+	// when the refresh may be answered, so it is checked the same way.
+	if live || (owner.AdoptionPending && owner.RevokedAt == nil) {
 		if _, err := m.activeInternal(); err != nil {
 			return RefreshResult{}, s.refuseUser(ctx, owner.TenantID, owner.UserID, owner.FamilyID, err)
 		}
