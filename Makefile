@@ -60,11 +60,14 @@ lint: golangci-lint vulncheck
 
 ## golangci-lint: the linters of .golangci.yml over the module with the devidp tag and the tests,
 ## the untagged build's own file, and tools/vuln's program
+# --allow-parallel-runs: golangci-lint otherwise refuses to start while any
+# other run (another checkout's CI, an editor) holds its lock in /tmp.
+GOLANGCI := run --allow-parallel-runs
 golangci-lint:
 	gl=$$(cd tools/lint && go tool -n golangci-lint) && \
-	  $$gl run --build-tags=$(DEVTAGS) ./... && \
-	  $$gl run ./internal/app/ && \
-	  cd tools/vuln && $$gl run ./...
+	  $$gl $(GOLANGCI) --build-tags=$(DEVTAGS) ./... && \
+	  $$gl $(GOLANGCI) ./internal/app/ && \
+	  cd tools/vuln && $$gl $(GOLANGCI) ./...
 
 ## vulncheck: govulncheck (tests and the devidp build included) against an offline database
 ## built from the golang.org/x/vulndb version pinned in tools/vuln/vulndb.pin; fails on any
