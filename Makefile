@@ -60,9 +60,9 @@ lint: golangci-lint vulncheck
 
 ## golangci-lint: the linters of .golangci.yml over the module with the devidp tag and the tests,
 ## the untagged build's own file, and tools/vuln's program
-# --allow-parallel-runs: golangci-lint otherwise refuses to start while any
+# --allow-parallel-runners: golangci-lint otherwise refuses to start while any
 # other run (another checkout's CI, an editor) holds its lock in /tmp.
-GOLANGCI := run --allow-parallel-runs
+GOLANGCI := run --allow-parallel-runners
 golangci-lint:
 	gl=$$(cd tools/lint && go tool -n golangci-lint) && \
 	  $$gl $(GOLANGCI) --build-tags=$(DEVTAGS) ./... && \
