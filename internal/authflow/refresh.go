@@ -173,7 +173,16 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 		return RefreshResult{}, err
 	}
 	if err := s.confirmFamilyLive(ctx, cur.TenantID, cur.UserID, cur.FamilyID); err != nil {
-		return RefreshResult{}, err
+		if !errors.Is(err, errRecheckUnavailable) {
+			return RefreshResult{}, err
+		}
+		// The rotation is committed: a 503 now would leave the phone
+		// holding a rotated token, which after the grace period (a store
+		// outage easily outlasts it) reads as theft and signs it out. The
+		// re-check only guards a revocation racing this very refresh,
+		// which the revocation view still enforces on access tokens.
+		s.log.WarnContext(ctx, "answering a committed refresh without its revocation re-check: the store is unreachable",
+			"family", cur.FamilyID, "error", err)
 	}
 	s.events.AuthEvent(event, "")
 	if res.Outcome == mobileauth.Rotated {
@@ -254,6 +263,11 @@ func (s *Service) judgeReplay(ctx context.Context, res mobileauth.RotateResult, 
 	return unauthorized(errors.New("rotated refresh token reused: family revoked"))
 }
 
+// errRecheckUnavailable marks a confirmFamilyLive that could not read the
+// family at all (the store unreachable), as opposed to one that found it
+// revoked.
+var errRecheckUnavailable = errors.New("token family could not be re-read")
+
 // confirmFamilyLive re-reads the family after its next access credential
 // was issued, and refuses (401) when it was revoked meanwhile: a /revoke or
 // a theft detection on another replica that landed between this refresh's
@@ -264,6 +278,9 @@ func (s *Service) judgeReplay(ctx context.Context, res mobileauth.RotateResult, 
 // Either way the family keeps no live access credential (SPEC §3.6, §8.4).
 func (s *Service) confirmFamilyLive(ctx context.Context, tenantID, userID, familyID string) error {
 	fam, err := s.st.Refresh.GetFamily(ctx, familyID)
+	if err != nil && mobileauth.Unavailable(err) {
+		return fmt.Errorf("re-read token family: %w: %w", errRecheckUnavailable, err)
+	}
 	if err != nil {
 		return fmt.Errorf("re-read token family: %w", err)
 	}
