@@ -156,35 +156,8 @@ func (s *Store) purgeChunked(ctx context.Context, stats *PurgeStats, table, cond
 // the table once in primary-key order, chunk() ids per statement,
 // instead of rescanning the live families for every chunk.
 func (s *Store) purgeFamilies(ctx context.Context, stats *PurgeStats, old any) (int64, error) {
-	const next = "SELECT MAX(id) FROM (SELECT id FROM token_families WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
-	const del = "DELETE FROM token_families WHERE id > $1 AND id <= $2 AND COALESCE(revoked_at, created_at) < $3" +
-		" AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)"
-	var total int64
-	last := ""
-	for {
-		var upto sql.NullString
-		if err := s.queryRow(ctx, fmt.Sprintf(next, s.chunk()), last).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return total, err
-		}
-		if !upto.Valid {
-			return total, nil
-		}
-		began := time.Now()
-		res, err := s.exec(ctx, del, last, upto.String, old)
-		stats.chunkDone(began)
-		if err != nil {
-			return total, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, err
-		}
-		total += n
-		last = upto.String
-		if err := s.pause(ctx); err != nil {
-			return total, err
-		}
-	}
+	return purgeByIDChunks(ctx, s, stats, "token_families", "COALESCE(revoked_at, created_at) < $3"+
+		" AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)", "", false, old)
 }
 
 // purgeAudit deletes audit events that occurred before before. Events are
@@ -193,12 +166,20 @@ func (s *Store) purgeFamilies(ctx context.Context, stats *PurgeStats, old any) (
 // one walk over what is due, never a scan of the whole table (occurred_at
 // has no index).
 func (s *Store) purgeAudit(ctx context.Context, stats *PurgeStats, before any) (int64, error) {
-	const next = "SELECT MAX(id) FROM (SELECT id FROM audit_events WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
-	const del = "DELETE FROM audit_events WHERE id > $1 AND id <= $2 AND occurred_at < $3"
+	return purgeByIDChunks(ctx, s, stats, "audit_events", "occurred_at < $3", int64(0), true, before)
+}
+
+// purgeByIDChunks deletes the rows of table matching cond ($3 = arg) in
+// primary-key order, chunk() ids per statement from first on, pausing
+// between chunks; with stopWhenNoneDue it ends at the first chunk that
+// deleted nothing (rows due come first in id order).
+func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, table, cond string, first K, stopWhenNoneDue bool, arg any) (int64, error) {
+	next := "SELECT MAX(id) FROM (SELECT id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
+	del := "DELETE FROM " + table + " WHERE id > $1 AND id <= $2 AND " + cond
 	var total int64
-	var last int64
+	last := first
 	for {
-		var upto sql.NullInt64
+		var upto sql.Null[K]
 		if err := s.queryRow(ctx, fmt.Sprintf(next, s.chunk()), last).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return total, err
 		}
@@ -206,7 +187,7 @@ func (s *Store) purgeAudit(ctx context.Context, stats *PurgeStats, before any) (
 			return total, nil
 		}
 		began := time.Now()
-		res, err := s.exec(ctx, del, last, upto.Int64, before)
+		res, err := s.exec(ctx, del, last, upto.V, arg)
 		stats.chunkDone(began)
 		if err != nil {
 			return total, err
@@ -216,10 +197,10 @@ func (s *Store) purgeAudit(ctx context.Context, stats *PurgeStats, before any) (
 			return total, err
 		}
 		total += n
-		if n == 0 {
+		if n == 0 && stopWhenNoneDue {
 			return total, nil
 		}
-		last = upto.Int64
+		last = upto.V
 		if err := s.pause(ctx); err != nil {
 			return total, err
 		}
