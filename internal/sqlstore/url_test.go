@@ -47,7 +47,11 @@ func FuzzParseURL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		_, err := parseURL(raw)
-		if err != nil && strings.Contains(raw, "secretpw") && strings.Contains(err.Error(), "secretpw") {
+		// A scheme is no secret: "secretpw:" names it and holds no
+		// password, and the error rightly says which scheme is unsupported.
+		scheme, _, _ := strings.Cut(raw, ":")
+		if err != nil && strings.Contains(raw, "secretpw") && !strings.Contains(scheme, "secretpw") &&
+			strings.Contains(err.Error(), "secretpw") {
 			t.Fatalf("error echoes the password: %v", err)
 		}
 	})
