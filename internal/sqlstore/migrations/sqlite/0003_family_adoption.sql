@@ -1,6 +1,7 @@
 -- Families started for a refresh token that AlgaPSA issued (SPEC §8.5):
 -- 'pending' from their creation (the exactly-once point of the adoption)
 -- until AlgaPSA's row is claimed, then 'adopted'; '' for every other
--- family. A presentation of the adopted token waits while it is pending,
--- so no answer hands out a family whose claim may still fail.
+-- family. A pending family is never deleted: any presentation of the
+-- adopted token settles it by asking AlgaPSA whether the claim committed
+-- (re-claim, or read the row), and only a settled family is answered.
 ALTER TABLE token_families ADD COLUMN adoption TEXT NOT NULL DEFAULT '';
