@@ -227,19 +227,25 @@ func noRedirects(conns int) *http.Client {
 }
 
 // appliancePlan sizes the appliance supply: the rate is -supply-rate, or
-// less when the standalone PostgreSQL peaks of this run show that the
-// appliance cannot need it; users are disjoint for OTTs, chains and verify
-// (each seeding exchange counts against its user's limit).
+// less when the standalone PostgreSQL peaks of this run (or, in paired
+// mode, its calibration) show that the appliance cannot need it; users are
+// disjoint for OTTs, chains and verify (each seeding exchange counts
+// against its user's limit).
 func (b *bench) appliancePlan() (plan, int) {
 	rate := b.o.supplyRate
-	peak := 0.0
+	peak, headroom := 0.0, applianceSupplyHeadroom
 	for _, ep := range []string{epExchange, epRefresh} {
 		if r, ok := b.rep.find(ep, "postgres"); ok {
 			peak = math.Max(peak, r.rate())
 		}
 	}
+	if peak == 0 {
+		for _, x := range b.calibrated {
+			peak, headroom = math.Max(peak, x), pairedSupplyHeadroom
+		}
+	}
 	if peak > 0 {
-		rate = min(rate, max(500, int(math.Ceil(peak*applianceSupplyHeadroom))))
+		rate = min(rate, max(500, int(math.Ceil(peak*headroom))))
 	}
 	o := b.o
 	o.supplyRate = rate
@@ -339,12 +345,19 @@ func handOffAndExchange(ctx context.Context, c *http.Client, base string, u int,
 }
 
 // applianceTarget judges an appliance exchange or refresh row against the
-// standalone PostgreSQL row of the same run (issue 10: ≥ 0.8 ×).
+// standalone PostgreSQL row of the same run (issue 10: ≥ 0.8 ×): in paired
+// mode the median of the run-by-run ratios, else the ratio of the medians.
 func (rep *report) applianceTarget(r row) string {
 	pg, ok := rep.find(r.endpoint, "postgres")
 	if !ok || pg.rate() <= 0 {
 		return fmt.Sprintf("MISS %s on %s ≥ %.1f × standalone postgres: no standalone postgres figure in this run",
 			r.endpoint, engineAppliance, applianceMinRatio)
+	}
+	if x, ok := r.pairRatios(); ok {
+		s := spreadOf(x)
+		return fmt.Sprintf("%-4s %s on %s ≥ %.1f × standalone postgres: median of %d paired runs %.2f (range %.2f–%.2f; medians %.0f/s vs %.0f/s)",
+			verdict(s.median >= applianceMinRatio, r), r.endpoint, engineAppliance, applianceMinRatio, len(x), s.median, s.lo, s.hi,
+			r.rate(), pg.rate())
 	}
 	x := r.rate() / pg.rate()
 	return fmt.Sprintf("%-4s %s on %s ≥ %.1f × standalone postgres: %.0f/s vs %.0f/s = %.2f", verdict(x >= applianceMinRatio, r),
@@ -361,18 +374,21 @@ func (rep *report) printAppliance(w io.Writer) {
 			continue
 		}
 		pg, _ := rep.find(ep, "postgres")
-		ratio := "-"
-		if pg.rate() > 0 {
+		ratio, rng := "-", "-"
+		if x, ok := a.pairRatios(); ok {
+			s := spreadOf(x)
+			ratio, rng = fmt.Sprintf("%.2f", s.median), fmt.Sprintf("%.2f–%.2f", s.lo, s.hi)
+		} else if pg.rate() > 0 {
 			ratio = fmt.Sprintf("%.2f", a.rate()/pg.rate())
 		}
-		lines = append(lines, fmt.Sprintf("%s\t%.0f\t%.0f\t%s\t%s\t%s\t", ep, pg.rate(), a.rate(), ratio, ms(pg.halfP99()), ms(a.halfP99())))
+		lines = append(lines, fmt.Sprintf("%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t", ep, pg.rate(), a.rate(), ratio, rng, ms(pg.halfP99()), ms(a.halfP99())))
 	}
 	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nappliance mode beside standalone PostgreSQL (same run, medians):")
+	fmt.Fprintln(w, "\nappliance mode beside standalone PostgreSQL (same run, medians; × postgres: in paired mode the median of run-by-run ratios):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "endpoint\tpostgres req/s\tappliance req/s\t× postgres\tpostgres p99@half\tappliance p99@half\t")
+	fmt.Fprintln(tw, "endpoint\tpostgres req/s\tappliance req/s\t× postgres\tpaired range\tpostgres p99@half\tappliance p99@half\t")
 	for _, l := range lines {
 		fmt.Fprintln(tw, l)
 	}
@@ -393,5 +409,11 @@ func (rep *report) printApplianceMethod(w io.Writer) {
 			"    are AlgaPSA API keys: exchange and refresh mint one (refresh also deactivates its predecessor), verify (x-api-key)\n"+
 			"    looks one up. Supply sized for min(-supply-rate, %.1f × the standalone postgres peak).\n",
 			s.plan.users, s.plan.otts, ottsPerUser, s.plan.chains, verifyUsers, s.took.Round(100*time.Millisecond), applianceSupplyHeadroom)
+		if rep.o.paired() {
+			fmt.Fprintf(w, "  paired (-pair): both services were started and seeded before any measured run (the appliance supply sized for\n"+
+				"    min(-supply-rate, %.1f × a %s standalone calibration of exchange and refresh)); each endpoint's closed-loop runs\n"+
+				"    alternated standalone/appliance as A B B A A B …, and × postgres is the median of each appliance run's rate over the\n"+
+				"    standalone run beside it. Open-loop runs follow, standalone first.\n", pairedSupplyHeadroom, calibrateFor)
+		}
 	}
 }

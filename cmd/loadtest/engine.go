@@ -82,6 +82,9 @@ type bench struct {
 	// calls it, for the bare runs paired with capabilities and verify.
 	bareProc *harness.Process
 	bareDo   call
+	// calibrated is the standalone exchange and refresh rates measured
+	// before the appliance supply is seeded (paired mode).
+	calibrated map[string]float64
 }
 
 // stopBare stops the bare server, if one was started.
@@ -94,14 +97,88 @@ func (b *bench) stopBare() {
 // runEngine seeds a fresh database, starts the service on it and measures
 // every selected endpoint, then records the service's memory.
 func (b *bench) runEngine(ctx context.Context, e engine) error {
-	dbURL, cleanup, err := e.prepare(ctx)
+	l, err := b.start(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer l.stop()
+	for _, ep := range b.o.endpoints {
+		t, ok := l.target(ep)
+		if !ok {
+			continue
+		}
+		r, err := b.measure(ctx, t)
+		if err != nil {
+			return err
+		}
+		b.rep.rows = append(b.rep.rows, l.finish(r))
+	}
+	b.rep.mem = append(b.rep.mem, l.memNote())
+	return nil
+}
+
+// live is an engine whose service is up and seeded, ready to be measured.
+type live struct {
+	e       engine
+	svc     *harness.Process
+	base    string
+	addr    string
+	targets map[string]target
+	left    map[string]func() int // what an endpoint's supply has left
+	stops   []func()              // in reverse order
+}
+
+// stop stops the service and drops its databases.
+func (l *live) stop() {
+	for i := len(l.stops) - 1; i >= 0; i-- {
+		l.stops[i]()
+	}
+	l.stops = nil
+}
+
+// target is how to drive ep on this engine (false: not on this engine).
+func (l *live) target(ep string) (target, bool) {
+	t, ok := l.targets[ep]
+	return t, ok
+}
+
+// finish completes a measured row with what the supply has left.
+func (l *live) finish(r row) row {
+	if left := l.left[r.endpoint]; left != nil {
+		r.supplyLeft = left()
+	}
+	return r
+}
+
+// memNote is the service's memory once every endpoint has been measured.
+func (l *live) memNote() memNote {
+	hwm, sampled, n := l.svc.Memory()
+	warns, first := l.svc.LogProblems()
+	m := memNote{engine: l.e.name, hwm: hwm, sampled: sampled, samples: n, warnings: warns, firstWarning: first}
+	m.anon, _ = l.svc.Status("RssAnon")
+	m.file, _ = l.svc.Status("RssFile")
+	m.shmem, _ = l.svc.Status("RssShmem")
+	return m
+}
+
+// start seeds a fresh database for e, starts the service on it and
+// prepares a target per selected endpoint (the first engine started also
+// measures the bare handler). On an error nothing is left running.
+func (b *bench) start(ctx context.Context, e engine) (_ *live, err error) {
+	l := &live{e: e, targets: map[string]target{}, left: map[string]func() int{}}
+	defer func() {
+		if err != nil {
+			l.stop()
+		}
+	}()
+	dbURL, cleanup, err := e.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.stops = append(l.stops, cleanup)
 	addr, err := harness.FreeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	env := append(harness.ServiceEnv(addr, dbURL, b.tmp), b.o.serviceEnv...)
 	p := newPlan(b.o)
@@ -110,24 +187,24 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 	if e.appliance {
 		psa, err := newStandIn(ctx, b.o.pgURL)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer psa.drop()
+		l.stops = append(l.stops, psa.drop)
 		var rate int
 		p, rate = b.appliancePlan()
 		if err := psa.seed(ctx, p.users); err != nil {
-			return err
+			return nil, err
 		}
 		env = applianceEnv(env, psa)
 		b.logf("%s: seeded %d users and web sessions in the stand-in of AlgaPSA's database (%s); supply sized for %d req/s",
 			e.name, p.users, time.Since(t0).Round(time.Millisecond), rate)
 	} else {
 		if err := seedUsers(ctx, b.bin, env, b.tmp, p); err != nil {
-			return err
+			return nil, err
 		}
 		tUsers := time.Since(t0)
 		if sup, err = seedTokens(ctx, dbURL, p, e.postgres); err != nil {
-			return err
+			return nil, err
 		}
 		b.logf("%s: seeded %d users (CLI, %s), %d web sessions, %d OTTs, %d refresh chains (store, %s)",
 			e.name, p.users, tUsers.Round(time.Millisecond), p.users, p.otts+verifyUsers, p.chains,
@@ -137,18 +214,20 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 
 	svc, err := harness.StartProcess(b.bin, []string{"serve"}, env, filepath.Join(b.tmp, e.name+"-service.log"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer svc.Stop()
+	l.svc = svc
+	l.stops = append(l.stops, svc.Stop)
 	base := "http://" + addr
+	l.base, l.addr = base, addr
 	if err := svc.WaitHTTP(ctx, base+"/readyz", 30*time.Second); err != nil {
-		return fmt.Errorf("service: %w", err)
+		return nil, fmt.Errorf("service: %w", err)
 	}
 	svc.MarkLog()
 	b.logf("%s: service pid %d ready on %s", e.name, svc.Pid(), addr)
 	if b.o.bare && !b.bareDone {
 		if err := b.measureBare(ctx, base); err != nil {
-			return err
+			return nil, err
 		}
 		b.bareDone = true
 	}
@@ -157,7 +236,7 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 	if e.appliance {
 		t1 := time.Now()
 		if sup, access, err = seedAppliance(ctx, base, dbURL, p); err != nil {
-			return err
+			return nil, err
 		}
 		verifyHeader = "x-api-key" // as the app sends AlgaPSA API keys
 		b.logf("%s: seeded %d OTTs and %d refresh chains through hand-offs and exchanges (%s)", e.name, p.otts, p.chains,
@@ -168,7 +247,7 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 	for _, it := range sup.verify {
 		tok, err := exchangeOnce(ctx, c, base, it)
 		if err != nil {
-			return fmt.Errorf("exchange for verify tokens: %w", err)
+			return nil, fmt.Errorf("exchange for verify tokens: %w", err)
 		}
 		access = append(access, tok)
 	}
@@ -177,38 +256,21 @@ func (b *bench) runEngine(ctx context.Context, e engine) error {
 		if e.appliance && ep == epCapabilities {
 			continue // the same handler in both modes
 		}
-		var do call
-		conns := b.o.cpuConns
-		var left func() int
+		t := target{ep: ep, eng: e.name, conns: b.o.cpuConns, pid: svc.Pid(), metricsURL: base + "/metrics", addr: addr}
 		switch ep {
 		case epCapabilities:
-			do = getCall(base + capabilitiesPath)
+			t.do = getCall(base + capabilitiesPath)
 		case epVerify:
-			do = verifyCall(base, access, verifyHeader)
+			t.do = verifyCall(base, access, verifyHeader)
 		case epExchange:
-			do, conns, left = exchangeCall(base, sup.otts), b.o.dbConns, sup.otts.left
+			t.do, t.conns, l.left[ep] = exchangeCall(base, sup.otts), b.o.dbConns, sup.otts.left
 		case epRefresh:
 			pool := newChainPool(sup.chains)
-			do, conns, left = refreshCall(base, pool), b.o.dbConns, pool.left
+			t.do, t.conns, l.left[ep] = refreshCall(base, pool), b.o.dbConns, pool.left
 		}
-		r, err := b.measure(ctx, target{ep: ep, eng: e.name, conns: conns, do: do, pid: svc.Pid(),
-			metricsURL: base + "/metrics", addr: addr})
-		if err != nil {
-			return err
-		}
-		if left != nil {
-			r.supplyLeft = left()
-		}
-		b.rep.rows = append(b.rep.rows, r)
+		l.targets[ep] = t
 	}
-	hwm, sampled, n := svc.Memory()
-	warns, first := svc.LogProblems()
-	m := memNote{engine: e.name, hwm: hwm, sampled: sampled, samples: n, warnings: warns, firstWarning: first}
-	m.anon, _ = svc.Status("RssAnon")
-	m.file, _ = svc.Status("RssFile")
-	m.shmem, _ = svc.Status("RssShmem")
-	b.rep.mem = append(b.rep.mem, m)
-	return nil
+	return l, nil
 }
 
 // measureBare starts the bare server with the service's capabilities
@@ -256,57 +318,97 @@ type target struct {
 // measure warms up, runs -runs closed-loop runs and -half-runs open-loop
 // runs at half the median peak.
 func (b *bench) measure(ctx context.Context, t target) (row, error) {
-	o := b.o
-	ep, eng, conns, do, pid := t.ep, t.eng, t.conns, t.do, t.pid
-	c := newClient(conns)
-	defer c.CloseIdleConnections()
-	if o.warmup > 0 {
-		closedLoop(ctx, c, conns, o.warmup, do)
+	m := b.newMeasurer(t)
+	defer m.close()
+	m.warm(ctx)
+	for i := range b.o.runs {
+		if err := m.closedRun(ctx, i); err != nil {
+			return m.r, err
+		}
 	}
-	r := row{endpoint: ep, engine: eng, conns: conns}
+	err := m.halfRuns(ctx)
+	return m.r, err
+}
+
+// measurer measures one target, run by run, into its row.
+type measurer struct {
+	b  *bench
+	t  target
+	c  *http.Client // the closed loop's
+	bc *http.Client // the paired bare runs' (capabilities, verify), else nil
+	r  row
+}
+
+func (b *bench) newMeasurer(t target) *measurer {
+	m := &measurer{b: b, t: t, c: newClient(t.conns), r: row{endpoint: t.ep, engine: t.eng, conns: t.conns}}
 	// capabilities and verify are judged as a ratio to the bare handler:
 	// each of their runs follows a bare run of its own, so that the ratio
 	// compares two runs seconds apart rather than runs minutes apart on a
 	// machine whose speed drifts.
-	var bc *http.Client
-	if b.bareDo != nil && (ep == epCapabilities || ep == epVerify) {
-		bc = newClient(conns)
-		defer bc.CloseIdleConnections()
+	if b.bareDo != nil && (t.ep == epCapabilities || t.ep == epVerify) {
+		m.bc = newClient(t.conns)
 	}
-	for i := range o.runs {
-		if err := b.waitQuiet(ctx, ep, eng, fmt.Sprintf("run %d/%d", i+1, o.runs)); err != nil {
-			return r, err
-		}
-		if bc != nil {
-			br := closedLoop(ctx, bc, conns, o.duration, b.bareDo)
-			b.logf("%-12s %-8s run %d/%d: bare just before: %8.0f req/s", ep, eng, i+1, o.runs, br.rate)
-			r.pairedBare = append(r.pairedBare, br)
-		}
-		before, storeBefore := snapCPU(pid), scrapeStore(t.metricsURL)
-		res := closedLoop(ctx, c, conns, o.duration, do)
-		res.cpu = before.until(snapCPU(pid))
-		r.store = r.store.add(scrapeStore(t.metricsURL).minus(storeBefore))
-		if err := ctx.Err(); err != nil {
-			return r, err
-		}
-		b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d  CPU µs/req server %s gen %s other %s  RSS %s%s",
-			ep, eng, i+1, o.runs, res.rate, ms(res.p50), ms(res.p99), res.non2xx+res.errs,
-			perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n),
-			harness.RSSOf(pid), exhaustedNote(res))
-		r.runs = append(r.runs, res)
+	return m
+}
+
+func (m *measurer) close() {
+	m.c.CloseIdleConnections()
+	if m.bc != nil {
+		m.bc.CloseIdleConnections()
 	}
+}
+
+// warm runs the unmeasured warm-up.
+func (m *measurer) warm(ctx context.Context) {
+	if m.b.o.warmup > 0 {
+		closedLoop(ctx, m.c, m.t.conns, m.b.o.warmup, m.t.do)
+	}
+}
+
+// closedRun is closed-loop run i (of -runs), after a bare run of its own
+// when the row is judged against bare.
+func (m *measurer) closedRun(ctx context.Context, i int) error {
+	b, t, o := m.b, m.t, m.b.o
+	if err := b.waitQuiet(ctx, t.ep, t.eng, fmt.Sprintf("run %d/%d", i+1, o.runs)); err != nil {
+		return err
+	}
+	if m.bc != nil {
+		br := closedLoop(ctx, m.bc, t.conns, o.duration, b.bareDo)
+		b.logf("%-12s %-8s run %d/%d: bare just before: %8.0f req/s", t.ep, t.eng, i+1, o.runs, br.rate)
+		m.r.pairedBare = append(m.r.pairedBare, br)
+	}
+	before, storeBefore := snapCPU(t.pid), scrapeStore(t.metricsURL)
+	res := closedLoop(ctx, m.c, t.conns, o.duration, t.do)
+	res.cpu = before.until(snapCPU(t.pid))
+	m.r.store = m.r.store.add(scrapeStore(t.metricsURL).minus(storeBefore))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d  CPU µs/req server %s gen %s other %s  RSS %s%s",
+		t.ep, t.eng, i+1, o.runs, res.rate, ms(res.p50), ms(res.p99), res.non2xx+res.errs,
+		perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n),
+		harness.RSSOf(t.pid), exhaustedNote(res))
+	m.r.runs = append(m.r.runs, res)
+	return nil
+}
+
+// halfRuns runs the -half-runs open-loop runs at half the median peak of
+// the closed-loop runs so far.
+func (m *measurer) halfRuns(ctx context.Context) error {
+	b, t, o := m.b, m.t, m.b.o
 	if o.halfRuns == 0 {
-		return r, nil
+		return nil
 	}
+	r := &m.r
 	r.halfRate = r.rate() * o.halfFraction
 	if o.halfRate > 0 {
 		r.halfRate = o.halfRate
 	}
-	hconns := conns
+	hconns := t.conns
 	if o.halfConns > 0 {
 		hconns = o.halfConns
 	}
-	hc := c
+	hc := m.c
 	var lt *leanTransport
 	if o.halfClient == halfLean {
 		var lc *http.Client
@@ -320,8 +422,8 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 	// tail. Its live heap is small, so a higher GOGC costs little memory.
 	defer debug.SetGCPercent(debug.SetGCPercent(halfGOGC))
 	for i := range o.halfRuns {
-		if err := b.waitQuiet(ctx, ep, eng, fmt.Sprintf("half %d/%d", i+1, o.halfRuns)); err != nil {
-			return r, err
+		if err := b.waitQuiet(ctx, t.ep, t.eng, fmt.Sprintf("half %d/%d", i+1, o.halfRuns)); err != nil {
+			return err
 		}
 		if lt != nil {
 			// Dialled after the quiet wait, not before it: the service
@@ -330,28 +432,28 @@ func (b *bench) measure(ctx context.Context, t target) (row, error) {
 			// transport error per connection. Later runs reuse the
 			// connections of the run before (idle timeout 120 s).
 			if err := lt.fill(ctx, hconns); err != nil {
-				return r, err
+				return err
 			}
 		}
-		before, gcBefore := snapCPU(pid), scrapeGCs(t.metricsURL)
-		res := openLoop(ctx, hc, hconns, r.halfRate, o.duration, do)
-		res.cpu = before.until(snapCPU(pid))
+		before, gcBefore := snapCPU(t.pid), scrapeGCs(t.metricsURL)
+		res := openLoop(ctx, hc, hconns, r.halfRate, o.duration, t.do)
+		res.cpu = before.until(snapCPU(t.pid))
 		if err := ctx.Err(); err != nil {
-			return r, err
+			return err
 		}
 		svcGCs := "-"
 		if a, z := gcBefore, scrapeGCs(t.metricsURL); a >= 0 && z >= 0 {
 			svcGCs = fmt.Sprintf("%.0f", z-a)
 		}
-		b.logf("%-12s %-8s half %d/%d: %8.0f req/s (target %.0f)  p50 %-8s p99 %-8s non-2xx %d  RSS %s%s", ep, eng, i+1,
-			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, harness.RSSOf(pid), exhaustedNote(res))
+		b.logf("%-12s %-8s half %d/%d: %8.0f req/s (target %.0f)  p50 %-8s p99 %-8s non-2xx %d  RSS %s%s", t.ep, t.eng, i+1,
+			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, harness.RSSOf(t.pid), exhaustedNote(res))
 		b.logf("%-12s %-8s half %d/%d parts: p99 pacer lag %s (not counted), queue wait %s, in request %s; GCs gen %d server %s; "+
-			"CPU µs/req server %s gen %s other %s, machine busy %.0f%%", ep, eng, i+1, o.halfRuns,
+			"CPU µs/req server %s gen %s other %s, machine busy %.0f%%", t.ep, t.eng, i+1, o.halfRuns,
 			ms(res.parts.lag99), ms(res.parts.wait99), ms(res.parts.req99), res.parts.genGCs, svcGCs,
 			perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n), res.cpu.busy*100)
 		r.half = append(r.half, res)
 	}
-	return r, nil
+	return nil
 }
 
 func exhaustedNote(r result) string {

@@ -46,6 +46,7 @@ type options struct {
 	pgURL            string
 	sqlite           bool
 	appliance        bool // also the appliance profile (appliance.go), on PostgreSQL
+	pair             bool // measure standalone PostgreSQL and appliance mode side by side (paired.go)
 	endpoints        []string
 	supplyRate       int
 	keep             bool
@@ -108,6 +109,8 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.sqlite, "sqlite", true, "benchmark on SQLite")
 	fs.BoolVar(&o.appliance, "appliance", true,
 		"with -pg, also benchmark appliance mode (own store and a stand-in of AlgaPSA's database on that server) against standalone PostgreSQL")
+	fs.BoolVar(&o.pair, "pair", true,
+		"with the appliance profile, start both services first and alternate their runs (A B B A …); ratios are medians of run-by-run ratios")
 	eps := fs.String("endpoints", strings.Join(allEndpoints, ","), "endpoints to drive, comma-separated")
 	fs.IntVar(&o.supplyRate, "supply-rate", 6000,
 		"highest exchange/refresh rate (req/s) the pre-issued OTTs and chains must last for")
@@ -203,7 +206,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	if o.sqlite {
 		engines = append(engines, sqliteEngine(tmp))
 	}
-	if o.pgURL != "" {
+	if o.pgURL != "" && !o.paired() {
 		engines = append(engines, postgresEngine(o.pgURL))
 		if o.appliance {
 			engines = append(engines, applianceEngine(o.pgURL))
@@ -212,6 +215,11 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	for _, e := range engines {
 		if err := b.runEngine(ctx, e); err != nil {
 			return fmt.Errorf("%s: %w", e.name, err)
+		}
+	}
+	if o.paired() {
+		if err := b.runPaired(ctx, postgresEngine(o.pgURL), applianceEngine(o.pgURL)); err != nil {
+			return err
 		}
 	}
 	b.rep.total = time.Since(started)

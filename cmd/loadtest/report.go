@@ -21,6 +21,7 @@ type row struct {
 	runs, half       []result
 	halfRate         float64
 	pairedBare       []result   // a bare run just before each closed-loop run (capabilities, verify)
+	pairedWith       []result   // paired mode, appliance rows: the standalone PostgreSQL run beside each run
 	supplyLeft       int        // OTTs or idle chains left afterwards (exchange, refresh)
 	store            storeStats // store operations over the closed-loop runs
 }
@@ -217,6 +218,7 @@ func (rep *report) print(w io.Writer) {
 		}
 	}
 	rep.printAppliance(w)
+	rep.printRatioSpreads(w)
 	rep.printFailures(w)
 	fmt.Fprintln(w, "\ntargets (issue 3; appliance: issue 10):")
 	for _, t := range rep.targets() {

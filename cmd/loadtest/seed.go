@@ -25,9 +25,9 @@ type plan struct {
 
 // newPlan sizes the supply for the selected endpoints: enough for
 // -supply-rate requests per second through the warm-up, every run and
-// every half-rate run.
+// every half-rate run (and, in paired mode, the standalone calibration).
 func newPlan(o options) plan {
-	secs := o.warmup.Seconds() + float64(o.runs)*o.duration.Seconds() + float64(o.halfRuns)*o.duration.Seconds()*o.halfFraction
+	secs := o.calibrationSecs() + o.warmup.Seconds() + float64(o.runs)*o.duration.Seconds() + float64(o.halfRuns)*o.duration.Seconds()*o.halfFraction
 	need := int(math.Ceil(float64(o.supplyRate) * secs))
 	var p plan
 	for _, e := range o.endpoints {
