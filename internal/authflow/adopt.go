@@ -175,11 +175,7 @@ func (s *Service) settleAdoption(ctx context.Context, familyID, tenantID, userID
 			return fmt.Errorf("settle adoption: %w", cerr)
 		}
 		if !claimed {
-			if rerr := s.revokeFamily(ctx, tenantID, userID, familyID); rerr != nil {
-				return fmt.Errorf("revoke the family of an adoption AlgaPSA took back: %w", rerr)
-			}
-			s.events.AuthEvent("refresh_rejected", "unknown")
-			return unauthorized(err)
+			return s.rejectAdoption(ctx, familyID, tenantID, userID, presented, err)
 		}
 		err = nil
 	}
@@ -193,8 +189,35 @@ func (s *Service) settleAdoption(ctx context.Context, familyID, tenantID, userID
 		}
 		return nil
 	}
-	// Not pending any more: confirmed by another presentation (fine), or
-	// revoked meanwhile.
+	return s.settledElsewhere(ctx, familyID, presented)
+}
+
+// rejectAdoption ends a pending family whose AlgaPSA row was not claimed by
+// the adoption (AlgaPSA rotated or removed it): 401. Only a family still
+// pending is ended: a slow presentation that reads AlgaPSA's row after
+// another one confirmed the family (and AlgaPSA then cleaned the row up)
+// must not sign the phone out; it is judged as settled elsewhere.
+func (s *Service) rejectAdoption(ctx context.Context, familyID, tenantID, userID string, presented mobileauth.Hash, cause error) error {
+	err := s.st.Adoptions.RejectAdoption(ctx, familyID, s.now())
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		return s.settledElsewhere(ctx, familyID, presented)
+	}
+	if err != nil {
+		return fmt.Errorf("reject adoption: %w", err)
+	}
+	// The family is revoked; the rest of a revocation (this replica's view,
+	// any access key) follows, idempotently.
+	if rerr := s.revokeFamily(ctx, tenantID, userID, familyID); rerr != nil {
+		return fmt.Errorf("revoke the family of an adoption AlgaPSA took back: %w", rerr)
+	}
+	s.events.AuthEvent("refresh_rejected", "unknown")
+	return unauthorized(cause)
+}
+
+// settledElsewhere judges a presentation whose family another presentation
+// settled meanwhile: confirmed (§3.5's grace rules, from the confirmation),
+// or revoked (401).
+func (s *Service) settledElsewhere(ctx context.Context, familyID string, presented mobileauth.Hash) error {
 	fam, err := s.st.Refresh.GetFamily(ctx, familyID)
 	if err != nil {
 		return fmt.Errorf("re-read adopted token family: %w", err)

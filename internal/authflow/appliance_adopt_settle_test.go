@@ -165,3 +165,39 @@ func TestApplianceAdoptionPendingWhilePlanLapsed(t *testing.T) {
 	t.Logf("plan back: code=%s err=%v", mobileauth.ErrorCode(err), err)
 	assert.NoError(t, err, "the plan came back: the session should be kept, as for a live token")
 }
+
+// TestApplianceAdoptionLateSettlerCannotRejectAConfirmedFamily: a
+// presentation whose claim runs late, after another presentation confirmed
+// the family and AlgaPSA cleaned its row up, reads the row as not claimed;
+// it must not revoke the family the phone now holds (review finding 5).
+func TestApplianceAdoptionLateSettlerCannotRejectAConfirmedFamily(t *testing.T) {
+	f := newApplianceFixture(t)
+	gate := &claimGate{entered: make(chan struct{}), release: make(chan struct{})}
+	slow, _, _, _ := f.replicaWrapped(wrappers{
+		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { gate.AlgaRefreshTokens = a; return gate },
+	})
+	u := f.user()
+	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+
+	done := make(chan error, 1)
+	go func() { // P1: creates the family, then its claim stalls
+		_, err := slow.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "198.51.100.8"})
+		done <- err
+	}()
+	<-gate.entered
+	// P2: the phone's retry on the other replica claims and confirms.
+	r2, err := f.svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: tok.Token, ClientIP: "198.51.100.8"})
+	require.NoError(t, err)
+	require.False(t, f.adoptedFamily(tok).AdoptionPending, "confirmed by P2")
+	// AlgaPSA removes its (revoked) row before P1's claim runs.
+	f.psa.Exec(t, `DELETE FROM mobile_refresh_tokens WHERE mobile_refresh_token_id = $1`, tok.ID)
+
+	close(gate.release)
+	p1err := <-done
+	t.Logf("late settler: code=%s err=%v", mobileauth.ErrorCode(p1err), p1err)
+	assert.Nil(t, f.adoptedFamily(tok).RevokedAt, "a late settler must not revoke a family another presentation confirmed")
+	f.clock.Advance(15 * time.Second)
+	r3, err := f.refresh(r2.RefreshToken)
+	require.NoError(t, err, "the phone's successor still refreshes")
+	assert.NoError(t, f.accepted(r3.AccessToken, u.TenantID))
+}

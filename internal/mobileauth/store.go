@@ -91,6 +91,12 @@ type AdoptionStore interface {
 	// period counts from the confirmation); ErrNotFound when the family is
 	// not pending (gone, or already confirmed).
 	ConfirmAdoption(ctx context.Context, familyID string, now time.Time) error
+	// RejectAdoption revokes the family and its tokens when AlgaPSA's row
+	// turned out not to be claimed (AlgaPSA took the token back), but only
+	// while the family is still pending: ErrNotFound when it is not (a
+	// confirmation won, or it is gone), so a late settler cannot end a
+	// family that another presentation has confirmed.
+	RejectAdoption(ctx context.Context, familyID string, now time.Time) error
 }
 
 // KeyStore keeps access-token signing keys so replicas and restarts agree.

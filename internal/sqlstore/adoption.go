@@ -13,8 +13,9 @@ import (
 // one begun for a refresh token AlgaPSA issued whose row is not claimed
 // yet, adoptionDone once it is.
 const (
-	adoptionPending = "pending"
-	adoptionDone    = "adopted"
+	adoptionPending  = "pending"
+	adoptionDone     = "adopted"
+	adoptionRejected = "rejected"
 )
 
 var _ mobileauth.AdoptionStore = (*Store)(nil)
@@ -75,6 +76,31 @@ func (s *Store) ConfirmAdoption(ctx context.Context, familyID string, now time.T
 		if _, err := tx.exec(ctx, "UPDATE refresh_tokens SET rotated_at = $2"+
 			" WHERE family_id = $1 AND rotated_at IS NOT NULL", familyID, s.ts(now)); err != nil {
 			return fmt.Errorf("confirm adoption: restamp rotation: %w", err)
+		}
+		return nil
+	})
+}
+
+// RejectAdoption revokes a pending family and its tokens: AlgaPSA's row was
+// not claimed by the adoption. The family leaves the pending state in the
+// same statement, so a confirmation and a rejection racing on it (two
+// presentations that read AlgaPSA's row at different moments) settle it
+// exactly once, whichever commits first; the other gets ErrNotFound.
+func (s *Store) RejectAdoption(ctx context.Context, familyID string, now time.Time) error {
+	defer s.track("RejectAdoption", time.Now())
+	return s.inTx(ctx, func(tx *txn) error {
+		res, err := tx.exec(ctx, "UPDATE token_families SET adoption = '"+adoptionRejected+"',"+
+			" revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 AND adoption = '"+adoptionPending+"'",
+			familyID, s.ts(now))
+		if err != nil {
+			return fmt.Errorf("reject adoption: %w", err)
+		}
+		if err := rowsAffectedErr("reject adoption", res); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, "UPDATE refresh_tokens SET revoked_at = $2"+
+			" WHERE family_id = $1 AND revoked_at IS NULL", familyID, s.ts(now)); err != nil {
+			return fmt.Errorf("reject adoption: revoke refresh tokens: %w", err)
 		}
 		return nil
 	})

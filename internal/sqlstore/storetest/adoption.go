@@ -95,6 +95,28 @@ func testAdoption(t *testing.T, open Opener) {
 		assert.NotNil(t, getToken(t, s, "alga-3").RevokedAt)
 		assert.NotNil(t, getToken(t, s, "alga-3-next").RevokedAt)
 	})
+	t.Run("reject ends a pending family only", func(t *testing.T) {
+		createAdopted(t, s, "fam-r", "alga-r")
+		require.NoError(t, s.RejectAdoption(ctx, "fam-r", at(time.Second)))
+		fam, err := s.GetFamily(ctx, "fam-r")
+		require.NoError(t, err)
+		assert.False(t, fam.AdoptionPending, "settled")
+		require.NotNil(t, fam.RevokedAt)
+		assertTime(t, at(time.Second), *fam.RevokedAt, "RevokedAt")
+		assert.NotNil(t, getToken(t, s, "alga-r").RevokedAt)
+		assert.NotNil(t, getToken(t, s, "alga-r-next").RevokedAt)
+		assert.ErrorIs(t, s.RejectAdoption(ctx, "fam-r", at(2*time.Second)), mobileauth.ErrNotFound, "once")
+		assert.ErrorIs(t, s.ConfirmAdoption(ctx, "fam-r", at(2*time.Second)), mobileauth.ErrNotFound,
+			"a rejected family cannot be confirmed afterwards")
+
+		// A confirmed family (fam-a, above) is out of a late rejection's reach.
+		assert.ErrorIs(t, s.RejectAdoption(ctx, "fam-a", at(4*time.Second)), mobileauth.ErrNotFound)
+		fam, err = s.GetFamily(ctx, "fam-a")
+		require.NoError(t, err)
+		assert.Nil(t, fam.RevokedAt, "the confirmed family stays live")
+		assert.Nil(t, getToken(t, s, "alga-1-next-next").RevokedAt)
+		assert.ErrorIs(t, s.RejectAdoption(ctx, "never", at(4*time.Second)), mobileauth.ErrNotFound)
+	})
 	t.Run("families begun here are never pending", func(t *testing.T) {
 		seedFamily(t, s, "fam-own", "sid-own", "own-1")
 		fam, err := s.GetFamily(ctx, "fam-own")
@@ -102,6 +124,10 @@ func testAdoption(t *testing.T, open Opener) {
 		assert.False(t, fam.AdoptionPending)
 		assert.False(t, getToken(t, s, "own-1").AdoptionPending)
 		assert.ErrorIs(t, s.ConfirmAdoption(ctx, "fam-own", at(time.Second)), mobileauth.ErrNotFound)
+		assert.ErrorIs(t, s.RejectAdoption(ctx, "fam-own", at(time.Second)), mobileauth.ErrNotFound)
+		fam, err = s.GetFamily(ctx, "fam-own")
+		require.NoError(t, err)
+		assert.Nil(t, fam.RevokedAt)
 	})
 }
 
