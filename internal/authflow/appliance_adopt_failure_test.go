@@ -26,7 +26,7 @@ func TestApplianceAdoptionFailures(t *testing.T) {
 	hook := &algaHook{}
 	mint := &failingMint{}
 	svc, _, _, _ := f.replicaWrapped(wrappers{
-		alga:   func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
+		alga:   wrapAlga(hook),
 		access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
 	})
 	refresh := func(rt string) (authflow.RefreshResult, error) {
@@ -142,9 +142,7 @@ func TestApplianceRevokeDuringAdoption(t *testing.T) {
 func TestApplianceAdoptionOutlivesADroppedConnection(t *testing.T) {
 	f := newApplianceFixture(t)
 	hook := &algaHook{}
-	svc, _, _, _ := f.replicaWrapped(wrappers{
-		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
-	})
+	svc := f.replicaVia(hook)
 	u := f.user()
 	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 	ctx, drop := context.WithCancel(f.ctx)

@@ -166,9 +166,7 @@ func TestApplianceAdoptionSettledByAnyPresentation(t *testing.T) {
 	}{{"claim succeeds", false}, {"AlgaPSA rotated the token first", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			hook := &algaHook{}
-			creator, _, _, _ := f.replicaWrapped(wrappers{
-				alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
-			})
+			creator := f.replicaVia(hook)
 			u := f.user()
 			tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 			var (

@@ -19,7 +19,7 @@ import (
 // AlgaPSA-issued token: what it does lands between the adoption's read and
 // its claim; an error it returns is the claim's.
 type algaHook struct {
-	authflow.AlgaRefreshTokens
+	algaVia
 	before func(h mobileauth.Hash) error
 }
 

@@ -18,7 +18,7 @@ import (
 
 // claimThen runs the real claim, then after() (which may replace its error).
 type claimThen struct {
-	authflow.AlgaRefreshTokens
+	algaVia
 	after func(err error) error
 }
 
@@ -39,9 +39,7 @@ func (c *claimThen) AdoptAlgaRefreshToken(ctx context.Context, h mobileauth.Hash
 func TestReviewAdoptionClaimCommittedAnswerLost(t *testing.T) {
 	f := newApplianceFixture(t)
 	hook := &claimThen{}
-	svc, _, _, _ := f.replicaWrapped(wrappers{
-		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
-	})
+	svc := f.replicaVia(hook)
 	u := f.user()
 	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 	hook.after = func(err error) error {
@@ -68,9 +66,7 @@ func TestReviewAdoptionClaimCommittedAnswerLost(t *testing.T) {
 func TestReviewAdoptionClientGoneAfterClaim(t *testing.T) {
 	f := newApplianceFixture(t)
 	hook := &claimThen{}
-	svc, _, _, _ := f.replicaWrapped(wrappers{
-		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
-	})
+	svc := f.replicaVia(hook)
 	u := f.user()
 	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 	ctx, cancel := context.WithCancel(f.ctx)

@@ -15,7 +15,7 @@ import (
 
 // claimGate blocks the first AdoptAlgaRefreshToken until released.
 type claimGate struct {
-	authflow.AlgaRefreshTokens
+	algaVia
 	entered, release chan struct{}
 	used             bool
 }
@@ -36,9 +36,7 @@ func (c *claimGate) AdoptAlgaRefreshToken(ctx context.Context, h mobileauth.Hash
 func TestApplianceAdoptionLateSettlerGetsNoSuccessor(t *testing.T) {
 	f := newApplianceFixture(t)
 	gate := &claimGate{entered: make(chan struct{}), release: make(chan struct{})}
-	slow, _, _, _ := f.replicaWrapped(wrappers{
-		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { gate.AlgaRefreshTokens = a; return gate },
-	})
+	slow := f.replicaVia(gate)
 	u := f.user()
 	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 
@@ -77,9 +75,7 @@ func TestApplianceAdoptionLateSettlerGetsNoSuccessor(t *testing.T) {
 func TestApplianceAdoptionSettlesRowRevokedWithoutLastUsed(t *testing.T) {
 	f := newApplianceFixture(t)
 	hook := &algaHook{}
-	svc, _, _, _ := f.replicaWrapped(wrappers{
-		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
-	})
+	svc := f.replicaVia(hook)
 	u := f.user()
 	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 	hook.before = func(mobileauth.Hash) error { return errors.New("AlgaPSA database: connection refused") }
@@ -145,9 +141,7 @@ func TestApplianceAdoptionRelookupErrorIsRetryable(t *testing.T) {
 func TestApplianceAdoptionPendingWhilePlanLapsed(t *testing.T) {
 	f := newApplianceFixture(t)
 	hook := &algaHook{}
-	svc, _, _, _ := f.replicaWrapped(wrappers{
-		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { hook.AlgaRefreshTokens = a; return hook },
-	})
+	svc := f.replicaVia(hook)
 	u := f.user()
 	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 	hook.before = func(mobileauth.Hash) error { return errors.New("AlgaPSA database: connection refused") }
@@ -173,9 +167,7 @@ func TestApplianceAdoptionPendingWhilePlanLapsed(t *testing.T) {
 func TestApplianceAdoptionLateSettlerCannotRejectAConfirmedFamily(t *testing.T) {
 	f := newApplianceFixture(t)
 	gate := &claimGate{entered: make(chan struct{}), release: make(chan struct{})}
-	slow, _, _, _ := f.replicaWrapped(wrappers{
-		alga: func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { gate.AlgaRefreshTokens = a; return gate },
-	})
+	slow := f.replicaVia(gate)
 	u := f.user()
 	tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
 

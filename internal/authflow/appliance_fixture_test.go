@@ -242,3 +242,27 @@ func assertCode(t *testing.T, err error, code mobileauth.Code) {
 	require.Error(t, err)
 	assert.Equal(t, code, mobileauth.ErrorCode(err), "%v", err)
 }
+
+// algaVia is embedded by the test doubles that interpose on a replica's
+// calls to AlgaPSA's refresh tokens; the methods they do not override go to
+// the real adapter.
+type algaVia struct{ authflow.AlgaRefreshTokens }
+
+func (v *algaVia) setInner(a authflow.AlgaRefreshTokens) { v.AlgaRefreshTokens = a }
+
+// algaInterposer is such a test double.
+type algaInterposer interface {
+	authflow.AlgaRefreshTokens
+	setInner(authflow.AlgaRefreshTokens)
+}
+
+// replicaVia is another replica whose AlgaPSA refresh-token calls go
+// through h.
+func (f *applianceFixture) replicaVia(h algaInterposer) *authflow.Service {
+	svc, _, _, _ := f.replicaWrapped(wrappers{alga: wrapAlga(h)})
+	return svc
+}
+
+func wrapAlga(h algaInterposer) func(authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens {
+	return func(a authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens { h.setInner(a); return h }
+}
