@@ -287,8 +287,33 @@ func TestChartStandaloneExample(t *testing.T) {
 	}
 }
 
+// applianceSets are the two values the appliance examples leave empty on
+// purpose: the operator must give them.
+var applianceSets = []string{"--set", "publicUrl=https://psa.example.com", "--set", "trustedProxies=192.0.2.10/32"}
+
+// renderAppliance renders values-appliance.yaml as its header says to, with
+// args on top.
+func renderAppliance(t *testing.T, args ...string) map[string]object {
+	t.Helper()
+	return render(t, append(append([]string{"-f", filepath.Join(chartDir, "values-appliance.yaml")}, applianceSets...), args...)...)
+}
+
+// TestChartApplianceExampleNeedsTheOperatorsValues: the appliance example
+// carries no example address that could be deployed by mistake: without
+// publicUrl and trustedProxies it does not render, and says what is missing.
+func TestChartApplianceExampleNeedsTheOperatorsValues(t *testing.T) {
+	_, err := helm(t, "template", "alga-mobile-auth", chartDir, "--namespace", "msp",
+		"-f", filepath.Join(chartDir, "values-appliance.yaml"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "publicUrl (NEXTAUTH_URL) is required")
+	_, err = helm(t, "template", "alga-mobile-auth", chartDir, "--namespace", "msp",
+		"-f", filepath.Join(chartDir, "values-appliance.yaml"), "--set", "publicUrl=https://psa.example.com")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "trustedProxies is required")
+}
+
 func TestChartApplianceExample(t *testing.T) {
-	objs := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"))
+	objs := renderAppliance(t)
 	checkCommon(t, objs)
 	c := container(t, objs)
 	values, secrets := env(t, c)
@@ -342,7 +367,7 @@ func TestChartApplianceExample(t *testing.T) {
 	assert.Equal(t, 30808, dig(objs["Service"], "spec", "ports", "0", "nodePort"))
 
 	t.Run("an Ingress in appliance mode routes only SPEC §8.6's paths", func(t *testing.T) {
-		objs := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"),
+		objs := renderAppliance(t,
 			"--set", "ingress.enabled=true", "--set", "ingress.host=psa.example.com", "--set", "ingress.className=traefik")
 		routes := ingressRoutes(t, objs)
 		assert.Equal(t, routeStrings(deployroutes.Appliance()), routeStrings(routes))
@@ -351,7 +376,7 @@ func TestChartApplianceExample(t *testing.T) {
 		}
 	})
 	t.Run("a whole database URL instead of DB_*", func(t *testing.T) {
-		objs := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"),
+		objs := renderAppliance(t,
 			"--set", "appliance.database.urlSecret.name=alga-psa-db", "--set", "appliance.database.urlSecret.key=url")
 		values, secrets := env(t, container(t, objs))
 		assert.NotContains(t, values, "DB_HOST")
@@ -362,7 +387,7 @@ func TestChartApplianceExample(t *testing.T) {
 		}, secrets)
 	})
 	t.Run("the license seed and keys can be turned off", func(t *testing.T) {
-		objs := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"),
+		objs := renderAppliance(t,
 			"--set", "appliance.licenseSecret.name=", "--set", "appliance.licenseKeysConfigMap=")
 		c := container(t, objs)
 		values, secrets := env(t, c)
@@ -392,9 +417,9 @@ func TestChartTraefikExampleAndServiceMonitorToggle(t *testing.T) {
 
 	off := render(t, "-f", filepath.Join(chartDir, "values-traefik.yaml"), "--set", "metrics.serviceMonitor.enabled=false")
 	assert.NotContains(t, off, "ServiceMonitor")
-	on := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"), "--set", "metrics.serviceMonitor.enabled=true")
+	on := renderAppliance(t, "--set", "metrics.serviceMonitor.enabled=true")
 	assert.Contains(t, on, "ServiceMonitor")
-	noPDB := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"), "--set", "podDisruptionBudget.enabled=false")
+	noPDB := renderAppliance(t, "--set", "podDisruptionBudget.enabled=false")
 	assert.NotContains(t, noPDB, "PodDisruptionBudget")
 }
 
@@ -454,8 +479,8 @@ func TestFluxHelmReleaseRendersTheApplianceRelease(t *testing.T) {
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), "values.yaml")
 	require.NoError(t, os.WriteFile(file, values, 0o600))
-	fromFlux := render(t, "-f", file)
-	fromExample := render(t, "-f", filepath.Join(chartDir, "values-appliance.yaml"))
+	fromFlux := render(t, append([]string{"-f", file}, applianceSets...)...)
+	fromExample := renderAppliance(t)
 	checkCommon(t, fromFlux)
 	assert.Equal(t, fromExample["Deployment"]["spec"], fromFlux["Deployment"]["spec"], "the same pods as values-appliance.yaml")
 	assert.Equal(t, fromExample["Service"]["spec"], fromFlux["Service"]["spec"])
