@@ -38,6 +38,11 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 // memory stays within the service's budget.
 const sqliteReadPragmas = "_pragma=busy_timeout(5000)&_pragma=query_only(1)&_pragma=foreign_keys(1)&_pragma=cache_size(-1024)"
 
+// sqliteCheckpointPragmas configure the connection that checkpoints the
+// WAL during a purge (Store.purgeBreathe): a tiny page cache, since a
+// checkpoint copies pages from the WAL to the database file without it.
+const sqliteCheckpointPragmas = "_pragma=busy_timeout(5000)&_pragma=cache_size(-64)"
+
 // sqliteReaders is the size of the SQLite read pool.
 const sqliteReaders = 3
 
@@ -172,6 +177,16 @@ func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) err
 	rdb.SetConnMaxIdleTime(0)
 	s.rdb = rdb
 	s.rstmts.enabled = true
+	// The purge's checkpointer: one connection, opened on first use.
+	ckpt, err := sql.Open("sqlite", path+"?"+sqliteCheckpointPragmas)
+	if err != nil {
+		return errors.Join(fmt.Errorf("open sqlite database %s: %w", path, err), rdb.Close(), db.Close(), s.unlock())
+	}
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetMaxIdleConns(1)
+	ckpt.SetConnMaxLifetime(0)
+	ckpt.SetConnMaxIdleTime(0)
+	s.checkpointer = ckpt
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -18,50 +19,16 @@ const FamilyRetention = 24 * time.Hour
 // Options.AuditRetention says otherwise (ALGA_MOBILE_AUDIT_RETENTION_SEC).
 const DefaultAuditRetention = 90 * 24 * time.Hour
 
-// purgeChunk is how many rows one purge statement deletes at most. Each
-// chunk is its own short transaction, so a purge of millions of rows never
-// holds SQLite's write lock (or PostgreSQL's row locks) for long: requests
-// wait for one chunk at most, not for the whole purge. (A variable so that
-// a test can make chunks small.)
-var purgeChunk = 1000
-
-// purgePause is how long a SQLite purge waits between chunks: SQLite's busy
-// handler polls with growing sleeps, so a purge that took the write lock
-// again at once would starve the requests waiting for it.
-const purgePause = 10 * time.Millisecond
-
-// chunk is how many rows one purge statement deletes at most: SQLite has
-// one writer, so smaller chunks keep each request's wait short.
-func (s *Store) chunk() int {
-	if s.dialect == DialectPostgres {
-		return purgeChunk
-	}
-	return max(1, purgeChunk/5)
-}
-
-// pause yields between purge chunks on SQLite.
-func (s *Store) pause(ctx context.Context) error {
-	if s.dialect == DialectPostgres {
-		return nil
-	}
-	t := time.NewTimer(purgePause)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // PurgeExpired deletes rows that can no longer matter at now: one-time
 // tokens and web sessions past expiry, refresh tokens past expiry (until
 // then a rotated token is kept, since presenting it again is how theft is
 // detected), families left without tokens once FamilyRetention has passed since
 // their revocation (or creation), rate-limit rows whose window and block
 // are over, and audit events older than Options.AuditRetention. It returns
-// how many rows went. Safe to run on every replica at any time; it deletes in
-// chunks of purgeChunk rows.
+// how many rows went. Safe to run on every replica at any time: every
+// statement is idempotent, deletes only rows due at now, and runs in a
+// short transaction of its own, sized to hold the store for purgeBudget
+// at most (see chunker).
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	st, err := s.PurgeCycle(ctx, now)
 	return st.Rows, err
@@ -71,9 +38,13 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 type PurgeStats struct {
 	Rows   int64 // rows deleted
 	Chunks int   // delete statements run
-	// LongestChunk is the longest delete statement: on SQLite, the longest
-	// time the purge held the one writer, i.e. kept a request waiting.
+	// LongestChunk is the longest time one delete statement held the store,
+	// from its BEGIN to its COMMIT: on SQLite, the longest time the purge
+	// held the one writer, i.e. kept a request waiting.
 	LongestChunk time.Duration
+	// MinChunkRows and MaxChunkRows are the smallest and largest row limits
+	// the statements ran with (see chunker).
+	MinChunkRows, MaxChunkRows int
 }
 
 // PurgeCycle is PurgeExpired with its figures.
@@ -85,27 +56,39 @@ func (s *Store) PurgeCycle(ctx context.Context, now time.Time) (PurgeStats, erro
 	return stats, err
 }
 
-// chunkDone times one delete statement into st.
-func (st *PurgeStats) chunkDone(began time.Time) {
+// chunkDone records one delete statement of at most rows rows that held
+// the store for took.
+func (st *PurgeStats) chunkDone(rows int, took time.Duration) {
+	if st.Chunks == 0 || rows < st.MinChunkRows {
+		st.MinChunkRows = rows
+	}
+	st.MaxChunkRows = max(st.MaxChunkRows, rows)
 	st.Chunks++
-	st.LongestChunk = max(st.LongestChunk, time.Since(began))
+	st.LongestChunk = max(st.LongestChunk, took)
 }
 
 func (s *Store) purge(ctx context.Context, now time.Time, stats *PurgeStats) (int64, error) {
 	at, old := s.ts(now), s.ts(now.Add(-FamilyRetention))
 	var total int64
-	for _, st := range []struct{ what, table, cond string }{
-		{"one-time tokens", "one_time_tokens", "expires_at < $1"},
-		{"web sessions", "web_sessions", "expires_at < $1"},
-		{"refresh tokens", "refresh_tokens", "expires_at < $1"},
-		{"rate limits", "rate_limits", "expires_at < $1"},
+	for _, st := range []struct{ what, table string }{
+		{"one-time tokens", "one_time_tokens"},
+		{"web sessions", "web_sessions"},
+		{"refresh tokens", "refresh_tokens"},
+		{"rate limits", "rate_limits"},
 	} {
-		n, err := s.purgeChunked(ctx, stats, st.table, st.cond, at)
+		purge := s.purgeExpired
+		if st.table == "refresh_tokens" && s.dialect == DialectPostgres {
+			purge = s.purgeRefreshTokensPostgres
+		}
+		n, err := purge(ctx, stats, st.table, at)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("purge %s: %w", st.what, err)
 		}
 	}
+	// Families go after their refresh tokens, so that the tokens are
+	// deleted by the chunks above rather than by the foreign key's cascade
+	// in one unbounded statement.
 	n, err := s.purgeFamilies(ctx, stats, old)
 	total += n
 	if err != nil {
@@ -119,33 +102,92 @@ func (s *Store) purge(ctx context.Context, now time.Time, stats *PurgeStats) (in
 	return total, nil
 }
 
-// purgeChunked deletes the rows of table matching cond (an indexed
-// condition on $1) purgeChunk at a time, each chunk found through the
-// index, until none is left.
-func (s *Store) purgeChunked(ctx context.Context, stats *PurgeStats, table, cond string, arg any) (int64, error) {
-	query := "DELETE FROM " + table + " WHERE rowid IN (SELECT rowid FROM " + table + " WHERE " + cond + " LIMIT %d)"
+// purgeExpired deletes the rows of table whose expires_at (indexed) is
+// before at, in chunks found through the index, until none is left.
+func (s *Store) purgeExpired(ctx context.Context, stats *PurgeStats, table string, at any) (int64, error) {
+	query := "DELETE FROM " + table + " WHERE rowid IN (SELECT rowid FROM " + table + " WHERE expires_at < $1 LIMIT $2)"
 	if s.dialect == DialectPostgres {
-		query = "DELETE FROM " + table + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + table + " WHERE " + cond + " LIMIT %d))"
+		query = "DELETE FROM " + table + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + table + " WHERE expires_at < $1 LIMIT $2))"
 	}
-	chunk := s.chunk()
-	query = fmt.Sprintf(query, chunk)
+	c := s.newChunker()
 	var total int64
 	for {
-		began := time.Now()
-		res, err := s.exec(ctx, query, arg)
-		stats.chunkDone(began)
-		if err != nil {
-			return total, err
-		}
-		n, err := res.RowsAffected()
+		limit := c.rows
+		var n int64
+		took, err := s.purgeStatement(ctx, stats, c, query, func(tx *txn) error {
+			res, err := tx.exec(ctx, query, at, limit)
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			return err
+		})
 		if err != nil {
 			return total, err
 		}
 		total += n
-		if n < int64(chunk) {
+		if n < int64(limit) {
 			return total, nil
 		}
-		if err := s.pause(ctx); err != nil {
+		if err := s.purgeBreathe(ctx, took); err != nil {
+			return total, err
+		}
+	}
+}
+
+// purgeRefreshTokensPostgres is purgeExpired for PostgreSQL's refresh
+// tokens, of which a purge may delete millions. PostgreSQL leaves a
+// deleted row's index entries in place until a vacuum, so each chunk of
+// purgeExpired would scan past every entry that the chunks before it
+// deleted (and, while a long transaction anywhere keeps them from being
+// marked dead, visit each one's row): quadratic, hundreds of milliseconds
+// a statement by the end of a purge of millions. So this walk goes through
+// the (expires_at, hash) index from where the previous chunk ended.
+func (s *Store) purgeRefreshTokensPostgres(ctx context.Context, stats *PurgeStats, _ string, at any) (int64, error) {
+	const (
+		from  = "DELETE FROM refresh_tokens WHERE ctid = ANY(ARRAY(SELECT ctid FROM refresh_tokens WHERE expires_at < $1"
+		order = " ORDER BY expires_at, hash LIMIT $2)) RETURNING expires_at, hash"
+	)
+	first, next := from+order, from+" AND (expires_at, hash) > ($3, $4)"+order
+	c := s.newChunker()
+	var total int64
+	var lastAt time.Time
+	var lastHash []byte
+	for {
+		limit := c.rows
+		var n int64
+		took, err := s.purgeStatement(ctx, stats, c, next, func(tx *txn) error {
+			var rows *sql.Rows
+			var err error
+			if lastHash == nil {
+				rows, err = tx.tx.QueryContext(ctx, first, at, limit)
+			} else {
+				rows, err = tx.tx.QueryContext(ctx, next, at, limit, lastAt, lastHash)
+			}
+			if err != nil {
+				return err
+			}
+			defer func() { _ = rows.Close() }()
+			for rows.Next() {
+				var exp time.Time
+				var hash []byte
+				if err := rows.Scan(&exp, &hash); err != nil {
+					return err
+				}
+				n++
+				if lastHash == nil || exp.After(lastAt) || exp.Equal(lastAt) && bytes.Compare(hash, lastHash) > 0 {
+					lastAt, lastHash = exp, hash
+				}
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < int64(limit) {
+			return total, nil
+		}
+		if err := s.purgeBreathe(ctx, took); err != nil {
 			return total, err
 		}
 	}
@@ -153,46 +195,48 @@ func (s *Store) purgeChunked(ctx context.Context, stats *PurgeStats, table, cond
 
 // purgeFamilies deletes families without tokens whose revocation (or
 // creation) is older than old. Their condition has no index, so it walks
-// the table once in primary-key order, chunk() ids per statement,
-// instead of rescanning the live families for every chunk.
+// the table once in primary-key order instead of rescanning the live
+// families for every chunk.
 func (s *Store) purgeFamilies(ctx context.Context, stats *PurgeStats, old any) (int64, error) {
 	return purgeByIDChunks(ctx, s, stats, "token_families", "COALESCE(revoked_at, created_at) < $3"+
 		" AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = token_families.id)", "", false, old)
 }
 
 // purgeAudit deletes audit events that occurred before before. Events are
-// appended in time order, so it walks the table from its oldest id, chunk()
-// ids per statement, and stops at the first chunk with nothing to delete:
-// one walk over what is due, never a scan of the whole table (occurred_at
-// has no index).
+// appended in time order, so it walks the table from its oldest id and
+// stops at the first chunk with nothing to delete: one walk over what is
+// due, never a scan of the whole table (occurred_at has no index).
 func (s *Store) purgeAudit(ctx context.Context, stats *PurgeStats, before any) (int64, error) {
 	return purgeByIDChunks(ctx, s, stats, "audit_events", "occurred_at < $3", int64(0), true, before)
 }
 
 // purgeByIDChunks deletes the rows of table matching cond ($3 = arg) in
-// primary-key order, chunk() ids per statement from first on, pausing
-// between chunks; with stopWhenNoneDue it ends at the first chunk that
+// primary-key order from first on, a chunk of ids per statement (its
+// bound read on the read pool, so that SQLite's writer is held by the
+// delete alone); with stopWhenNoneDue it ends at the first chunk that
 // deleted nothing (rows due come first in id order).
 func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, table, cond string, first K, stopWhenNoneDue bool, arg any) (int64, error) {
-	next := "SELECT MAX(id) FROM (SELECT id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT %d) AS chunk"
+	next := "SELECT MAX(id) FROM (SELECT id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT $2) AS chunk"
 	del := "DELETE FROM " + table + " WHERE id > $1 AND id <= $2 AND " + cond
+	c := s.newChunker()
 	var total int64
 	last := first
 	for {
 		var upto sql.Null[K]
-		if err := s.queryRow(ctx, fmt.Sprintf(next, s.chunk()), last).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := s.readRow(ctx, next, last, c.rows).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return total, err
 		}
 		if !upto.Valid {
 			return total, nil
 		}
-		began := time.Now()
-		res, err := s.exec(ctx, del, last, upto.V, arg)
-		stats.chunkDone(began)
-		if err != nil {
-			return total, err
-		}
-		n, err := res.RowsAffected()
+		var n int64
+		took, err := s.purgeStatement(ctx, stats, c, del, func(tx *txn) error {
+			res, err := tx.exec(ctx, del, last, upto.V, arg)
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			return err
+		})
 		if err != nil {
 			return total, err
 		}
@@ -201,7 +245,7 @@ func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, ta
 			return total, nil
 		}
 		last = upto.V
-		if err := s.pause(ctx); err != nil {
+		if err := s.purgeBreathe(ctx, took); err != nil {
 			return total, err
 		}
 	}

@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,40 +14,207 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
-// A purge bigger than one chunk deletes everything due, chunk by chunk,
-// and nothing else: tokens, and token-less families past retention, both
-// those before and after live families in key order.
-func TestPurgeDeletesInChunks(t *testing.T) {
-	defer func(n int) { purgeChunk = n }(purgeChunk)
-	purgeChunk = 3
-	ctx := context.Background()
-	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"), Options{Exclusive: true})
-	require.NoError(t, err)
-	defer func() { _ = s.Close() }()
-	require.NoError(t, s.Migrate(ctx))
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 10 {
-		id := fmt.Sprintf("fam-%02d", i)
-		expires := t0.Add(time.Hour) // expired at purge time
-		if i%3 == 0 {
-			expires = t0.Add(90 * 24 * time.Hour) // live
-		}
-		require.NoError(t, s.CreateFamily(ctx, mobileauth.TokenFamily{ID: id, TenantID: "t", UserID: "u", CreatedAt: t0},
-			mobileauth.RefreshToken{Hash: mobileauth.Hash{byte(i), 1}, CreatedAt: t0, ExpiresAt: expires}))
-		require.NoError(t, s.CreateOTT(ctx, mobileauth.OneTimeToken{Hash: mobileauth.Hash{byte(i), 2}, TenantID: "t", UserID: "u",
-			State: "s", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+// engines opens a migrated store per engine: SQLite always, PostgreSQL on
+// a schema of the test's own when ALGA_TEST_POSTGRES_URL is set (the store
+// suite's storetest.PostgresSchema, which this package cannot import).
+var engines = []struct {
+	name string
+	open func(t *testing.T) *Store
+}{
+	{DialectSQLite, func(t *testing.T) *Store {
+		s, err := Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "p.db"), Options{Exclusive: true})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.NoError(t, s.Migrate(t.Context()))
+		return s
+	}},
+	{DialectPostgres, func(t *testing.T) *Store {
+		base := testenv.PostgresURL(t)
+		admin, err := Open(context.Background(), base, Options{})
+		require.NoError(t, err)
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		schema := "purgetest_" + hex.EncodeToString(b)
+		_, err = admin.DB().ExecContext(t.Context(), "CREATE SCHEMA "+schema)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			_, err := admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			assert.NoError(t, err)
+			assert.NoError(t, admin.Close())
+		})
+		u, err := url.Parse(base)
+		require.NoError(t, err)
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		s, err := Open(t.Context(), u.String(), Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.NoError(t, s.Migrate(t.Context()))
+		return s
+	}},
+}
+
+// withChunkLimits sets every dialect's chunk limits for one test.
+func withChunkLimits(t *testing.T, minRows, first, maxRows int) {
+	saved := map[string]struct{ min, first, max int }{}
+	for d, l := range chunkLimits {
+		saved[d] = l
+		chunkLimits[d] = struct{ min, first, max int }{minRows, first, maxRows}
 	}
-	n, err := s.PurgeExpired(ctx, t0.Add(FamilyRetention+2*time.Hour))
-	require.NoError(t, err)
-	assert.Equal(t, int64(10+6+6), n, "10 OTTs, 6 expired tokens, their 6 families")
-	for _, c := range []struct {
-		table string
-		want  int
-	}{{"one_time_tokens", 0}, {"refresh_tokens", 4}, {"token_families", 4}} {
-		var got int
-		require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM "+c.table).Scan(&got))
-		assert.Equal(t, c.want, got, c.table)
+	t.Cleanup(func() {
+		for d, l := range saved {
+			chunkLimits[d] = l
+		}
+	})
+}
+
+var purgeT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// seedPurge adds n families of one token each, all created at purgeT0, and
+// n OTTs expired at purgeT0+1m. Every third family's token is live; the
+// others' all expire at the same millisecond (ties in the expiry order,
+// which PostgreSQL's purge walks), and so do their families once
+// FamilyRetention has passed.
+func seedPurge(t *testing.T, s *Store, n int) {
+	ctx := t.Context()
+	for i := range n {
+		id := fmt.Sprintf("fam-%03d", i)
+		expires := purgeT0.Add(time.Hour) // expired at purge time
+		if i%3 == 0 {
+			expires = purgeT0.Add(90 * 24 * time.Hour) // live
+		}
+		require.NoError(t, s.CreateFamily(ctx, mobileauth.TokenFamily{ID: id, TenantID: "t", UserID: "u", CreatedAt: purgeT0},
+			mobileauth.RefreshToken{Hash: mobileauth.Hash{byte(i), byte(i >> 8), 1}, CreatedAt: purgeT0, ExpiresAt: expires}))
+		require.NoError(t, s.CreateOTT(ctx, mobileauth.OneTimeToken{Hash: mobileauth.Hash{byte(i), byte(i >> 8), 2}, TenantID: "t", UserID: "u",
+			State: "s", CreatedAt: purgeT0, ExpiresAt: purgeT0.Add(time.Minute)}))
+	}
+}
+
+func countRows(t *testing.T, s *Store, table string) int {
+	var got int
+	require.NoError(t, s.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+table).Scan(&got))
+	return got
+}
+
+// A purge bigger than one chunk deletes everything due, chunk by chunk,
+// and nothing else: tokens (all expired at the same millisecond), and
+// token-less families past retention, both those before and after live
+// families in key order. A second purge finds nothing left.
+func TestPurgeDeletesInChunks(t *testing.T) {
+	withChunkLimits(t, 3, 3, 3)
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			s := e.open(t)
+			seedPurge(t, s, 10)
+			st, err := s.PurgeCycle(t.Context(), purgeT0.Add(FamilyRetention+2*time.Hour))
+			require.NoError(t, err)
+			assert.Equal(t, int64(10+6+6), st.Rows, "10 OTTs, 6 expired tokens, their 6 families")
+			assert.Greater(t, st.Chunks, 10, "in chunks of 3 rows")
+			for table, want := range map[string]int{"one_time_tokens": 0, "refresh_tokens": 4, "token_families": 4} {
+				assert.Equal(t, want, countRows(t, s, table), table)
+			}
+			n, err := s.PurgeExpired(t.Context(), purgeT0.Add(FamilyRetention+2*time.Hour))
+			require.NoError(t, err)
+			assert.Zero(t, n, "a second purge (another replica's) finds nothing more")
+		})
+	}
+}
+
+// The row limit shrinks in proportion when a statement runs over the
+// budget, grows by an eighth when one runs well under it, stays within
+// its bounds, and holds between half the budget and the budget.
+func TestChunkerFollowsTheStatementTime(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name string
+		rows int
+		took []time.Duration
+		want []int // the limit after each statement
+	}{
+		{"a slow statement shrinks the next in proportion", 200, []time.Duration{40 * ms}, []int{200 * 10 / 40 * 3 / 4}},
+		{"a very slow one shrinks it to the floor", 200, []time.Duration{time.Second}, []int{10}},
+		{"fast statements grow it by an eighth, up to the ceiling", 240, []time.Duration{ms, ms, ms}, []int{270, 300, 300}},
+		{"a small limit still grows", 10, []time.Duration{ms}, []int{11}},
+		{"within half the budget and the budget it holds", 100, []time.Duration{5 * ms, 10 * ms}, []int{100, 100}},
+		{"slow then fast", 300, []time.Duration{30 * ms, ms, ms}, []int{75, 84, 94}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &chunker{rows: tc.rows, min: 10, max: 300, budget: 10 * ms}
+			var got []int
+			for _, d := range tc.took {
+				c.done(d)
+				got = append(got, c.rows)
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// fakeStopwatch is a purge clock on which every reading is step later than
+// the one before, so that every statement appears to hold the store for
+// step; sleeps are recorded, not slept.
+type fakeStopwatch struct {
+	at     time.Time
+	step   time.Duration
+	sleeps []time.Duration
+}
+
+func (f *fakeStopwatch) clock() purgeClock {
+	return purgeClock{
+		now: func() time.Time { f.at = f.at.Add(f.step); return f.at },
+		sleep: func(_ context.Context, d time.Duration) error {
+			f.sleeps = append(f.sleeps, d)
+			return nil
+		},
+	}
+}
+
+// Told by its clock that every statement runs over the budget, the purge
+// runs its statements at the smallest row limit after the first; told that
+// they are quick, it grows them to the largest. Either way it deletes what
+// is due and nothing else, and it steps aside between statements for at
+// least as long as a statement held the store (purgePause at least).
+func TestPurgeChunksFollowTheClock(t *testing.T) {
+	withChunkLimits(t, 2, 8, 16)
+	for _, e := range engines {
+		for _, tc := range []struct {
+			name             string
+			step             time.Duration
+			wantMin, wantMax int
+			wantSleep        time.Duration // each pause's sleep; 0: none
+		}{
+			// The checkpoint between statements (one clock step) already
+			// took as long as the statement.
+			{"slow statements", 4 * purgeBudget, 2, 8, 0},
+			{"quick statements", purgeBudget / 10, 8, 16, purgePause - purgeBudget/10},
+		} {
+			t.Run(e.name+"/"+tc.name, func(t *testing.T) {
+				s := e.open(t)
+				seedPurge(t, s, 150)
+				f := &fakeStopwatch{at: purgeT0, step: tc.step}
+				s.purgeClock = f.clock()
+				st, err := s.PurgeCycle(t.Context(), purgeT0.Add(FamilyRetention+2*time.Hour))
+				require.NoError(t, err)
+				assert.Equal(t, int64(150+100+100), st.Rows, "every OTT, the expired tokens and their families")
+				assert.Equal(t, 50, countRows(t, s, "refresh_tokens"))
+				assert.Equal(t, 50, countRows(t, s, "token_families"))
+				assert.Equal(t, tc.wantMin, st.MinChunkRows, "smallest row limit")
+				assert.Equal(t, tc.wantMax, st.MaxChunkRows, "largest row limit")
+				assert.Equal(t, tc.step, st.LongestChunk, "the clock's statement time")
+				if tc.wantSleep == 0 {
+					assert.Empty(t, f.sleeps)
+					return
+				}
+				require.NotEmpty(t, f.sleeps)
+				for _, d := range f.sleeps {
+					assert.Equal(t, tc.wantSleep, d)
+				}
+			})
+		}
 	}
 }

@@ -35,7 +35,8 @@ func (s *Store) RunPurge(ctx context.Context, now func() time.Time, log *slog.Lo
 				// chunked deletes ran beside the requests, the longest
 				// chunk how long one of them held the store.
 				log.InfoContext(ctx, "purged expired rows", "rows", st.Rows, "chunks", st.Chunks,
-					"duration_ms", millis(time.Since(began)), "longest_chunk_ms", millis(st.LongestChunk))
+					"duration_ms", millis(time.Since(began)), "longest_chunk_ms", millis(st.LongestChunk),
+					"chunk_rows_min", st.MinChunkRows, "chunk_rows_max", st.MaxChunkRows)
 			}
 			for _, f := range also {
 				f(ctx)

@@ -80,6 +80,11 @@ type Store struct {
 	stmts   stmtCache
 	// auditRetention and purgeEvery are Options' (defaults applied).
 	auditRetention, purgeEvery time.Duration
+	// checkpointer, on SQLite only, is a connection of its own on which
+	// the purge checkpoints the WAL between its statements; nil on
+	// PostgreSQL.
+	checkpointer *sql.DB
+	purgeClock   purgeClock // tests' stopwatch for the purge
 }
 
 // Compile-time proof that Store serves every interface the use cases need.
@@ -139,6 +144,9 @@ func (s *Store) Close() error {
 	}
 	if s.relaxed != nil {
 		err = errors.Join(err, s.relaxed.Close())
+	}
+	if s.checkpointer != nil {
+		err = errors.Join(err, s.checkpointer.Close())
 	}
 	if s.lock != nil {
 		// Closing the descriptor releases the flock.
