@@ -530,7 +530,9 @@ func problemFix(v string) string {
 	case v == "ALGA_MOBILE_SECRET_KEY":
 		return "generate one with: alga-mobile-auth secret"
 	case v == "ALGA_MOBILE_TRUSTED_PROXIES":
-		return "list IP addresses or CIDRs separated by commas, e.g. 172.18.0.1,10.0.0.0/8"
+		// One address each: trusting a whole private network lets any host
+		// in it choose its own client IP (and rate-limit key).
+		return "list the proxy's own IP addresses (or single-address CIDRs) separated by commas, e.g. 172.18.0.1 or 192.0.2.10/32"
 	case strings.HasSuffix(v, "_ADDR"):
 		return "use host:port or :port, e.g. :8080"
 	case v == "ALGA_MOBILE_DEV_IDP":

@@ -37,7 +37,8 @@ func checkTrustedProxies(r *Report, cfg *config.Config, container bool) {
 			"bridge network's gateway (e.g. 172.17.0.1), never from 127.0.0.1, so its X-Forwarded-For is ignored and every "+
 			"phone shares the proxy's address, hence one rate-limit bucket (the 11th sign-in in a minute blocks everyone for 5 minutes)",
 			"set "+v+" to the address the proxy connects from: the gateway of the container's network "+
-				"(docker network inspect <network> --format '{{(index .IPAM.Config 0).Gateway}}'), or the proxy container's subnet; "+
+				"(docker network inspect <network> --format '{{(index .IPAM.Config 0).Gateway}}'), or the proxy container's own address "+
+				"(one address, never a whole network: any host in it could choose its own client IP); "+
 				"the service logs the peer it saw (\"not a trusted proxy\") once a minute")
 	case loopbackOnly:
 		r.add(OK, v, "loopback only: X-Forwarded-For is believed from a reverse proxy on this host; a proxy elsewhere "+

@@ -57,12 +57,12 @@ func parsePrefix(entry string) (netip.Prefix, error) {
 	if strings.Contains(entry, "/") {
 		var err error
 		if p, err = netip.ParsePrefix(entry); err != nil {
-			return netip.Prefix{}, fmt.Errorf("%w %q: not a CIDR such as 10.0.0.0/8", ErrBadTrustedProxy, entry)
+			return netip.Prefix{}, fmt.Errorf("%w %q: not a CIDR such as 192.0.2.10/32 (list the proxy's own address, not its whole network)", ErrBadTrustedProxy, entry)
 		}
 	} else {
 		a, err := netip.ParseAddr(entry)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%w %q: not an IP address or a CIDR such as 10.0.0.0/8", ErrBadTrustedProxy, entry)
+			return netip.Prefix{}, fmt.Errorf("%w %q: not an IP address such as 172.18.0.1 or a CIDR such as 192.0.2.10/32 (list the proxy's own address, not its whole network)", ErrBadTrustedProxy, entry)
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,6 +44,30 @@ func TestParseTrustedNamesTheBadEntry(t *testing.T) {
 			_, err := ParseTrusted("10.0.0.0/8, " + bad)
 			require.ErrorIs(t, err, ErrBadTrustedProxy)
 			assert.Contains(t, err.Error(), `"`+bad+`"`)
+		})
+	}
+}
+
+// The example in a bad entry's message is one address, never a whole
+// private network: trusting 10.0.0.0/8 lets any host in it pick its own
+// client IP (and rate-limit key) through X-Forwarded-For.
+func TestParseTrustedExamplesAreSingleAddresses(t *testing.T) {
+	tests := []struct{ name, entry string }{
+		{"host name", "proxy.example.com"},
+		{"prefix too long", "10.0.0.0/33"},
+		{"octet out of range", "10.0.0.256"},
+		{"empty prefix length", "10.0.0.0/"},
+		{"address with port", "1.2.3.4:80"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseTrusted(tt.entry)
+			require.ErrorIs(t, err, ErrBadTrustedProxy)
+			msg := strings.TrimPrefix(err.Error(), ErrBadTrustedProxy.Error()+` "`+tt.entry+`"`)
+			assert.Regexp(t, `such as (172\.18\.0\.1|192\.0\.2\.10/32)`, msg)
+			for _, wide := range []string{"/8", "/12", "/16", "/24"} {
+				assert.NotContains(t, msg, wide)
+			}
 		})
 	}
 }
