@@ -109,3 +109,50 @@ func TestApplianceWiring(t *testing.T) {
 	assert.Equal(t, u.Email, vw.Header().Get("X-Alga-User-Email"))
 	assert.NotEmpty(t, vw.Header().Get("X-Alga-Session-Id"))
 }
+
+// TestApplianceRefusedLoginIsServiceUnavailable: when AlgaPSA's database
+// refuses the service's login (a wrong password: 28P01; a role that does
+// not exist: 28000), every endpoint that needs it answers the same 503
+// SERVICE_UNAVAILABLE with Retry-After, never 500 INTERNAL_ERROR.
+func TestApplianceRefusedLoginIsServiceUnavailable(t *testing.T) {
+	logins := []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"wrong password", func(t *testing.T) string { return algapsatest.WrongPasswordURL(t) }},
+		{"role that does not exist", func(t *testing.T) string { return algapsatest.UnknownRoleURL(t) }},
+	}
+	const unknownToken = "an-unknown-refresh-token-0123456789abcdef0123456789"
+	requests := []struct {
+		name, method, path, body string
+		header                   map[string]string
+	}{
+		{"refresh", http.MethodPost, "/api/v1/mobile/auth/refresh", `{"refreshToken":"` + unknownToken + `"}`, nil},
+		{"revoke", http.MethodPost, "/api/v1/mobile/auth/revoke", `{"refreshToken":"` + unknownToken + `"}`, nil},
+		{"verify", http.MethodGet, "/api/v1/mobile/auth/verify", "",
+			map[string]string{"x-api-key": strings.Repeat("ab", 32)}},
+		{"readyz", http.MethodGet, "/readyz", "", nil},
+	}
+	for _, login := range logins {
+		t.Run(login.name, func(t *testing.T) {
+			h := applianceApp(t, login.url(t)).Handler()
+			for _, rq := range requests {
+				t.Run(rq.name, func(t *testing.T) {
+					r := httptest.NewRequest(rq.method, rq.path, strings.NewReader(rq.body))
+					r.Host = strings.TrimPrefix(os.Getenv("NEXTAUTH_URL"), "http://")
+					if rq.body != "" {
+						r.Header.Set("Content-Type", "application/json")
+					}
+					for k, v := range rq.header {
+						r.Header.Set(k, v)
+					}
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, r)
+					assert.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+					assert.Contains(t, w.Body.String(), `"code":"SERVICE_UNAVAILABLE"`)
+					assert.NotEmpty(t, w.Header().Get("Retry-After"))
+				})
+			}
+		})
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -58,51 +57,9 @@ func applianceReport(t *testing.T, env map[string]string) (string, Report) {
 }
 
 // wrongPasswordServer is a PostgreSQL server that asks for a password and
-// refuses it, as a server with password authentication does (the shared
-// test server trusts every local connection, so it cannot show this).
+// refuses it (see algapsatest.PasswordRefusingServer).
 func wrongPasswordServer(t *testing.T) (host string, port int, passwords chan string) {
-	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	passwords = make(chan string, 16)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(conn net.Conn) {
-				defer func() { _ = conn.Close() }()
-				be := pgproto3.NewBackend(conn, conn)
-				for {
-					msg, err := be.ReceiveStartupMessage()
-					if err != nil {
-						return
-					}
-					if _, ok := msg.(*pgproto3.SSLRequest); ok {
-						_, _ = conn.Write([]byte("N"))
-						continue
-					}
-					break
-				}
-				be.Send(&pgproto3.AuthenticationCleartextPassword{})
-				if be.Flush() != nil || be.SetAuthType(pgproto3.AuthTypeCleartextPassword) != nil {
-					return
-				}
-				msg, err := be.Receive()
-				if err != nil {
-					return
-				}
-				if pw, ok := msg.(*pgproto3.PasswordMessage); ok {
-					passwords <- pw.Password
-				}
-				be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "app_user"`})
-				_ = be.Flush()
-			}(conn)
-		}
-	}()
-	addr := ln.Addr().(*net.TCPAddr)
-	return addr.IP.String(), addr.Port, passwords
+	return algapsatest.PasswordRefusingServer(t)
 }
 
 func TestCheckApplianceStandalone(t *testing.T) {

@@ -83,8 +83,8 @@ var (
 )
 
 // Unavailable reports whether err says that a dependency could not be
-// reached (refused or dropped connection, a database shutting down or
-// starting up), as opposed to a bug or a bad request: such a failure is
+// reached or used (refused or dropped connection, a database shutting
+// down or starting up, or refusing the service's login), as opposed to a bug or a bad request: such a failure is
 // SERVICE_UNAVAILABLE, retryable, not INTERNAL_ERROR. It knows the drivers
 // only through the standard library (net.Error, driver.ErrBadConn, and the
 // SQLState method PostgreSQL errors have).
@@ -106,9 +106,18 @@ func Unavailable(err error) bool {
 	if errors.As(err, &pg) {
 		// Class 08: connection exception; 57P01–57P03: the server is
 		// shutting down, crashed, or not yet accepting connections; 53300:
-		// every connection slot is taken (a busy server frees them soon).
+		// every connection slot is taken (a busy server frees them soon);
+		// 28P01 and 28000: the server refused the login (a wrong password,
+		// a role that does not exist, pg_hba.conf), which only a connection
+		// attempt can meet: the database cannot be used, as when it is
+		// down, so every lookup answers the same retryable 503 that
+		// /verify and /readyz answer, not a 500 (check names the cause).
 		c := pg.SQLState()
-		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
+		switch c {
+		case "57P01", "57P02", "57P03", "53300", "28P01", "28000":
+			return true
+		}
+		return strings.HasPrefix(c, "08")
 	}
 	return false
 }

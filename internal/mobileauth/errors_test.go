@@ -34,6 +34,9 @@ func TestUnavailable(t *testing.T) {
 		{"connection exception class", stateErr("08006"), true},
 		{"too many connections", fmt.Errorf("connect: %w", stateErr("53300")), true},
 		{"disk full is not transient", stateErr("53100"), false},
+		{"login refused: wrong password", fmt.Errorf("connect: %w", stateErr("28P01")), true},
+		{"login refused: unknown role or pg_hba", fmt.Errorf("connect: %w", stateErr("28000")), true},
+		{"permission denied on a table is not a login refusal", stateErr("42501"), false},
 		{"marked", fmt.Errorf("x: %w", ErrUnavailable), true},
 	}
 	for _, tc := range cases {
