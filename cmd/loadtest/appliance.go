@@ -59,6 +59,7 @@ func applianceEngine(base string) engine {
 
 // standIn is the throwaway stand-in of AlgaPSA's database.
 type standIn struct {
+	db     string        // the database's name
 	appURL string        // as the service's role, search_path set
 	admin  *pgxpool.Pool // AlgaPSA's side (superuser), search_path set
 	drop   func()
@@ -77,7 +78,7 @@ func newStandIn(ctx context.Context, base string) (*standIn, error) {
 		return nil, err
 	}
 	defer func() { _ = root.Close(ctx) }()
-	s := &standIn{}
+	s := &standIn{db: db}
 	s.drop = func() {
 		if s.admin != nil {
 			s.admin.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,22 +15,28 @@ const clockTicks = 100
 // process, by this load generator, and by the whole machine (busy, i.e.
 // not idle or waiting for I/O), so that a run can say where time went.
 type cpuSnap struct {
-	server, gen, busy, total float64
+	server, gen, db, busy, total float64
 }
 
 // cpuUse is a run's CPU time, in seconds, split by who used it.
 type cpuUse struct {
 	server, gen, other float64
-	busy               float64 // fraction of the machine's CPU time that was busy
+	// db is the part of other used by the PostgreSQL backends serving the
+	// run's databases (not the server's shared processes such as the WAL
+	// writer, nor backends that ended during the run).
+	db   float64
+	busy float64 // fraction of the machine's CPU time that was busy
 }
 
-func snapCPU(pid int) cpuSnap {
+// snapCPU reads the CPU used so far by the server process pid, this
+// generator, the PostgreSQL backends connected to any of dbs, and the machine.
+func snapCPU(pid int, dbs ...string) cpuSnap {
 	busy, total := machineCPU()
-	return cpuSnap{server: procCPU(strconv.Itoa(pid)), gen: procCPU("self"), busy: busy, total: total}
+	return cpuSnap{server: procCPU(strconv.Itoa(pid)), gen: procCPU("self"), db: backendsCPU(dbs), busy: busy, total: total}
 }
 
 func (a cpuSnap) until(b cpuSnap) cpuUse {
-	u := cpuUse{server: b.server - a.server, gen: b.gen - a.gen}
+	u := cpuUse{server: b.server - a.server, gen: b.gen - a.gen, db: max(0, b.db-a.db)}
 	u.other = max(0, (b.busy-a.busy)-u.server-u.gen)
 	if t := b.total - a.total; t > 0 {
 		u.busy = (b.busy - a.busy) / t
@@ -56,6 +63,49 @@ func procCPU(pid string) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64) // field 14 overall
 	st, _ := strconv.ParseFloat(f[12], 64) // field 15
 	return (ut + st) / clockTicks
+}
+
+// backendsCPU is the CPU time, in seconds, of the local PostgreSQL
+// backends connected to any of dbs: a backend's process title is
+// "postgres: <user> <database> <client> <state>". Backends that are gone
+// are not counted, so a figure is exact only for long-lived pool
+// connections, which is what the service keeps.
+func backendsCPU(dbs []string) float64 {
+	if len(dbs) == 0 {
+		return 0
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, e := range entries {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + pid + "/cmdline") //nolint:gosec // G304: the path stays under /proc
+		if err != nil {
+			continue
+		}
+		if db, ok := backendDB(string(b)); ok && slices.Contains(dbs, db) {
+			sum += procCPU(pid)
+		}
+	}
+	return sum
+}
+
+// backendDB is the database of a PostgreSQL backend, from its process
+// title (/proc/<pid>/cmdline); false for any other process.
+func backendDB(cmdline string) (string, bool) {
+	if !strings.HasPrefix(cmdline, "postgres: ") {
+		return "", false
+	}
+	f := strings.Fields(strings.ReplaceAll(cmdline, "\x00", " "))
+	if len(f) < 4 {
+		return "", false // the server's own processes: "postgres: walwriter"
+	}
+	return f[2], true
 }
 
 // machineCPU is the machine's busy (not idle, not waiting for I/O) and

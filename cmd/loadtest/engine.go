@@ -176,6 +176,10 @@ func (b *bench) start(ctx context.Context, e engine) (_ *live, err error) {
 		return nil, err
 	}
 	l.stops = append(l.stops, cleanup)
+	var dbs []string
+	if u, err := url.Parse(dbURL); err == nil && e.postgres && strings.TrimPrefix(u.Path, "/") != "" {
+		dbs = append(dbs, strings.TrimPrefix(u.Path, "/"))
+	}
 	addr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -190,6 +194,7 @@ func (b *bench) start(ctx context.Context, e engine) (_ *live, err error) {
 			return nil, err
 		}
 		l.stops = append(l.stops, psa.drop)
+		dbs = append(dbs, psa.db)
 		var rate int
 		p, rate = b.appliancePlan()
 		if err := psa.seed(ctx, p.users); err != nil {
@@ -256,7 +261,7 @@ func (b *bench) start(ctx context.Context, e engine) (_ *live, err error) {
 		if e.appliance && ep == epCapabilities {
 			continue // the same handler in both modes
 		}
-		t := target{ep: ep, eng: e.name, conns: b.o.cpuConns, pid: svc.Pid(), metricsURL: base + "/metrics", addr: addr}
+		t := target{ep: ep, eng: e.name, conns: b.o.cpuConns, pid: svc.Pid(), metricsURL: base + "/metrics", addr: addr, dbs: dbs}
 		switch ep {
 		case epCapabilities:
 			t.do = getCall(base + capabilitiesPath)
@@ -310,9 +315,10 @@ type target struct {
 	ep, eng    string
 	conns      int
 	do         call
-	pid        int    // the server's process, for CPU and RSS
-	metricsURL string // the service's /metrics, for store timings ("" for bare)
-	addr       string // host:port of the server
+	pid        int      // the server's process, for CPU and RSS
+	metricsURL string   // the service's /metrics, for store timings ("" for bare)
+	addr       string   // host:port of the server
+	dbs        []string // PostgreSQL databases the service uses, for their backends' CPU
 }
 
 // measure warms up, runs -runs closed-loop runs and -half-runs open-loop
@@ -377,16 +383,16 @@ func (m *measurer) closedRun(ctx context.Context, i int) error {
 		b.logf("%-12s %-8s run %d/%d: bare just before: %8.0f req/s", t.ep, t.eng, i+1, o.runs, br.rate)
 		m.r.pairedBare = append(m.r.pairedBare, br)
 	}
-	before, storeBefore := snapCPU(t.pid), scrapeStore(t.metricsURL)
+	before, storeBefore := snapCPU(t.pid, t.dbs...), scrapeStore(t.metricsURL)
 	res := closedLoop(ctx, m.c, t.conns, o.duration, t.do)
-	res.cpu = before.until(snapCPU(t.pid))
+	res.cpu = before.until(snapCPU(t.pid, t.dbs...))
 	m.r.store = m.r.store.add(scrapeStore(t.metricsURL).minus(storeBefore))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d  CPU µs/req server %s gen %s other %s  RSS %s%s",
+	b.logf("%-12s %-8s run %d/%d: %8.0f req/s  p50 %-8s p99 %-8s non-2xx %d  CPU µs/req server %s gen %s other %s (postgres %s)  RSS %s%s",
 		t.ep, t.eng, i+1, o.runs, res.rate, ms(res.p50), ms(res.p99), res.non2xx+res.errs,
-		perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n),
+		perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n), perRequest(res.cpu.db, res.n),
 		harness.RSSOf(t.pid), exhaustedNote(res))
 	m.r.runs = append(m.r.runs, res)
 	return nil
@@ -435,9 +441,9 @@ func (m *measurer) halfRuns(ctx context.Context) error {
 				return err
 			}
 		}
-		before, gcBefore := snapCPU(t.pid), scrapeGCs(t.metricsURL)
+		before, gcBefore := snapCPU(t.pid, t.dbs...), scrapeGCs(t.metricsURL)
 		res := openLoop(ctx, hc, hconns, r.halfRate, o.duration, t.do)
-		res.cpu = before.until(snapCPU(t.pid))
+		res.cpu = before.until(snapCPU(t.pid, t.dbs...))
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -112,3 +112,23 @@ func TestPairedModeSizesTheApplianceSupplyFromTheCalibration(t *testing.T) {
 	assert.False(t, o.paired())
 	assert.Equal(t, int(6000*(secs-(calibrateWarm+calibrateFor).Seconds())), newPlan(o).otts, "no calibration unpaired")
 }
+
+func TestBackendsAreToldByTheirDatabase(t *testing.T) {
+	for _, tt := range []struct {
+		cmdline, db string
+		ok          bool
+	}{
+		{"postgres: postgres alga_bench_1 127.0.0.1(44150) idle\x00\x00", "alga_bench_1", true},
+		{"postgres: app_user server 10.0.0.3(5000) UPDATE waiting", "server", true},
+		{"postgres: walwriter ", "", false},
+		{"postgres: checkpointer", "", false},
+		{"/usr/lib/postgresql/15/bin/postgres\x00-D\x00/data", "", false},
+		{"alga-mobile-auth\x00serve", "", false},
+	} {
+		db, ok := backendDB(tt.cmdline)
+		assert.Equal(t, tt.ok, ok, tt.cmdline)
+		assert.Equal(t, tt.db, db, tt.cmdline)
+	}
+	assert.Zero(t, backendsCPU(nil))
+	assert.Zero(t, backendsCPU([]string{"no_such_database_here"}))
+}

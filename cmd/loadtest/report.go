@@ -100,7 +100,7 @@ func (r row) failures() (n int, statuses map[int]int) {
 
 // cpuPerReq is the median, over the closed-loop runs, of CPU µs per
 // request used by the server, the load generator and everything else.
-func (r row) cpuPerReq() (server, gen, other, busy float64) {
+func (r row) cpuPerReq() (server, gen, other, db, busy float64) {
 	per := func(f func(cpuUse) float64) float64 {
 		return medianOf(r.runs, func(x result) float64 {
 			if x.n == 0 {
@@ -112,6 +112,7 @@ func (r row) cpuPerReq() (server, gen, other, busy float64) {
 	server = per(func(c cpuUse) float64 { return c.server })
 	gen = per(func(c cpuUse) float64 { return c.gen })
 	other = per(func(c cpuUse) float64 { return c.other })
+	db = per(func(c cpuUse) float64 { return c.db })
 	busy = medianOf(r.runs, func(x result) float64 { return x.cpu.busy * 100 })
 	return
 }
@@ -191,12 +192,13 @@ func (rep *report) print(w io.Writer) {
 			ms(r.p50()), ms(r.p99()), ratio, n, half, halfP99)
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(w, "\nwhere the CPU went (closed-loop runs, medians; other = PostgreSQL and the rest of the machine):")
+	fmt.Fprintln(w, "\nwhere the CPU went (closed-loop runs, medians; other = PostgreSQL and the rest of the machine; of which postgres =")
+	fmt.Fprintln(w, "the backends connected to the engine's own databases):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "endpoint\tengine\tserver µs/req\tgenerator µs/req\tother µs/req\tmachine busy\t")
+	fmt.Fprintln(tw, "endpoint\tengine\tserver µs/req\tgenerator µs/req\tother µs/req\tof which postgres\tmachine busy\t")
 	for _, r := range rep.rows {
-		sv, gn, ot, busy := r.cpuPerReq()
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f%%\t\n", r.endpoint, r.engine, sv, gn, ot, busy)
+		sv, gn, ot, db, busy := r.cpuPerReq()
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f%%\t\n", r.endpoint, r.engine, sv, gn, ot, db, busy)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "\nstore operations per request (closed-loop runs; time from the call, so it includes waiting for a connection):")
