@@ -31,6 +31,18 @@ const (
 // ours is the condition that selects this service's keys (table alias k).
 const ours = "k.purpose = '" + KeyPurpose + "' AND k.metadata->>'issuer' = '" + KeyIssuer + "'"
 
+// oursOfOwner is ours for statements that also name the key's owner
+// (tenant and user_id): the same rows, but the purpose is compared as an
+// expression (k.purpose joined to an empty string, equal to k.purpose for the NOT NULL column)
+// that AlgaPSA's (purpose, expires_at) index cannot serve. The planner
+// would otherwise pick that index whenever the table's statistics are
+// young or missing (we may neither ANALYZE nor index AlgaPSA's tables):
+// every mobile_session key of every user, 6,800 rows where the user had
+// 36, and a family's deactivation then cost milliseconds of database CPU
+// per refresh, growing with the table. Named by owner, a statement reads
+// only the user's keys (the user_id and tenant indexes).
+const oursOfOwner = "(k.purpose || '') = '" + KeyPurpose + "' AND k.metadata->>'issuer' = '" + KeyIssuer + "'"
+
 // keyMetadata is api_keys.metadata of a key this service created.
 type keyMetadata struct {
 	Issuer   string             `json:"issuer"`
@@ -58,7 +70,7 @@ func lockFamily(ctx context.Context, tx pgx.Tx, familyID string) error {
 
 // deactivateFamily is the UPDATE that ends a family's active keys.
 const deactivateFamily = "UPDATE api_keys k SET active = false, updated_at = now()" +
-	" WHERE k.tenant = $1 AND k.user_id = $2 AND " + ours + " AND k.metadata->>'familyId' = $3 AND k.active"
+	" WHERE k.tenant = $1 AND k.user_id = $2 AND " + oursOfOwner + " AND k.metadata->>'familyId' = $3 AND k.active"
 
 // MintAPIKey creates the family's next access key (SPEC §8.4): 32 random
 // bytes as 64 lower-case hex characters, stored as their SHA-256 hex with
@@ -70,6 +82,24 @@ const deactivateFamily = "UPDATE api_keys k SET active = false, updated_at = now
 // owner who is missing, inactive or not internal, or whose tenant is
 // suspended (ErrNotFound); the previous key is deactivated all the same.
 func (d *DB) MintAPIKey(ctx context.Context, tenantID, userID, familyID string, dev mobileauth.Device, ttl time.Duration) (mobileauth.MintedAPIKey, error) {
+	return d.mint(ctx, tenantID, userID, familyID, dev, ttl, true)
+}
+
+// MintFirstAPIKey is MintAPIKey for a family created a moment ago, whose
+// first key this is (the exchange): there is no previous key, so it skips
+// the deactivation, which finds nothing but still reads every key of the
+// user. The family's lock is taken all the same, so a revocation of the
+// family (RevokeFamilyKeys) is ordered with this mint exactly as with any
+// other. The caller must know that no key of the family can exist yet: a
+// family is new when its id was drawn for it and nothing else has minted
+// for it (its refresh token is not out, so no refresh can).
+func (d *DB) MintFirstAPIKey(ctx context.Context, tenantID, userID, familyID string, dev mobileauth.Device, ttl time.Duration) (mobileauth.MintedAPIKey, error) {
+	return d.mint(ctx, tenantID, userID, familyID, dev, ttl, false)
+}
+
+// mint is MintAPIKey, with the deactivation of the family's previous keys
+// when replace is set.
+func (d *DB) mint(ctx context.Context, tenantID, userID, familyID string, dev mobileauth.Device, ttl time.Duration, replace bool) (mobileauth.MintedAPIKey, error) {
 	if !validUUID(tenantID) || !validUUID(userID) {
 		return mobileauth.MintedAPIKey{}, notFound("mint AlgaPSA API key: owner")
 	}
@@ -98,7 +128,9 @@ func (d *DB) MintAPIKey(ctx context.Context, tenantID, userID, familyID string, 
 	eligible := false
 	b := &pgx.Batch{}
 	b.Queue(lockFamilySQL, familyLockKey(familyID))
-	b.Queue(deactivateFamily, tenantID, userID, familyID)
+	if replace {
+		b.Queue(deactivateFamily, tenantID, userID, familyID)
+	}
 	// The owner rule is part of the INSERT, so a user disabled a moment ago
 	// cannot receive a key; an ineligible owner inserts nothing and the
 	// deactivation still commits.
@@ -168,7 +200,7 @@ func (d *DB) RevokeUserKeys(ctx context.Context, tenantID, userID string) (int64
 		return 0, nil
 	}
 	tag, err := d.pool.Exec(ctx, "UPDATE api_keys k SET active = false, updated_at = now()"+
-		" WHERE k.tenant = $1 AND k.user_id = $2 AND "+ours+" AND k.active", tenantID, userID)
+		" WHERE k.tenant = $1 AND k.user_id = $2 AND "+oursOfOwner+" AND k.active", tenantID, userID)
 	if err != nil {
 		return 0, fmt.Errorf("revoke AlgaPSA API keys of user: %w", err)
 	}

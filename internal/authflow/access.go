@@ -41,6 +41,22 @@ type AccessCredentials interface {
 	RevokeUser(ctx context.Context, tenantID, userID string) error
 }
 
+// firstIssuer is AccessCredentials that can issue a family's first
+// credential more cheaply than Issue, knowing there is no previous one to
+// end (API keys: no deactivation). Credentials without it use Issue.
+type firstIssuer interface {
+	IssueFirst(ctx context.Context, owner mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error)
+}
+
+// issueFirst issues the first access credential of a family created a
+// moment ago, whose tokens nobody holds yet.
+func (s *Service) issueFirst(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error) {
+	if f, ok := s.access.(firstIssuer); ok {
+		return f.IssueFirst(ctx, u, familyID, dev)
+	}
+	return s.access.Issue(ctx, u, familyID, dev)
+}
+
 // jwtAccess issues and checks signed access JWTs. Revocation needs nothing
 // here: the service's revocation view refuses a revoked family's tokens.
 type jwtAccess struct {
@@ -82,6 +98,9 @@ type APIKeyStore interface {
 	// MintAPIKey creates the family's next key and deactivates its previous
 	// one; ErrNotFound when the owner may not have one.
 	MintAPIKey(ctx context.Context, tenantID, userID, familyID string, dev mobileauth.Device, ttl time.Duration) (mobileauth.MintedAPIKey, error)
+	// MintFirstAPIKey is MintAPIKey for a family that has no key yet (one
+	// just created): nothing to deactivate.
+	MintFirstAPIKey(ctx context.Context, tenantID, userID, familyID string, dev mobileauth.Device, ttl time.Duration) (mobileauth.MintedAPIKey, error)
 	RevokeFamilyKeys(ctx context.Context, tenantID, userID, familyID string) (int64, error)
 	RevokeUserKeys(ctx context.Context, tenantID, userID string) (int64, error)
 	// VerifyAPIKey returns a valid key's holder; ErrNotFound otherwise.
@@ -106,6 +125,15 @@ func NewAPIKeyAccess(keys APIKeyStore, ttl time.Duration) (AccessCredentials, er
 
 func (a apiKeyAccess) Issue(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error) {
 	k, err := a.keys.MintAPIKey(ctx, u.TenantID, u.ID, familyID, dev, a.ttl)
+	if err != nil {
+		return AccessToken{}, fmt.Errorf("mint API key: %w", err)
+	}
+	return AccessToken{Token: k.Key, TTL: a.ttl}, nil
+}
+
+// IssueFirst is Issue for a family created a moment ago (firstIssuer).
+func (a apiKeyAccess) IssueFirst(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error) {
+	k, err := a.keys.MintFirstAPIKey(ctx, u.TenantID, u.ID, familyID, dev, a.ttl)
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("mint API key: %w", err)
 	}

@@ -85,3 +85,74 @@ func TestApplianceFamilyEndedDuringRefreshLeavesNoKey(t *testing.T) {
 		})
 	}
 }
+
+// aroundFirstMint is a refresh store that runs afterCreate once, right
+// after it created a family (before the exchange mints the family's first
+// key), and beforeRecheck once, at the first read of a family (the
+// exchange's re-check, right after that mint).
+type aroundFirstMint struct {
+	mobileauth.RefreshStore
+	afterCreate   func(familyID string)
+	beforeRecheck func(familyID string)
+}
+
+func (a *aroundFirstMint) CreateFamily(ctx context.Context, fam mobileauth.TokenFamily, first mobileauth.RefreshToken) error {
+	err := a.RefreshStore.CreateFamily(ctx, fam, first)
+	if hook := a.afterCreate; err == nil && hook != nil {
+		a.afterCreate = nil
+		hook(fam.ID)
+	}
+	return err
+}
+
+func (a *aroundFirstMint) GetFamily(ctx context.Context, id string) (mobileauth.TokenFamily, error) {
+	if hook := a.beforeRecheck; hook != nil {
+		a.beforeRecheck = nil
+		hook(id)
+	}
+	return a.RefreshStore.GetFamily(ctx, id)
+}
+
+// TestApplianceFamilyEndedDuringExchangeLeavesNoKey: the exchange mints a
+// new family's first key without deactivating anything (there is nothing
+// yet). A revocation of the family (as another instance ends a family:
+// the store first, then the family's keys) landing before that mint, or
+// between the mint and the exchange's re-check, still leaves the family
+// without an active key, and the exchange answers 401.
+func TestApplianceFamilyEndedDuringExchangeLeavesNoKey(t *testing.T) {
+	f := newApplianceFixture(t)
+	hooked := &aroundFirstMint{}
+	second, _, _, _ := f.replicaWith(func(st mobileauth.RefreshStore) mobileauth.RefreshStore {
+		hooked.RefreshStore = st
+		return hooked
+	})
+	var family string
+	endFamily := func(t *testing.T, u mobileauth.User) func(string) {
+		return func(id string) {
+			family = id
+			require.NoError(t, f.store.RevokeFamily(f.ctx, id, f.clock.Now()))
+			_, err := f.db.RevokeFamilyKeys(f.ctx, u.TenantID, u.ID, id)
+			require.NoError(t, err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		set  func(h func(string))
+	}{
+		{"before the first mint", func(h func(string)) { hooked.afterCreate = h }},
+		{"between the first mint and the re-check", func(h func(string)) { hooked.beforeRecheck = h }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := f.user()
+			c, _ := f.webSignIn(u)
+			ott := f.ott(c)
+			family = ""
+			tc.set(endFamily(t, mobileauth.User{TenantID: u.TenantID, ID: u.ID}))
+			_, err := second.Exchange(f.ctx, exchangeReq(ott, "st", "198.51.100.7"))
+			require.NotEmpty(t, family, "the family ended during the exchange")
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+			require.Len(t, f.keyRows(family), 1, "the first key was minted")
+			assert.Zero(t, f.activeKeys(family), "an ended family has no active key")
+		})
+	}
+}

@@ -166,7 +166,9 @@ func (s *Service) startFamily(ctx context.Context, u mobileauth.User, sessionHas
 	if err := s.st.Refresh.CreateFamily(ctx, fam, first); err != nil {
 		return ExchangeResult{}, "", fmt.Errorf("create token family: %w", err)
 	}
-	access, err := s.access.Issue(ctx, u, fam.ID, dev)
+	// The family was created just now and its refresh token is not out, so
+	// it has no credential to end: its first is issued without looking.
+	access, err := s.issueFirst(ctx, u, fam.ID, dev)
 	if err != nil {
 		s.abandonFamily(ctx, u, fam.ID)
 		if errors.Is(err, mobileauth.ErrNotFound) {
