@@ -88,6 +88,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.Store = st
+	a.Metrics.ObservePool("store", st.PoolStats)
 	if err := st.Migrate(ctx); err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("migrate store: %w", err)

@@ -65,6 +65,18 @@ func limitBody(log *slog.Logger) func(http.Handler) http.Handler {
 	}
 }
 
+// boundPoolWait gives the request's store operations a bounded wait for a
+// database connection (Options.PoolWait): a burst the pool cannot serve in
+// time gets 503s with Retry-After instead of answers that come too late.
+func (s *Server) boundPoolWait(next http.Handler) http.Handler {
+	if s.opts.PoolWait < 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(mobileauth.WithPoolWait(r.Context(), s.opts.PoolWait)))
+	})
+}
+
 // statusRecorder remembers the status for metrics and the access log.
 type statusRecorder struct {
 	http.ResponseWriter

@@ -16,7 +16,7 @@ import (
 // is listed here, and api/openapi.yaml must list the same (a test checks).
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(correlate, s.observe, recoverer(s.log), limitBody(s.log), middleware.GetHead)
+	r.Use(correlate, s.observe, recoverer(s.log), limitBody(s.log), s.boundPoolWait, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 
@@ -29,9 +29,9 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/api/v1/mobile/auth/capabilities", s.capabilities)
 	r.Post("/api/v1/mobile/auth/apple", s.apple)
 	if s.tokens != nil {
-		r.Post("/api/v1/mobile/auth/exchange", s.exchange())
-		r.Post("/api/v1/mobile/auth/refresh", s.refresh())
-		r.Post("/api/v1/mobile/auth/revoke", s.revoke())
+		r.Method(http.MethodPost, "/api/v1/mobile/auth/exchange", s.admit(s.exchange()))
+		r.Method(http.MethodPost, "/api/v1/mobile/auth/refresh", s.admit(s.refresh()))
+		r.Method(http.MethodPost, "/api/v1/mobile/auth/revoke", s.admit(s.revoke()))
 		// Proxies may forward the original method (nginx auth_request does).
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
 			r.MethodFunc(m, "/api/v1/mobile/auth/verify", s.verify)

@@ -49,7 +49,23 @@ type Options struct {
 	Demo bool
 	// Connect switches on the connect-this-server QR and page.
 	Connect *ConnectAssets
+	// PoolWait bounds how long a request's store operation waits for a
+	// database connection before the request answers 503
+	// SERVICE_UNAVAILABLE with Retry-After (see mobileauth.WithPoolWait).
+	// Zero means DefaultPoolWait; negative, no bound.
+	PoolWait time.Duration
+	// InFlight caps the token requests (exchange, refresh, revoke) served
+	// at once; AdmitWait is how long one waits for a place before a 503
+	// with Retry-After (see admit). Zero means DefaultInFlight and
+	// DefaultAdmitWait; a negative InFlight, no cap.
+	InFlight  int
+	AdmitWait time.Duration
 }
+
+// DefaultPoolWait is Options.PoolWait's default: well inside a phone's
+// request timeout and the refresh grace period, and far above the waits
+// of a healthy service (tens of milliseconds at its benchmark peak).
+const DefaultPoolWait = 2 * time.Second
 
 // Server holds the handlers' dependencies.
 type Server struct {
@@ -64,6 +80,7 @@ type Server struct {
 	jwksFn   func() []byte
 	web      webConfig
 	opts     Options
+	inFlight chan struct{} // places of admit
 }
 
 // webConfig is WebOptions plus what the pages derive from Options.
@@ -101,6 +118,16 @@ func New(o Options) (*Server, error) {
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	if s.opts.PoolWait == 0 {
+		s.opts.PoolWait = DefaultPoolWait
+	}
+	if s.opts.InFlight == 0 {
+		s.opts.InFlight = DefaultInFlight
+	}
+	if s.opts.AdmitWait <= 0 {
+		s.opts.AdmitWait = DefaultAdmitWait
+	}
+	s.inFlight = make(chan struct{}, max(s.opts.InFlight, 0))
 	if o.Web != nil {
 		s.web = webConfig{WebOptions: *o.Web, sessionTTL: o.SessionTTL}
 	}

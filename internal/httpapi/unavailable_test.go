@@ -10,9 +10,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/logging"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
@@ -69,4 +71,87 @@ func TestAbandonedRequestIsNotLoggedAsA500(t *testing.T) {
 	assert.Equal(t, statusClientClosed, rec.Code)
 	assert.NotContains(t, logs.String(), `"status":500`)
 	assert.NotContains(t, logs.String(), `"level":"ERROR"`)
+}
+
+// poolWaitTokens records the PoolWait its requests carry and fails as a
+// store whose pool stayed busy does.
+type poolWaitTokens struct {
+	fakeTokens
+	seen *[]time.Duration
+}
+
+func (p poolWaitTokens) Refresh(ctx context.Context, _ authflow.RefreshRequest) (authflow.RefreshResult, error) {
+	d, _ := mobileauth.PoolWait(ctx)
+	*p.seen = append(*p.seen, d)
+	return authflow.RefreshResult{}, fmt.Errorf("rotate refresh token: %w", fmt.Errorf("%w: every database connection stayed busy", mobileauth.ErrUnavailable))
+}
+
+// Every request's store work has a bounded wait for a connection
+// (DefaultPoolWait unless configured, none when negative), and a pool
+// that stayed busy is a 503 with Retry-After, not a 500 or a hang.
+func TestRequestsHaveABoundedPoolWait(t *testing.T) {
+	for _, c := range []struct {
+		set, want time.Duration
+	}{{0, DefaultPoolWait}, {300 * time.Millisecond, 300 * time.Millisecond}, {-1, 0}} {
+		var seen []time.Duration
+		o := testOptions()
+		o.PoolWait = c.set
+		o.Tokens = poolWaitTokens{seen: &seen}
+		h := newTestServer(t, o).Handler()
+		rec := do(t, h, http.MethodPost, "/api/v1/mobile/auth/refresh", strings.NewReader(`{"refreshToken":"r"}`), "Content-Type", "application/json")
+		assert.Equal(t, []time.Duration{c.want}, seen, "PoolWait %s", c.set)
+		assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+		code, _ := errorOf(t, rec)
+		assert.Equal(t, "SERVICE_UNAVAILABLE", code)
+		assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	}
+}
+
+// blockingTokens holds every refresh until release is closed.
+type blockingTokens struct {
+	fakeTokens
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingTokens) Refresh(context.Context, authflow.RefreshRequest) (authflow.RefreshResult, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return authflow.RefreshResult{AccessToken: "a", RefreshToken: "r"}, nil
+}
+
+// Past InFlight token requests at once, a request waits AdmitWait for a
+// place and is then answered 503 with Retry-After, without reaching the
+// use case; once a place is free, requests are served again.
+func TestTokenRequestsBeyondInFlightAreShed(t *testing.T) {
+	o := testOptions()
+	o.InFlight, o.AdmitWait = 1, 100*time.Millisecond
+	bt := blockingTokens{entered: make(chan struct{}, 2), release: make(chan struct{})}
+	o.Tokens = bt
+	h := newTestServer(t, o).Handler()
+	refresh := func() *httptest.ResponseRecorder {
+		return do(t, h, http.MethodPost, "/api/v1/mobile/auth/refresh", strings.NewReader(`{"refreshToken":"r"}`), "Content-Type", "application/json")
+	}
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- refresh() }()
+	<-bt.entered
+
+	start := time.Now()
+	rec := refresh()
+	assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	code, msg := errorOf(t, rec)
+	assert.Equal(t, "SERVICE_UNAVAILABLE", code)
+	assert.Equal(t, "Service temporarily unavailable, please retry", msg)
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Empty(t, bt.entered, "a shed request never reaches the use case")
+	rec = do(t, h, http.MethodGet, "/api/v1/mobile/auth/capabilities", nil)
+	assert.Equal(t, http.StatusOK, rec.Code, "capabilities is not capped")
+
+	close(bt.release)
+	assert.Equal(t, http.StatusOK, (<-first).Code)
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- refresh() }()
+	<-bt.entered
+	assert.Equal(t, http.StatusOK, (<-done).Code, "the place was given back")
 }

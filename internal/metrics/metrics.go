@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"database/sql"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -63,6 +64,34 @@ func New(version string) *Metrics {
 	reg.MustRegister(m.requests, m.duration, m.store, m.auth, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// ObservePool exports a connection pool's statistics, read from stats at
+// each scrape, as go_sql_* series labelled db_name=name (the names of
+// client_golang's DBStatsCollector): open and in-use connections, and how
+// many times and how long statements waited for one.
+func (m *Metrics) ObservePool(name string, stats func() sql.DBStats) {
+	labels := prometheus.Labels{"db_name": name}
+	gauge := func(metric, help string, f func(sql.DBStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metric, Help: help, ConstLabels: labels},
+			func() float64 { return f(stats()) })
+	}
+	counter := func(metric, help string, f func(sql.DBStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: metric, Help: help, ConstLabels: labels},
+			func() float64 { return f(stats()) })
+	}
+	m.reg.MustRegister(
+		gauge("go_sql_max_open_connections", "Maximum number of open connections to the database.",
+			func(s sql.DBStats) float64 { return float64(s.MaxOpenConnections) }),
+		gauge("go_sql_open_connections", "The number of established connections both in use and idle.",
+			func(s sql.DBStats) float64 { return float64(s.OpenConnections) }),
+		gauge("go_sql_in_use_connections", "The number of connections currently in use.",
+			func(s sql.DBStats) float64 { return float64(s.InUse) }),
+		counter("go_sql_wait_count_total", "The total number of connections waited for.",
+			func(s sql.DBStats) float64 { return float64(s.WaitCount) }),
+		counter("go_sql_wait_duration_seconds_total", "The total time blocked waiting for a new connection.",
+			func(s sql.DBStats) float64 { return s.WaitDuration.Seconds() }),
+	)
 }
 
 // ObserveRequest records one HTTP request.

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"database/sql"
 	"io"
 	"net/http/httptest"
 	"testing"
@@ -34,4 +35,15 @@ func TestInstancesDoNotShareARegistry(t *testing.T) {
 	rec := httptest.NewRecorder()
 	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	assert.NotContains(t, rec.Body.String(), `event="revoked"`)
+}
+
+func TestPoolStatisticsAreExposed(t *testing.T) {
+	m := New("1")
+	m.ObservePool("store", func() sql.DBStats { return sql.DBStats{MaxOpenConnections: 3} })
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	assert.Contains(t, body, `go_sql_max_open_connections{db_name="store"} 3`)
+	assert.Contains(t, body, `go_sql_wait_count_total{db_name="store"} 0`)
+	assert.Contains(t, body, `go_sql_wait_duration_seconds_total{db_name="store"} 0`)
 }

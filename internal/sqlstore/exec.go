@@ -86,6 +86,11 @@ func (s *Store) q(query string) string {
 
 // exec runs a statement outside a transaction.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	leave, err := s.wgate.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	if st := s.stmts.prepare(ctx, s.db, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -93,27 +98,47 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 }
 
 // queryRow runs a single-row query outside a transaction.
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := s.stmts.prepare(ctx, s.db, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	leave, err := s.wgate.enter(ctx)
+	if err != nil {
+		return &gatedRow{err: err}
 	}
-	return s.db.QueryRowContext(ctx, s.q(query), args...)
+	if st := s.stmts.prepare(ctx, s.db, query); st != nil {
+		return &gatedRow{row: st.QueryRowContext(ctx, args...), leave: leave}
+	}
+	return &gatedRow{row: s.db.QueryRowContext(ctx, s.q(query), args...), leave: leave}
 }
 
 // readRow runs a single-row read-only query on the read pool.
-func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := s.rstmts.prepare(ctx, s.rdb, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (s *Store) readRow(ctx context.Context, query string, args ...any) rowScanner {
+	leave, err := s.rgate.enter(ctx)
+	if err != nil {
+		return &gatedRow{err: err}
 	}
-	return s.rdb.QueryRowContext(ctx, s.q(query), args...)
+	if st := s.rstmts.prepare(ctx, s.rdb, query); st != nil {
+		return &gatedRow{row: st.QueryRowContext(ctx, args...), leave: leave}
+	}
+	return &gatedRow{row: s.rdb.QueryRowContext(ctx, s.q(query), args...), leave: leave}
 }
 
-// read runs a multi-row read-only query on the read pool.
-func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := s.rstmts.prepare(ctx, s.rdb, query); st != nil {
-		return st.QueryContext(ctx, args...)
+// read runs a multi-row read-only query on the read pool. The caller
+// closes the rows (which gives the pool's slot back).
+func (s *Store) read(ctx context.Context, query string, args ...any) (*gatedRows, error) {
+	leave, err := s.rgate.enter(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return s.rdb.QueryContext(ctx, s.q(query), args...)
+	var rows *sql.Rows
+	if st := s.rstmts.prepare(ctx, s.rdb, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = s.rdb.QueryContext(ctx, s.q(query), args...)
+	}
+	if err != nil {
+		leave()
+		return nil, err
+	}
+	return &gatedRows{Rows: rows, leave: leave}, nil
 }
 
 // txn is a transaction whose statements are rebound and, when already
@@ -154,6 +179,11 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // lock is taken up front rather than upgraded mid-way, which is what causes
 // SQLITE_BUSY deadlocks between concurrent writers.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	leave, err := s.wgate.enter(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer leave()
 	defer s.stmts.prepareMissed(ctx, s.db)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

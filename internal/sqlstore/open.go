@@ -164,6 +164,7 @@ func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) err
 		return errors.Join(fmt.Errorf("open sqlite database %s: %w", path, err), db.Close(), s.unlock())
 	}
 	s.db = db
+	s.wgate = newGate(1)
 	s.stmts.enabled = true
 	// Readers: query-only connections that never write, so they cannot
 	// take the write lock; a few of them serve lookups concurrently.
@@ -176,6 +177,7 @@ func (s *Store) openSQLite(ctx context.Context, path string, exclusive bool) err
 	rdb.SetConnMaxLifetime(0)
 	rdb.SetConnMaxIdleTime(0)
 	s.rdb = rdb
+	s.rgate = newGate(sqliteReaders)
 	s.rstmts.enabled = true
 	// The purge's checkpointer: one connection, opened on first use.
 	ckpt, err := sql.Open("sqlite", path+"?"+sqliteCheckpointPragmas)
@@ -226,6 +228,8 @@ func (s *Store) openPostgres(ctx context.Context, t target, maxConns int) error 
 	}
 	s.db = db
 	s.rdb = db
+	s.wgate = newGate(maxConns)
+	s.rgate = s.wgate
 	// Rate-limit counters are written through their own small pool whose
 	// commits do not wait for the WAL flush (synchronous_commit=off): a
 	// crash may forget the last fraction of a second of counts, which is
@@ -237,6 +241,7 @@ func (s *Store) openPostgres(ctx context.Context, t target, maxConns int) error 
 	relaxed.SetMaxOpenConns(max(2, maxConns/2))
 	relaxed.SetMaxIdleConns(max(2, maxConns/2))
 	s.relaxed = relaxed
+	s.xgate = newGate(max(2, maxConns/2))
 	return nil
 }
 

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -71,9 +70,9 @@ func (s *Store) Hit(ctx context.Context, key string, l mobileauth.RateLimit, now
 		start, blockd dbTime
 	)
 	args := []any{key, s.ts(now), s.ts(now.Add(-l.Window)), l.Limit, firstBlock, s.ts(firstExpiry), blockEnd}
-	var row *sql.Row
+	var row rowScanner
 	if s.relaxed != nil {
-		row = s.relaxed.QueryRowContext(ctx, s.q(rateHitQuery), args...)
+		row = queryRowOn(ctx, s.xgate, s.relaxed, s.q(rateHitQuery), args...)
 	} else {
 		row = s.queryRow(ctx, rateHitQuery, args...)
 	}

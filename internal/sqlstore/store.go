@@ -72,12 +72,15 @@ type Store struct {
 	// relaxed, on PostgreSQL only, is a pool for writes that may skip the
 	// durable commit (rate-limit counters); nil on SQLite.
 	relaxed *sql.DB
-	dialect string
-	where   string // Location
-	now     func() time.Time
-	observe func(op string, d time.Duration)
-	lock    *os.File // SQLite advisory lock, nil when not exclusive
-	stmts   stmtCache
+	// wgate, rgate and xgate bound the wait for a connection of db, rdb
+	// and relaxed (rgate is wgate when rdb is db); see gate.
+	wgate, rgate, xgate *gate
+	dialect             string
+	where               string // Location
+	now                 func() time.Time
+	observe             func(op string, d time.Duration)
+	lock                *os.File // SQLite advisory lock, nil when not exclusive
+	stmts               stmtCache
 	// auditRetention and purgeEvery are Options' (defaults applied).
 	auditRetention, purgeEvery time.Duration
 	// checkpointer, on SQLite only, is a connection of its own on which
@@ -166,6 +169,11 @@ func (s *Store) Dialect() string { return s.dialect }
 // DB exposes the database to tests that read tables directly; production
 // code never calls it (internal/app/layering_test.go holds that line).
 func (s *Store) DB() *sql.DB { return s.db }
+
+// PoolStats is the main connection pool's statistics (for metrics). The
+// wait for a connection that gate bounds is counted in the store
+// operations' latency, not here.
+func (s *Store) PoolStats() sql.DBStats { return s.db.Stats() }
 
 // Ping reports whether the database answers (for /readyz).
 func (s *Store) Ping(ctx context.Context) error {
