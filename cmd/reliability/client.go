@@ -9,10 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,9 +26,17 @@ import (
 // loopback, so each simulated phone has an address of its own.
 type client struct{ hc *http.Client }
 
-func newClient(timeout time.Duration) *client {
+func newClient(timeout time.Duration) *client { return newClientDial(timeout, 2*time.Second) }
+
+// newClientDial is newClient with a dial timeout of its own. The 2 s of
+// newClient tells a process that is gone from one that answers; a burst
+// of hundreds of new connections on a starved machine needs the whole
+// request budget: there the kernel completes every handshake at once (no
+// listen-queue overflow, see burstProbe), and a dial that "times out" is
+// the client's own goroutine not getting the CPU in time, not the server.
+func newClientDial(timeout, dial time.Duration) *client {
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second,
-		DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}
+		DialContext: (&net.Dialer{Timeout: dial}).DialContext}
 	return &client{hc: &http.Client{Timeout: timeout, Transport: tr}}
 }
 
@@ -38,6 +48,10 @@ type result struct {
 	err        error
 	dur        time.Duration
 	at         time.Time
+	// gotConn is when, after the start, the request had a connection (a
+	// fresh one is dialled and accepted, an idle one is at once); 0 when
+	// none came. What follows it is the server's time (and the network).
+	gotConn time.Duration
 }
 
 // kind names the outcome for tallies: the status, or what went wrong.
@@ -75,6 +89,10 @@ func (c *client) do(ctx context.Context, method, url, ip, bearer string, body an
 		rd = bytes.NewReader(b)
 	}
 	start := time.Now()
+	var gotConn atomic.Int64
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(int64(time.Since(start))) },
+	})
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return result{err: err, at: start}
@@ -90,11 +108,12 @@ func (c *client) do(ctx context.Context, method, url, ip, bearer string, body an
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return result{err: err, dur: time.Since(start), at: start}
+		return result{err: err, dur: time.Since(start), at: start, gotConn: time.Duration(gotConn.Load())}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return result{status: resp.StatusCode, body: b, retryAfter: resp.Header.Get("Retry-After"), err: err, dur: time.Since(start), at: start}
+	return result{status: resp.StatusCode, body: b, retryAfter: resp.Header.Get("Retry-After"), err: err, dur: time.Since(start), at: start,
+		gotConn: time.Duration(gotConn.Load())}
 }
 
 // pair is what a phone holds after an exchange or a refresh.
@@ -208,3 +227,55 @@ func (l *latencies) count() int {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+// maxRetries is how many times a phone presents a request again after a
+// 503 with Retry-After before it gives up.
+const maxRetries = 8
+
+// retrying sends a request as a phone does: after a 503 that carries
+// Retry-After it waits that long and sends it again (at most maxRetries
+// times). It returns the last answer and every attempt's result.
+func retrying(ctx context.Context, send func() result) (result, []result) {
+	var all []result
+	for {
+		r := send()
+		all = append(all, r)
+		if r.status != http.StatusServiceUnavailable || r.retryAfter == "" || len(all) > maxRetries {
+			return r, all
+		}
+		var secs int
+		if _, err := fmt.Sscan(r.retryAfter, &secs); err != nil || secs < 0 {
+			return r, all
+		}
+		select {
+		case <-ctx.Done():
+			return r, all
+		case <-time.After(time.Duration(secs) * time.Second):
+		}
+	}
+}
+
+// unclear is 1 when a request got no clear answer: no response at all
+// (a timeout, a reset, no connection), a 500, or a 503 without
+// Retry-After. Everything else (200, 401, 429 and 503 with Retry-After)
+// tells the phone what to do.
+func unclear(r result) int {
+	switch {
+	case r.err != nil || r.status == 0, r.status >= 500 && r.status != http.StatusServiceUnavailable,
+		r.status == http.StatusServiceUnavailable && r.retryAfter == "":
+		return 1
+	}
+	return 0
+}
+
+// counter is a sum safe for many goroutines.
+type counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *counter) add(d int) {
+	c.mu.Lock()
+	c.n += d
+	c.mu.Unlock()
+}

@@ -76,7 +76,10 @@ func (p *postgres) ctl(ctx context.Context, prog string, args ...string) error {
 }
 
 func (p *postgres) start(ctx context.Context) error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on", p.port, p.dir)
+	// pg_stat_statements: the scale scenario compares statements on the
+	// empty and the seeded database (calls, time, buffers read).
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on"+
+		" -c shared_preload_libraries=pg_stat_statements", p.port, p.dir)
 	return p.ctl(ctx, "pg_ctl", "-D", p.dir, "-o", opts, "-l", p.dir+".log", "-w", "start")
 }
 

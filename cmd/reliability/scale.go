@@ -113,6 +113,11 @@ func scaleRun(ctx context.Context, r *rig, postgres bool) []verdict {
 	// pairs' ratios.
 	pass := true
 	var parts []string
+	if postgres {
+		if err := r.pgStatementsReset(ctx); err != nil {
+			r.logf("%s: pg_stat_statements: %v", engine, err)
+		}
+	}
 	for _, ep := range []string{"exchange", "refresh", "verify"} {
 		var es, ss []measurement
 		var tr, pr []float64
@@ -139,9 +144,18 @@ func scaleRun(ctx context.Context, r *rig, postgres bool) []verdict {
 		}
 		ok := t >= 0.8 && p <= 1.5 && errs == 0
 		pass = pass && ok
-		parts = append(parts, fmt.Sprintf("%s %.0f→%.0f req/s (×%.2f), p99 %s→%s (×%.2f)%s", ep, e.rps, s.rps, t, ms(e.p99), ms(s.p99), p,
+		parts = append(parts, fmt.Sprintf("%s %.0f→%.0f req/s (×%.2f; pairs %s), p99 %s→%s (×%.2f)%s", ep, e.rps, s.rps, t, ratios(tr), ms(e.p99), ms(s.p99), p,
 			map[bool]string{false: " OUT", true: ""}[ok]))
-		r.logf("%s %s: %s", engine, ep, parts[len(parts)-1])
+		r.logf("%s %s: %s; p99 pairs %s", engine, ep, parts[len(parts)-1], ratios(pr))
+	}
+	if postgres {
+		lines, err := r.pgStatementsReport(ctx, "rel_scale_empty", "rel_scale_seeded")
+		r.logLines(engine+" statements", lines, err)
+	} else {
+		for _, label := range []string{"empty", "seeded"} {
+			lines, err := sqlitePlans(ctx, filepath.Join(r.tmp, "scale-"+label+".db"))
+			r.logLines(engine+" "+label, lines, err)
+		}
 	}
 	throughput := verdict{name: name, pass: pass, figures: fmt.Sprintf("empty vs seeded with %d families, %d refresh tokens, %d audit events (bulk seed %s), medians of %d paired %s runs: %s",
 		r.prof.scaleFams, 5*r.prof.scaleFams, r.prof.scaleAudit, seedTime.Round(time.Second), r.prof.measureRuns, r.prof.measure, strings.Join(parts, "; "))}
