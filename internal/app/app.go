@@ -205,7 +205,10 @@ func (a *App) logStartup(ctx context.Context, keysErr error) {
 			attrs = append(attrs, "license_reason", st.Reason)
 		}
 	}
-	if keysErr != nil {
+	// An absent or empty key source matters only once a license is
+	// configured (an optional Kubernetes ConfigMap mounts as an empty
+	// directory); anything else there is worth a look either way.
+	if keysErr != nil && (cfg.License.Set() || !license.NoKeys(keysErr)) {
 		attrs = append(attrs, "license_keys_error", keysErr.Error())
 	}
 	// The problems themselves (license, allowlist, providers) are logged by

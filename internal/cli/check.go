@@ -143,11 +143,15 @@ func BuildReport(ctx context.Context, cfg *config.Config, loadErr error, now fun
 	bad := map[string]bool{}
 	for _, p := range problems {
 		bad[p.Var] = true
-		r.add(Error, p.Var, p.Message, problemFix(p.Var))
+		fix := p.Fix
+		if fix == "" {
+			fix = problemFix(p.Var)
+		}
+		r.add(Error, p.Var, p.Message, fix)
 	}
 	checkPublicURL(&r, cfg, bad)
-	checkLicense(&r, cfg, now)
-	checkProviders(&r, cfg)
+	checkLicense(&r, cfg, now, bad)
+	checkProviders(&r, cfg, bad)
 	checkAllowlist(&r, cfg, bad)
 	if !bad["ALGA_MOBILE_TRUSTED_PROXIES"] {
 		checkTrustedProxies(&r, cfg, inContainer())
@@ -186,7 +190,7 @@ func checkPublicURL(r *Report, cfg *config.Config, bad map[string]bool) {
 	}
 }
 
-func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
+func checkLicense(r *Report, cfg *config.Config, now func() time.Time, bad map[string]bool) {
 	gate, keysErr := app.NewGate(cfg, now)
 	st := gate.Status()
 	if name, v, ok := unknownEdition(cfg); ok {
@@ -207,11 +211,14 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 		return
 	}
 	r.add(OK, "EDITION", "Enterprise Edition", "")
-	if keysErr != nil {
-		r.state("ALGA_LICENSE_PUBLIC_KEYS", keysErr.Error(), "point ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key (a JWKS file or a directory of <kid>.pem files)")
-	}
+	checkLicenseKeys(r, cfg, keysErr, bad)
 	switch st.Mode {
 	case license.ModeHosted:
+		if bad["ALGA_LICENSE"] || bad["ALGA_TRIAL_STARTED_AT"] {
+			// A license or trial is set but cannot be used, which its own
+			// error above says: "none is set" would contradict it.
+			return
+		}
 		// Right for a hosted install; on a self-hosted appliance it means the
 		// license was forgotten, so it is a warning that says which mode.
 		if cfg.ApplianceMode() {
@@ -223,7 +230,8 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 				"no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set",
 				"give this service the appliance's own license: ALGA_LICENSE set to its license token (Kubernetes: Secret appliance-license-seed in msp, "+
 					"key LICENSE_TOKEN; or SELECT license_token FROM license_state) with ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key; "+
-					"during the trial, ALGA_TRIAL_STARTED_AT set to SELECT trial_started_at FROM license_state")
+					"during the trial, ALGA_TRIAL_STARTED_AT set to SELECT trial_started_at FROM license_state, written in RFC 3339 "+
+					"(psql prints another format; "+config.TrialStartedAtQuery+" prints it so)")
 			return
 		}
 		r.add(Warning, "licensing", "hosted: each tenant's plan decides (no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set)",
@@ -256,6 +264,24 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time) {
 	}
 }
 
+// checkLicenseKeys reports keys that ALGA_LICENSE_PUBLIC_KEYS could not
+// give. Only a configured license needs them: the Kubernetes manifest sets
+// the variable from an optional ConfigMap, which mounts as an empty
+// directory when it does not exist, and a trial needs no key.
+func checkLicenseKeys(r *Report, cfg *config.Config, keysErr error, bad map[string]bool) {
+	const name = "ALGA_LICENSE_PUBLIC_KEYS"
+	const fix = "point ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key (a JWKS file or a directory of <kid>.pem files)"
+	switch {
+	case keysErr == nil:
+	case cfg.License.Set() || bad["ALGA_LICENSE"]:
+		r.state(name, keysErr.Error(), fix)
+	case license.NoKeys(keysErr):
+		r.add(OK, name, "no keys at "+cfg.LicensePublicKeys+": no license configured; keys are needed only once one is", "")
+	default:
+		r.add(Warning, name, keysErr.Error()+" (no license is configured yet; one could not be verified with these)", fix)
+	}
+}
+
 func boundText(aud string) string {
 	if aud == "" {
 		return ""
@@ -275,14 +301,19 @@ func licenseFix(reason license.Reason) string {
 	return "install the license file exactly as issued (ALGA_LICENSE_FILE=/path/to/license.jwt)"
 }
 
-func checkProviders(r *Report, cfg *config.Config) {
+func checkProviders(r *Report, cfg *config.Config, bad map[string]bool) {
 	any := false
+	// A secret that is there but unreadable is reported once, as its own
+	// error; "not set" or "no provider" lines would contradict it.
+	unreadable := cfg.ApplianceMode() && bad["NEXTAUTH_SECRET"]
 	for _, p := range []struct {
 		name, prefix string
 		c            config.OAuthClient
 	}{{"Google", "GOOGLE_OAUTH", cfg.Google}, {"Microsoft", "MICROSOFT_OAUTH", cfg.Microsoft}} {
 		subject := p.name + " SSO"
 		switch {
+		case bad[p.prefix+"_CLIENT_ID"] || bad[p.prefix+"_CLIENT_SECRET"]:
+			unreadable = true
 		case p.c.Configured():
 			any = true
 			text := "configured"
@@ -304,7 +335,7 @@ func checkProviders(r *Report, cfg *config.Config) {
 			r.add(OK, subject, "not configured", "")
 		}
 	}
-	if !any {
+	if !any && !unreadable {
 		if cfg.ApplianceMode() && cfg.Appliance.NextAuthSecret.Set() {
 			// On an appliance the web app signs users in (its own page,
 			// password, SSO, two-factor) and the hand-off reads its session:

@@ -36,7 +36,10 @@ func checkAppliance(ctx context.Context, r *Report, cfg *config.Config, probe bo
 		}
 		checkAlgaDatabase(ctx, r, a, probe)
 	}
-	checkNextAuthSecret(r, cfg)
+	if !bad["NEXTAUTH_SECRET"] {
+		// An unreadable one is reported once, as its own error, not as unset.
+		checkNextAuthSecret(r, cfg)
+	}
 }
 
 // checkAlgaDatabase connects to AlgaPSA's database and checks privileges.

@@ -102,7 +102,7 @@ func TestCheckApplianceNeedsNoProviderOfItsOwn(t *testing.T) {
 			cfg, err := config.Load()
 			require.NoError(t, err)
 			var r Report
-			checkProviders(&r, cfg)
+			checkProviders(&r, cfg, nil)
 			var out bytes.Buffer
 			r.Write(&out)
 			assert.Contains(t, out.String(), tc.want)
@@ -323,7 +323,7 @@ func TestCheckLicensingAdviceOnAnAppliance(t *testing.T) {
 			cfg, err := config.Load()
 			require.NoError(t, err)
 			var r Report
-			checkLicense(&r, cfg, time.Now)
+			checkLicense(&r, cfg, time.Now, nil)
 			var out bytes.Buffer
 			r.Write(&out)
 			for _, w := range tc.want {

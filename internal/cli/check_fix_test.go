@@ -1,9 +1,18 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/config"
 )
 
 // fixCase is one configuration and what check must (and must not) print
@@ -21,7 +30,7 @@ func runFixCases(t *testing.T, tests []fixCase) {
 	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkEnv(t, tc.env)
+			applianceEnv(t, tc.env)
 			r := adminRun(t, "check", "--offline")
 			assert.Equal(t, tc.code, r.code, r.stdout)
 			for _, w := range tc.want {
@@ -57,4 +66,177 @@ func TestCheckTrustedProxiesFixGivesSingleAddresses(t *testing.T) {
 		{"a prefix too long", withBase("ALGA_MOBILE_TRUSTED_PROXIES", "172.18.0.1/40"), ExitFail,
 			[]string{"such as 192.0.2.10/32"}, []string{"10.0.0.0/8"}},
 	})
+}
+
+// unreadableSecrets is a secrets directory where each named secret is
+// there but cannot be read: a directory in its place (the tests run as
+// root, who may read any file; config's own tests cover permission
+// denied), so that check runs on a real configuration.
+func unreadableSecrets(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range names {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, n), 0o700))
+	}
+	return dir
+}
+
+// A secret that is there but unreadable is reported once, as its own
+// error: no "not set" warning and no "no provider" error as follow-ons
+// that contradict it.
+func TestCheckUnreadableSecretIsReportedOnce(t *testing.T) {
+	appliance := func(dir string, kv ...string) map[string]string {
+		m := map[string]string{"NEXTAUTH_URL": "https://psa.example.com", "EDITION": "ee", "ALGA_MOBILE_SECRET_KEY": testSecretKey,
+			"SECRET_FS_BASE_PATH": dir, "DB_HOST": "127.0.0.1", "DB_PORT": "1", "DB_PASSWORD_SERVER": "pw-4c2d",
+			"ALGA_TRIAL_STARTED_AT": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	licenseDir := unreadableSecrets(t, "license.jwt")
+	runFixCases(t, []fixCase{
+		{"NEXTAUTH_SECRET on an appliance without providers", appliance(unreadableSecrets(t, "nextauth_secret")), ExitFail,
+			[]string{"[error]   NEXTAUTH_SECRET              cannot read nextauth_secret from the secrets directory", "[ok]      mode                         appliance"},
+			[]string{"[warning] NEXTAUTH_SECRET", "no provider is configured", "as the line above says"}},
+		{"a provider's secret", withBase("SECRET_FS_BASE_PATH", unreadableSecrets(t, "GOOGLE_OAUTH_CLIENT_SECRET"), "GOOGLE_OAUTH_CLIENT_SECRET", ""), ExitFail,
+			[]string{"[error]   GOOGLE_OAUTH_CLIENT_SECRET   cannot read GOOGLE_OAUTH_CLIENT_SECRET from the secrets directory"},
+			[]string{"GOOGLE_OAUTH_CLIENT_ID is set but GOOGLE_OAUTH_CLIENT_SECRET is not", "no provider is configured"}},
+		{"the license", withBase("ALGA_LICENSE_FILE", filepath.Join(licenseDir, "license.jwt")), ExitFail,
+			[]string{"[error]   ALGA_LICENSE                 ALGA_LICENSE_FILE points at"},
+			[]string{"no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set"}},
+		{"AlgaPSA's database URL keeps appliance mode", withBase("SECRET_FS_BASE_PATH", unreadableSecrets(t, "ALGA_PSA_DATABASE_URL")), ExitFail,
+			[]string{"[error]   ALGA_PSA_DATABASE_URL", "[ok]      mode                         appliance"},
+			[]string{"standalone"}},
+	})
+}
+
+// serve's refusal prints the problem's own fix (a permission problem
+// names the uid and what gives it access), not "correct … as the line
+// above says".
+func TestServeRefusalPrintsTheProblemsOwnFix(t *testing.T) {
+	checkEnv(t, withBase())
+	cfg, err := config.Load()
+	require.NoError(t, err)
+	const fix = "/run/secrets/nextauth_secret exists but this service's user (uid 65532) cannot read it: give the service's user read access"
+	tests := []struct {
+		name    string
+		problem config.Problem
+		want    string
+	}{
+		{"a fix of its own", config.Problem{Var: "NEXTAUTH_SECRET", Message: "cannot read nextauth_secret from the secrets directory /run/secrets: permission denied", Fix: fix},
+			"fix: " + fix},
+		{"none: the variable's fix", config.Problem{Var: "ALGA_MOBILE_OTT_TTL_SEC", Message: "must be positive, got -1"},
+			"fix: set ALGA_MOBILE_OTT_TTL_SEC to a positive whole number of seconds"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := BuildReport(context.Background(), cfg, config.Problems{tc.problem}, time.Now, false)
+			var out bytes.Buffer
+			r.Fatal().writeFindings(&out)
+			assert.Contains(t, out.String(), tc.want)
+			assert.Equal(t, 1, strings.Count(out.String(), "fix: "), out.String())
+		})
+	}
+}
+
+// An ALGA_TRIAL_STARTED_AT copied from psql is refused with the query
+// that prints RFC 3339, and a set-but-invalid trial (or license) is not
+// also reported as "none is set".
+func TestCheckInvalidTrialIsNotCalledUnset(t *testing.T) {
+	const psql = "2026-12-01 12:34:56.789012+00"
+	appliance := []string{"DB_HOST", "127.0.0.1", "DB_PORT", "1", "DB_PASSWORD_SERVER", "pw-4c2d", "NEXTAUTH_SECRET", "web-secret"}
+	runFixCases(t, []fixCase{
+		{"standalone, psql's format", withBase("ALGA_TRIAL_STARTED_AT", psql), ExitFail,
+			[]string{"[error]   ALGA_TRIAL_STARTED_AT", "PostgreSQL's own text format", config.TrialStartedAtQuery,
+				"fix: set ALGA_TRIAL_STARTED_AT to what that query prints"},
+			[]string{"no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set", "[warning] licensing"}},
+		{"appliance, psql's format", withBase(append(appliance, "ALGA_TRIAL_STARTED_AT", psql)...), ExitFail,
+			[]string{"[error]   ALGA_TRIAL_STARTED_AT", config.TrialStartedAtQuery},
+			[]string{"no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set", "[warning] licensing"}},
+		{"appliance without license or trial: the advice gives the RFC 3339 query", withBase(appliance...), ExitOK,
+			[]string{"[warning] licensing", "no ALGA_LICENSE, ALGA_LICENSE_FILE or ALGA_TRIAL_STARTED_AT is set", config.TrialStartedAtQuery},
+			nil},
+	})
+}
+
+// Keys are needed only by a configured license: the Kubernetes manifest
+// always sets ALGA_LICENSE_PUBLIC_KEYS from an optional ConfigMap, which
+// mounts as an empty directory when it does not exist, while a trial (or
+// hosted licensing) works without any key.
+func TestCheckLicenseKeysNeededOnlyByALicense(t *testing.T) {
+	keys, valid := licenseFixture(t, time.Now().Add(180*24*time.Hour))
+	empty := t.TempDir()
+	missing := filepath.Join(t.TempDir(), "license-keys")
+	garbled := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(garbled, "v1.pem"), []byte("not a key"), 0o600))
+	trial := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	const noLicense = "no license configured; keys are needed only once one is"
+	runFixCases(t, []fixCase{
+		{"trial with an empty key directory", withBase("ALGA_TRIAL_STARTED_AT", trial, "ALGA_LICENSE_PUBLIC_KEYS", empty), ExitOK,
+			[]string{"[ok]      ALGA_LICENSE_PUBLIC_KEYS", noLicense, "[ok]      license tier                 pro"},
+			[]string{"[error]   ALGA_LICENSE_PUBLIC_KEYS", "mobile sign-in cannot work"}},
+		{"nothing configured, empty key directory", withBase("ALGA_LICENSE_PUBLIC_KEYS", empty), ExitOK,
+			[]string{"[ok]      ALGA_LICENSE_PUBLIC_KEYS", noLicense}, []string{"[error]   ALGA_LICENSE_PUBLIC_KEYS"}},
+		{"trial with a key path that does not exist", withBase("ALGA_TRIAL_STARTED_AT", trial, "ALGA_LICENSE_PUBLIC_KEYS", missing), ExitOK,
+			[]string{"[ok]      ALGA_LICENSE_PUBLIC_KEYS", noLicense}, []string{"[error]   ALGA_LICENSE_PUBLIC_KEYS"}},
+		{"trial with a key file that is not a key: a warning", withBase("ALGA_TRIAL_STARTED_AT", trial, "ALGA_LICENSE_PUBLIC_KEYS", garbled), ExitOK,
+			[]string{"[warning] ALGA_LICENSE_PUBLIC_KEYS", "no license is configured yet"}, []string{"[error]   ALGA_LICENSE_PUBLIC_KEYS"}},
+		{"a license with an empty key directory is an error", withBase("ALGA_LICENSE", valid, "ALGA_LICENSE_PUBLIC_KEYS", empty), ExitFail,
+			[]string{"[error]   ALGA_LICENSE_PUBLIC_KEYS     license public keys: no <kid>.pem files in " + empty, "reason: no_keys"},
+			[]string{"ALGA_LICENSE_PUBLIC_KEYS: ALGA_LICENSE_PUBLIC_KEYS", "ALGA_LICENSE_PUBLIC_KEYS     ALGA_LICENSE_PUBLIC_KEYS"}},
+		{"a license with its keys", withBase("ALGA_LICENSE", valid, "ALGA_LICENSE_PUBLIC_KEYS", keys), ExitOK,
+			[]string{"[ok]      ALGA_LICENSE                 valid"}, []string{"ALGA_LICENSE_PUBLIC_KEYS"}},
+	})
+}
+
+// serve's startup log names ALGA_LICENSE_PUBLIC_KEYS once per line, and
+// says nothing about keys while no license needs them.
+func TestServeLogsLicenseKeysOnlyWhenNeeded(t *testing.T) {
+	_, valid := licenseFixture(t, time.Now().Add(180*24*time.Hour))
+	empty := t.TempDir()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string
+		notWant []string
+	}{
+		{"trial, empty key directory", map[string]string{"ALGA_LICENSE_PUBLIC_KEYS": empty},
+			[]string{`"mobile_enabled":true`, `"tier":"pro"`}, []string{"ALGA_LICENSE_PUBLIC_KEYS", "license_keys_error"}},
+		{"license, empty key directory", map[string]string{"ALGA_LICENSE_PUBLIC_KEYS": empty, "ALGA_LICENSE": valid},
+			[]string{`"msg":"ALGA_LICENSE_PUBLIC_KEYS: license public keys: no <kid>.pem files in`, "license_keys_error"},
+			[]string{"ALGA_LICENSE_PUBLIC_KEYS: ALGA_LICENSE_PUBLIC_KEYS"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			serveEnv(t, tc.env)
+			log := serveBriefly(t)
+			for _, w := range tc.want {
+				assert.Contains(t, log, w)
+			}
+			for _, w := range tc.notWant {
+				assert.NotContains(t, log, w)
+			}
+		})
+	}
+}
+
+// serveBriefly runs serve until it listens, stops it, and returns its log.
+func serveBriefly(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, []string{"serve"}, &stdout, &stderr, "test") }()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "listening") },
+		20*time.Second, 20*time.Millisecond, "serve did not start: %s", stderr.String())
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, ExitOK, code, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	return stderr.String()
 }

@@ -71,8 +71,12 @@ func (b builder) appliance() {
 		b.problem("ALGA_MOBILE_AUTHJS_COOKIE", "must be a cookie name such as __Secure-authjs.session-token (letters, digits and !#$%%&'*+-.^_`|~ only)")
 		a.AuthJSCookie = ""
 	}
-	psaURL, _ := b.secret("ALGA_PSA_DATABASE_URL")
+	psaURL, _, psaUnreadable := b.secretOrUnreadable("ALGA_PSA_DATABASE_URL")
 	switch {
+	case psaUnreadable:
+		// Configured, though unreadable (reported): appliance mode is what
+		// the operator asked for, so nothing may describe standalone mode.
+		a.Enabled, a.DatabaseFrom = true, "ALGA_PSA_DATABASE_URL"
 	case psaURL.Set():
 		a.Enabled, a.DatabaseFrom = true, "ALGA_PSA_DATABASE_URL"
 		u, err := url.Parse(psaURL.Value())
@@ -116,8 +120,8 @@ func (b builder) dbVars(e applianceEnv) {
 	if user == "" {
 		user = DefaultDBUserServer
 	}
-	password, src := b.secret("DB_PASSWORD_SERVER")
-	if !password.Set() {
+	password, src, unreadable := b.secretOrUnreadable("DB_PASSWORD_SERVER")
+	if !password.Set() && !unreadable {
 		a.MissingPassword = b.secrets.lookedIn("DB_PASSWORD_SERVER", src)
 	}
 	u := &url.URL{Scheme: "postgres", Host: net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port)), Path: "/" + name}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -23,12 +24,31 @@ func (b builder) problem(v, format string, args ...any) {
 	*b.ps = append(*b.ps, Problem{Var: v, Message: fmt.Sprintf(format, args...)})
 }
 
+// problemFix records a problem that carries its own fix line.
+func (b builder) problemFix(v, fix, format string, args ...any) {
+	*b.ps = append(*b.ps, Problem{Var: v, Message: fmt.Sprintf(format, args...), Fix: fix})
+}
+
 func (b builder) secret(name string) (Secret, SecretSource) {
+	s, src, _ := b.secretOrUnreadable(name)
+	return s, src
+}
+
+// secretOrUnreadable is secret, also reporting whether the secret is there
+// but could not be read (a problem is recorded then): the variable is
+// configured, so nothing may treat it as unset.
+func (b builder) secretOrUnreadable(name string) (Secret, SecretSource, bool) {
 	s, src, err := b.secrets.resolve(name)
-	if err != nil {
+	if err == nil {
+		return s, src, false
+	}
+	var fe *secretFileError
+	if errors.As(err, &fe) {
+		b.problemFix(name, fe.fix, "%v", err)
+	} else {
 		b.problem(name, "%v", err)
 	}
-	return s, src
+	return s, src, true
 }
 
 // publicURL applies the serve rule for NEXTAUTH_URL: absolute http(s),
@@ -83,13 +103,29 @@ func (b builder) licensing(e env) {
 	b.c.LicensePublicKeys = string(e.LicenseKeys)
 	if v := string(e.TrialStartedAt); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			b.problem("ALGA_TRIAL_STARTED_AT", "must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got %q", clip(v))
-		} else {
+		switch {
+		case err == nil:
 			b.c.TrialStartedAt = &t
+		case postgresTime.MatchString(v):
+			// What psql prints for SELECT trial_started_at FROM
+			// license_state: the contract keeps RFC 3339, so say how to
+			// get it from the same table.
+			b.problemFix("ALGA_TRIAL_STARTED_AT", "set ALGA_TRIAL_STARTED_AT to what that query prints, e.g. 2026-11-01T09:00:00Z",
+				"must be an RFC 3339 time such as 2026-11-01T09:00:00Z; %q is PostgreSQL's own text format, as psql prints it; "+
+					"this query prints it as RFC 3339: %s", clip(v), TrialStartedAtQuery)
+		default:
+			b.problem("ALGA_TRIAL_STARTED_AT", "must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got %q", clip(v))
 		}
 	}
 }
+
+// TrialStartedAtQuery prints an appliance's trial start (AlgaPSA's
+// license_state table) as ALGA_TRIAL_STARTED_AT wants it, RFC 3339 in UTC.
+const TrialStartedAtQuery = `SELECT to_char(trial_started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM license_state`
+
+// postgresTime matches PostgreSQL's text output of a timestamptz
+// ("2026-12-01 12:34:56.789012+00"), and of a timestamp without a zone.
+var postgresTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2}){0,2})?$`)
 
 func (b builder) providers(e env) {
 	b.c.Google.ClientID, _ = b.secret("GOOGLE_OAUTH_CLIENT_ID")

@@ -170,10 +170,14 @@ func (c *Config) SelfHostLicensing() bool {
 	return c.License.Set() || c.TrialStartedAt != nil
 }
 
-// Problem is one configuration error, naming its variable.
+// Problem is one configuration error, naming its variable. Fix, when set,
+// says how to correct it where the variable alone does not tell (a secret
+// file the service may not read, a value in another program's format);
+// check prints it as the problem's fix line.
 type Problem struct {
 	Var     string
 	Message string
+	Fix     string
 }
 
 func (p Problem) String() string { return p.Var + ": " + p.Message }
@@ -195,15 +199,21 @@ func (ps Problems) Error() string {
 // problem here (admin subcommands do not need it); RequirePublicURL
 // enforces it.
 func Load() (*Config, error) {
+	return loadWith(newSecretResolver(os.LookupEnv))
+}
+
+// loadWith is Load with the secret resolver given (tests replace its file
+// access).
+func loadWith(secrets secretResolver) (*Config, error) {
 	var e env
 	err := envconfig.Process("", &e)
 	var ps Problems
 	if err != nil {
 		// Our decoders never fail, so this is unexpected; report without values.
-		ps = append(ps, Problem{"environment", "could not be read"})
+		ps = append(ps, Problem{Var: "environment", Message: "could not be read"})
 	}
 	c := &Config{}
-	b := builder{c: c, ps: &ps, secrets: newSecretResolver(os.LookupEnv)}
+	b := builder{c: c, ps: &ps, secrets: secrets}
 	b.publicURL(string(e.NextAuthURL))
 	b.licensing(e)
 	b.providers(e)
@@ -221,7 +231,7 @@ func Load() (*Config, error) {
 // RequirePublicURL is the serve-time rule: NEXTAUTH_URL must be set.
 func (c *Config) RequirePublicURL() error {
 	if c.PublicURL == nil {
-		return Problems{{"NEXTAUTH_URL", "is not set; set it to the appliance's public URL, e.g. https://psa.example.com"}}
+		return Problems{{Var: "NEXTAUTH_URL", Message: "is not set; set it to the appliance's public URL, e.g. https://psa.example.com"}}
 	}
 	return nil
 }

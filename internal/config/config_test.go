@@ -297,6 +297,45 @@ func TestTrialStartedAt(t *testing.T) {
 	assert.True(t, cfg.SelfHostLicensing())
 }
 
+// ALGA_TRIAL_STARTED_AT stays RFC 3339 (SPEC §2), but a value in
+// PostgreSQL's text format (what psql prints for SELECT trial_started_at
+// FROM license_state) is told so, with the query that prints RFC 3339;
+// nothing beyond the clipped value is echoed.
+func TestTrialStartedAtRefusals(t *testing.T) {
+	tests := []struct {
+		name, value string
+		postgres    bool
+	}{
+		{"psql's timestamptz", "2026-12-01 12:34:56.789012+00", true},
+		{"psql's timestamptz with a half-hour zone", "2026-12-01 12:34:56+05:30", true},
+		{"psql's timestamp without zone", "2026-12-01 12:34:56", true},
+		{"a date only", "2026-12-01", false},
+		{"a word", "soon", false},
+		{"a long value", "2026-12-01 12:34:56.789012+00 and then a lot more text", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, ps := load(t, map[string]string{"ALGA_TRIAL_STARTED_AT": tt.value})
+			require.Equal(t, []string{"ALGA_TRIAL_STARTED_AT"}, vars(ps))
+			assert.Nil(t, cfg.TrialStartedAt)
+			p := ps[0]
+			assert.Contains(t, p.Message, "must be an RFC 3339 time such as 2026-11-01T09:00:00Z")
+			assert.Contains(t, p.Message, fmt.Sprintf("%q", clip(tt.value)))
+			if len(tt.value) > 40 {
+				assert.NotContains(t, p.Message, tt.value[40:], "only the clipped value is echoed")
+			}
+			if tt.postgres {
+				assert.Contains(t, p.Message, "PostgreSQL's own text format, as psql prints it")
+				assert.Contains(t, p.Message, `SELECT to_char(trial_started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM license_state`)
+				assert.Contains(t, p.Fix, "set ALGA_TRIAL_STARTED_AT to what that query prints")
+			} else {
+				assert.NotContains(t, p.Message, "to_char")
+				assert.Empty(t, p.Fix)
+			}
+		})
+	}
+}
+
 func TestAllowlistVariable(t *testing.T) {
 	cfg, ps := load(t, map[string]string{"ALGA_MOBILE_HOST_ALLOWLIST": " PSA.example.com, ,other.example.com "})
 	require.Empty(t, ps)

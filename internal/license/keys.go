@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,24 @@ const maxKeyFileSize = 1 << 20
 // pemSuffix is the extension of key files in a key directory; the file name
 // without it is the kid.
 const pemSuffix = ".pem"
+
+// ErrNoKeys is what LoadKeys's error wraps when its path holds no key at
+// all: an empty directory (such as the mount of an optional Kubernetes
+// ConfigMap that does not exist) or a JWK Set without keys. A path that
+// does not exist wraps fs.ErrNotExist instead; NoKeys covers both.
+var ErrNoKeys = errors.New("no license public keys")
+
+// noKeysError keeps LoadKeys's own words while matching ErrNoKeys.
+type noKeysError struct{ msg string }
+
+func (e noKeysError) Error() string        { return e.msg }
+func (e noKeysError) Is(target error) bool { return target == ErrNoKeys }
+
+// NoKeys reports whether err (from LoadKeys) says that the key source is
+// absent or empty, as opposed to holding something that is not a key.
+func NoKeys(err error) bool {
+	return errors.Is(err, ErrNoKeys) || errors.Is(err, fs.ErrNotExist)
+}
 
 // LoadKeys reads the vendor's license public keys from path, the value of
 // ALGA_LICENSE_PUBLIC_KEYS. The path is either
@@ -100,7 +119,7 @@ func loadPEMDir(dir string) (Keys, error) {
 		keys[strings.TrimSuffix(name, pemSuffix)] = key
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("license public keys: no <kid>%s files in %s", pemSuffix, dir)
+		return nil, noKeysError{fmt.Sprintf("license public keys: no <kid>%s files in %s", pemSuffix, dir)}
 	}
 	return keys, nil
 }
@@ -194,7 +213,7 @@ func ParseJWKS(data []byte) (Keys, error) {
 		return nil, errors.New(`not a JWK Set: no "keys" array (a single JWK must be wrapped as {"keys":[...]})`)
 	}
 	if len(set.Keys) == 0 {
-		return nil, errors.New(`JWK Set has no keys`)
+		return nil, noKeysError{`JWK Set has no keys`}
 	}
 	keys := make(Keys, len(set.Keys))
 	for i, k := range set.Keys {

@@ -287,3 +287,39 @@ func mustJSON(tb testing.TB, v any) []byte {
 	require.NoError(tb, err)
 	return b
 }
+
+// NoKeys tells an absent or empty key source (an optional Kubernetes
+// ConfigMap that does not exist mounts as an empty directory) from one
+// holding something that is not a key: only a configured license makes
+// the former a problem, so check must be able to tell them apart.
+func TestLoadKeysTellsNoKeysFromBadKeys(t *testing.T) {
+	write := func(t *testing.T, name, content string) string {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+		return dir
+	}
+	tests := []struct {
+		name   string
+		path   func(t *testing.T) string
+		noKeys bool
+	}{
+		{"empty directory", func(t *testing.T) string { return t.TempDir() }, true},
+		{"directory without .pem files", func(t *testing.T) string { return write(t, "README", "keys go here") }, true},
+		{"path that does not exist", func(t *testing.T) string { return filepath.Join(t.TempDir(), "license-keys") }, true},
+		{"JWK Set without keys", func(t *testing.T) string {
+			return filepath.Join(write(t, "jwks.json", `{"keys":[]}`), "jwks.json")
+		}, true},
+		{"a .pem file that is not a key", func(t *testing.T) string { return write(t, "v1.pem", "not a key") }, false},
+		{"a file that is not a JWK Set", func(t *testing.T) string {
+			return filepath.Join(write(t, "jwks.json", `{}`), "jwks.json")
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadKeys(tt.path(t))
+			require.Error(t, err)
+			assert.Equal(t, tt.noKeys, NoKeys(err), "%v", err)
+			assert.NotContains(t, err.Error(), "ALGA_LICENSE_PUBLIC_KEYS", "the caller names the variable")
+		})
+	}
+}
