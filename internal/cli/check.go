@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,7 +272,13 @@ func checkLicense(r *Report, cfg *config.Config, now func() time.Time, bad map[s
 // directory when it does not exist, and a trial needs no key.
 func checkLicenseKeys(r *Report, cfg *config.Config, keysErr error, bad map[string]bool) {
 	const name = "ALGA_LICENSE_PUBLIC_KEYS"
-	const fix = "point ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key (a JWKS file or a directory of <kid>.pem files)"
+	fix := "point ALGA_LICENSE_PUBLIC_KEYS at the vendor's published key (a JWKS file or a directory of <kid>.pem files)"
+	if errors.Is(keysErr, fs.ErrPermission) {
+		// There, but closed to the image's unprivileged user.
+		uid := strconv.Itoa(os.Getuid())
+		fix = "give this service's user (uid " + uid + ") read access to " + cfg.LicensePublicKeys + " and its files, e.g. `setfacl -R -m u:" + uid +
+			":rX <host path>` on the host, or mount them readable to it (a Kubernetes ConfigMap volume is, with its default mode 0644)"
+	}
 	switch {
 	case keysErr == nil:
 	case cfg.License.Set() || bad["ALGA_LICENSE"]:

@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,4 +242,30 @@ func serveBriefly(t *testing.T) string {
 		t.Fatal("serve did not stop")
 	}
 	return stderr.String()
+}
+
+// A key source the service's user may not open gets a fix naming that
+// user, whether or not a license needs the keys yet (the tests run as
+// root, who may open anything, so the error is made here).
+func TestCheckLicenseKeysClosedToTheServiceUser(t *testing.T) {
+	closed := &fs.PathError{Op: "open", Path: "/etc/alga-mobile-auth/license-keys", Err: syscall.EACCES}
+	uid := fmt.Sprintf("uid %d", os.Getuid())
+	tests := []struct {
+		name     string
+		license  config.Secret
+		severity Severity
+	}{
+		{"no license yet: a warning", "", Warning},
+		{"a license: an error", "a.b.c", Error},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &config.Config{License: tc.license, LicensePublicKeys: "/etc/alga-mobile-auth/license-keys"}
+			var r Report
+			checkLicenseKeys(&r, cfg, fmt.Errorf("license public keys: %w", closed), nil)
+			require.Len(t, r, 1)
+			assert.Equal(t, tc.severity, r[0].Severity)
+			assert.Contains(t, r[0].Fix, "give this service's user ("+uid+") read access to /etc/alga-mobile-auth/license-keys")
+		})
+	}
 }
