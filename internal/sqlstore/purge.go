@@ -42,10 +42,18 @@ type PurgeStats struct {
 	// from its BEGIN to its COMMIT: on SQLite, the longest time the purge
 	// held the one writer, i.e. kept a request waiting.
 	LongestChunk time.Duration
+	// OverBudget and OverLimit count the statements that held the store
+	// longer than purgeBudget and than PurgeStatementLimit.
+	OverBudget, OverLimit int
 	// MinChunkRows and MaxChunkRows are the smallest and largest row limits
 	// the statements ran with (see chunker).
 	MinChunkRows, MaxChunkRows int
 }
+
+// PurgeStatementLimit is the longest a purge statement may hold the store
+// (issue #12: a purge never holds a request up for more than 50 ms); the
+// statements aim at a fifth of it (purgeBudget).
+const PurgeStatementLimit = 50 * time.Millisecond
 
 // PurgeCycle is PurgeExpired with its figures.
 func (s *Store) PurgeCycle(ctx context.Context, now time.Time) (PurgeStats, error) {
@@ -65,6 +73,12 @@ func (st *PurgeStats) chunkDone(rows int, took time.Duration) {
 	st.MaxChunkRows = max(st.MaxChunkRows, rows)
 	st.Chunks++
 	st.LongestChunk = max(st.LongestChunk, took)
+	if took > purgeBudget {
+		st.OverBudget++
+	}
+	if took > PurgeStatementLimit {
+		st.OverLimit++
+	}
 }
 
 func (s *Store) purge(ctx context.Context, now time.Time, stats *PurgeStats) (int64, error) {

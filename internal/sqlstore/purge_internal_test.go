@@ -187,11 +187,12 @@ func TestPurgeChunksFollowTheClock(t *testing.T) {
 			step             time.Duration
 			wantMin, wantMax int
 			wantSleep        time.Duration // each pause's sleep; 0: none
+			wantOverBudget   bool
 		}{
 			// The checkpoint between statements (one clock step) already
 			// took as long as the statement.
-			{"slow statements", 4 * purgeBudget, 2, 8, 0},
-			{"quick statements", purgeBudget / 10, 8, 16, purgePause - purgeBudget/10},
+			{"slow statements", 4 * purgeBudget, 2, 8, 0, true},
+			{"quick statements", purgeBudget / 10, 8, 16, purgePause - purgeBudget/10, false},
 		} {
 			t.Run(e.name+"/"+tc.name, func(t *testing.T) {
 				s := e.open(t)
@@ -206,6 +207,8 @@ func TestPurgeChunksFollowTheClock(t *testing.T) {
 				assert.Equal(t, tc.wantMin, st.MinChunkRows, "smallest row limit")
 				assert.Equal(t, tc.wantMax, st.MaxChunkRows, "largest row limit")
 				assert.Equal(t, tc.step, st.LongestChunk, "the clock's statement time")
+				assert.Equal(t, tc.wantOverBudget, st.OverBudget > 0 && st.OverBudget == st.Chunks, "every statement over the budget, or none")
+				assert.Zero(t, st.OverLimit, "none over %s", PurgeStatementLimit)
 				if tc.wantSleep == 0 {
 					assert.Empty(t, f.sleeps)
 					return
