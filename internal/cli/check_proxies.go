@@ -45,11 +45,37 @@ func checkTrustedProxies(r *Report, cfg *config.Config, container bool) {
 			"(or on the host while this runs in a container) must be listed", "")
 	default:
 		names := make([]string, len(cfg.TrustedProxies))
+		var wide []string
 		for i, p := range cfg.TrustedProxies {
 			names[i] = prefixText(p)
+			if tooWide(p) {
+				wide = append(wide, names[i])
+			}
+		}
+		if len(wide) > 0 {
+			r.add(Warning, v, strings.Join(names, ",")+": "+strings.Join(wide, ", ")+" is a whole network: any host in it "+
+				"can choose the client address the service believes (X-Forwarded-For), dodging the per-client rate limits "+
+				"and writing any address into the audit trail",
+				"list the proxy's own address (e.g. 172.18.0.1 or 192.0.2.10/32), or at most the pod range of the nodes "+
+					"its pods run on (a /24 per node on k3s)")
+			return
 		}
 		r.add(OK, v, strings.Join(names, ","), "")
 	}
+}
+
+// tooWide reports a trusted range wider than one node's pod range (an IPv4
+// /24) or one subnet (an IPv6 /64): beyond that it takes in hosts that are
+// not the proxy.
+func tooWide(p netip.Prefix) bool {
+	if p.Addr().Is4() || p.Addr().Is4In6() {
+		bits := p.Bits()
+		if p.Addr().Is4In6() {
+			bits -= 96
+		}
+		return bits < 24
+	}
+	return p.Bits() < 64
 }
 
 // prefixText writes a single-address prefix as the address.
