@@ -125,6 +125,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a.Auth = svc
 	go ring.Run(bg)
 	go st.RunPurge(bg, o.Now, a.Log, a.housekeeping()...)
+	go st.WarmPool(bg)
 
 	ips := clientip.NewResolver(cfg.TrustedProxies)
 	web := a.newWeb(ips)

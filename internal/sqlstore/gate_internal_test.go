@@ -150,3 +150,19 @@ func TestGateEnterWithoutBound(t *testing.T) {
 	leave() // harmless
 	assert.Empty(t, g.slots)
 }
+
+// WarmPool leaves every PostgreSQL connection open and idle, and every
+// gate slot free; on SQLite it does nothing.
+func TestWarmPoolOpensEveryConnection(t *testing.T) {
+	gateEngines(t, func(t *testing.T, s *Store) {
+		s.WarmPool(context.Background())
+		st := s.PoolStats()
+		if s.dialect == DialectPostgres {
+			assert.Equal(t, 2, st.OpenConnections)
+			assert.Equal(t, 2, s.relaxed.Stats().OpenConnections)
+		}
+		assert.Equal(t, 0, st.InUse)
+		assert.Empty(t, s.wgate.slots)
+		require.NoError(t, s.Ping(mobileauth.WithPoolWait(context.Background(), time.Second)))
+	})
+}
