@@ -151,6 +151,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		SessionTTL:    cfg.SessionTTL,
 		Demo:          cfg.DevIDP,
 		Connect:       connect,
+		InFlight:      inFlightFor(st),
 	})
 	if err != nil {
 		_ = a.Close()
@@ -158,6 +159,17 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	}
 	a.handler = a.watchForwarding(srv.Handler(), ips, o.Now)
 	return a, nil
+}
+
+// inFlightFor is the cap on token requests served at once: twice the
+// store's connection pool, so that every connection always has a request
+// ready for it and admitted requests rarely wait for one, and never less
+// than httpapi.DefaultInFlight (SQLite's single writer would give 2: its
+// requests queue at the writer anyway). More requests than that cannot be
+// served faster, only queued; the cap makes them queue at admission, where
+// the wait is bounded (httpapi.DefaultAdmitWait), instead of in the pool.
+func inFlightFor(st *sqlstore.Store) int {
+	return max(httpapi.DefaultInFlight, 2*st.PoolStats().MaxOpenConnections)
 }
 
 // AuditLog is the audit trail as the service writes it (batched): reading
