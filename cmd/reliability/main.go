@@ -40,6 +40,12 @@ type profile struct {
 	scaleAudit  int           // audit events seeded
 	measure     time.Duration // one closed-loop measurement
 	measureRuns int           // measurements per endpoint and store (median)
+	// scaleEngines are the engines the scale scenario runs on (both unless
+	// -scale-engines says otherwise); with scalePurgeOnly it seeds the
+	// store and runs the purge verdict alone, without the empty store and
+	// the throughput measurements.
+	scaleEngines   []string
+	scalePurgeOnly bool
 }
 
 var profiles = map[string]profile{
@@ -69,6 +75,8 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the scratch directory (logs, databases)")
 	bin := flag.String("bin", "", "the service binary to run (default: build ./cmd/alga-mobile-auth)")
 	scaleFams := flag.Int("scale-families", 0, "override the profile's token families for the scale scenario")
+	scaleEngines := flag.String("scale-engines", "sqlite,postgres", "the engines the scale scenario runs on")
+	purgeOnly := flag.Bool("scale-purge-only", false, "scale: seed and run the purge verdict only (no empty store, no throughput)")
 	flag.Parse()
 	prof, ok := profiles[*profName]
 	if !ok {
@@ -77,6 +85,14 @@ func main() {
 	}
 	if *scaleFams > 0 {
 		prof.scaleFams, prof.scaleAudit = *scaleFams, *scaleFams
+	}
+	prof.scalePurgeOnly = *purgeOnly
+	for _, e := range strings.Split(*scaleEngines, ",") {
+		if e = strings.TrimSpace(e); e != "sqlite" && e != "postgres" {
+			fmt.Fprintln(os.Stderr, "reliability: -scale-engines lists sqlite and/or postgres")
+			os.Exit(2)
+		}
+		prof.scaleEngines = append(prof.scaleEngines, e)
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {

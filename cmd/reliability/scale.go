@@ -26,8 +26,8 @@ import (
 // hold a request up for more than 50 ms.
 func scaleScenario(ctx context.Context, r *rig) []verdict {
 	var vs []verdict
-	for _, postgres := range []bool{false, true} {
-		vs = append(vs, scaleRun(ctx, r, postgres)...)
+	for _, engine := range r.prof.scaleEngines {
+		vs = append(vs, scaleRun(ctx, r, engine == "postgres")...)
 	}
 	return vs
 }
@@ -97,6 +97,14 @@ func (r *rig) scaleStore(ctx context.Context, postgres, seeded bool) (*scaleLoad
 func scaleRun(ctx context.Context, r *rig, postgres bool) []verdict {
 	engine := map[bool]string{false: "sqlite", true: "postgres"}[postgres]
 	name := "scale/" + engine
+	if r.prof.scalePurgeOnly {
+		seeded, dbURL, dbPath, _, err := r.scaleStore(ctx, postgres, true)
+		if err != nil {
+			return []verdict{failed(name+"/purge", err)}
+		}
+		defer seeded.in.stop()
+		return []verdict{purgeUnderLoad(ctx, r, seeded, dbURL, dbPath, postgres)}
+	}
 	empty, _, _, _, err := r.scaleStore(ctx, postgres, false)
 	if err != nil {
 		return []verdict{failed(name, err)}

@@ -226,8 +226,8 @@ func (s *Store) purgeAudit(ctx context.Context, stats *PurgeStats, before any) (
 
 // purgeByIDChunks deletes the rows of table matching cond ($3 = arg) in
 // primary-key order from first on, a chunk of ids per statement (its
-// bound read on the read pool, so that SQLite's writer is held by the
-// delete alone); with stopWhenNoneDue it ends at the first chunk that
+// bound read on SQLite's read pool, so that the writer is held by the
+// delete alone; on PostgreSQL in the statement's transaction); with stopWhenNoneDue it ends at the first chunk that
 // deleted nothing (rows due come first in id order).
 func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, table, cond string, first K, stopWhenNoneDue bool, arg any) (int64, error) {
 	next := "SELECT MAX(id) FROM (SELECT id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT $2) AS chunk"
@@ -237,14 +237,29 @@ func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, ta
 	last := first
 	for {
 		var upto sql.Null[K]
-		if err := s.readRow(ctx, next, last, c.rows).Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return total, err
+		bound := func(row rowScanner) error {
+			if err := row.Scan(&upto); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			return nil
 		}
-		if !upto.Valid {
-			return total, nil
+		if s.dialect == DialectSQLite {
+			if err := bound(s.readRow(ctx, next, last, c.rows)); err != nil {
+				return total, err
+			}
+			if !upto.Valid {
+				return total, nil
+			}
 		}
 		var n int64
 		took, err := s.purgeStatement(ctx, stats, c, del, func(tx *txn) error {
+			if s.dialect == DialectPostgres {
+				// In the statement's transaction, for its generic plan
+				// (see purgeStatement).
+				if err := bound(tx.queryRow(ctx, next, last, c.rows)); err != nil || !upto.Valid {
+					return err
+				}
+			}
 			res, err := tx.exec(ctx, del, last, upto.V, arg)
 			if err == nil {
 				n, err = res.RowsAffected()
@@ -253,6 +268,9 @@ func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, ta
 		})
 		if err != nil {
 			return total, err
+		}
+		if !upto.Valid {
+			return total, nil
 		}
 		total += n
 		if n == 0 && stopWhenNoneDue {
