@@ -408,9 +408,11 @@ func (rep *report) printApplianceMethod(w io.Writer) {
 			"    the service as a real Auth.js cookie at a real hand-off; %d OTTs (the hand-off's session reference, %d per user, written\n"+
 			"    through the store), %d refresh chains and %d API keys for verify (hand-off + exchange); %s in all. The access tokens\n"+
 			"    are AlgaPSA API keys: exchange and refresh mint one (refresh also deactivates its predecessor), verify (x-api-key)\n"+
-			"    looks one up. Supply sized for min(-supply-rate, %.1f × the standalone postgres peak).\n",
-			s.plan.users, s.plan.otts, ottsPerUser, s.plan.chains, verifyUsers, s.took.Round(100*time.Millisecond), applianceSupplyHeadroom)
-		if rep.o.paired() {
+			"    looks one up.\n",
+			s.plan.users, s.plan.otts, ottsPerUser, s.plan.chains, verifyUsers, s.took.Round(100*time.Millisecond))
+		if !rep.o.paired() {
+			fmt.Fprintf(w, "    Supply sized for min(-supply-rate, %.1f × the standalone postgres peak).\n", applianceSupplyHeadroom)
+		} else {
 			fmt.Fprintf(w, "  paired (-pair): both services were started and seeded before any measured run (the appliance supply sized for\n"+
 				"    min(-supply-rate, %.1f × a %s standalone calibration of exchange and refresh)); each endpoint's closed-loop runs\n"+
 				"    alternated standalone/appliance as A B B A A B …, and × postgres is the median of each appliance run's rate over the\n"+
