@@ -67,8 +67,8 @@ func (v dpVars) all() []string {
 }
 
 // dpServiceVars parses internal/config/*.go: `envconfig:"NAME"` struct
-// tags, b.secret("NAME") calls and lookup("NAME") calls (the secret
-// resolver's own SECRET_FS_BASE_PATH).
+// tags, b.secret("NAME") and b.secretOrUnreadable("NAME") calls, and
+// lookup("NAME") calls (the secret resolver's own SECRET_FS_BASE_PATH).
 func dpServiceVars(t *testing.T) dpVars {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dpRoot, "internal/config/*.go"))
@@ -99,11 +99,11 @@ func dpServiceVars(t *testing.T) dpVars {
 				case *ast.SelectorExpr:
 					fn = f.Sel.Name
 				}
-				if (fn == "secret" || fn == "lookup") && len(n.Args) == 1 {
+				if (fn == "secret" || fn == "secretOrUnreadable" || fn == "lookup") && len(n.Args) == 1 {
 					if lit, ok := n.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
 						s, err := strconv.Unquote(lit.Value)
 						require.NoError(t, err)
-						if fn == "secret" {
+						if fn != "lookup" {
 							v.secrets[s] = true
 						} else {
 							v.env[s] = true
@@ -116,7 +116,7 @@ func dpServiceVars(t *testing.T) dpVars {
 	}
 	// Guard against a scan that silently finds nothing.
 	require.True(t, v.env["NEXTAUTH_URL"] && v.env["ALGA_MOBILE_TRUSTED_PROXIES"] && v.env["SECRET_FS_BASE_PATH"], "scan found %v", v.env)
-	require.True(t, v.secrets["ALGA_MOBILE_DATABASE_URL"] && v.secrets["GOOGLE_OAUTH_CLIENT_SECRET"], "scan found %v", v.secrets)
+	require.True(t, v.secrets["ALGA_MOBILE_DATABASE_URL"] && v.secrets["GOOGLE_OAUTH_CLIENT_SECRET"] && v.secrets["DB_PASSWORD_SERVER"], "scan found %v", v.secrets)
 	return v
 }
 
