@@ -2,14 +2,12 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // syncBuffer is a bytes.Buffer that serve's log and the test may share.
@@ -99,21 +97,7 @@ func TestServeRunsAndWarnsOnceOnStatedAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			serveEnv(t, tc.env)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var stdout, stderr syncBuffer
-			done := make(chan int, 1)
-			go func() { done <- Main(ctx, []string{"serve"}, &stdout, &stderr, "test") }()
-			require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "listening") },
-				20*time.Second, 20*time.Millisecond, "serve did not start: %s", stderr.String())
-			cancel()
-			select {
-			case code := <-done:
-				assert.Equal(t, ExitOK, code, stderr.String())
-			case <-time.After(20 * time.Second):
-				t.Fatal("serve did not stop")
-			}
-			log := stderr.String()
+			log := serveBriefly(t)
 			assert.Equal(t, 1, strings.Count(log, tc.want), "logged once: %s", log)
 			for _, line := range strings.Split(log, "\n") {
 				if strings.Contains(line, tc.want) {

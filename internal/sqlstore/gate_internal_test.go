@@ -2,10 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
-	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
 // gateEngines runs f on a migrated store of each engine (PostgreSQL when
@@ -30,25 +26,7 @@ func gateEngines(t *testing.T, f func(t *testing.T, s *Store)) {
 	}
 	t.Run("sqlite", func(t *testing.T) { f(t, open(t, "sqlite:"+filepath.Join(t.TempDir(), "g.db"))) })
 	t.Run("postgres", func(t *testing.T) {
-		base := testenv.PostgresURL(t)
-		admin, err := Open(ctx, base, Options{})
-		require.NoError(t, err)
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		schema := "gatetest_" + hex.EncodeToString(b)
-		_, err = admin.DB().ExecContext(ctx, "CREATE SCHEMA "+schema)
-		require.NoError(t, err)
-		t.Cleanup(func() {
-			_, err := admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			assert.NoError(t, err)
-			assert.NoError(t, admin.Close())
-		})
-		u, err := url.Parse(base)
-		require.NoError(t, err)
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		f(t, open(t, u.String()))
+		f(t, open(t, testSchemaURL(t, "gatetest")))
 	})
 }
 

@@ -2,10 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
-	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
 // engines opens a migrated store per engine: SQLite always, PostgreSQL on
@@ -32,25 +28,7 @@ var engines = []struct {
 		return s
 	}},
 	{DialectPostgres, func(t *testing.T) *Store {
-		base := testenv.PostgresURL(t)
-		admin, err := Open(context.Background(), base, Options{})
-		require.NoError(t, err)
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		schema := "purgetest_" + hex.EncodeToString(b)
-		_, err = admin.DB().ExecContext(t.Context(), "CREATE SCHEMA "+schema)
-		require.NoError(t, err)
-		t.Cleanup(func() {
-			_, err := admin.DB().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			assert.NoError(t, err)
-			assert.NoError(t, admin.Close())
-		})
-		u, err := url.Parse(base)
-		require.NoError(t, err)
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		s, err := Open(t.Context(), u.String(), Options{})
+		s, err := Open(t.Context(), testSchemaURL(t, "purgetest"), Options{})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		require.NoError(t, s.Migrate(t.Context()))
