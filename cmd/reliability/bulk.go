@@ -15,14 +15,26 @@ import (
 // rotated ones still within their lifetime, and the current one. So 2.6 of
 // every 5 tokens, and one family in five, are due for purging, and the
 // audit events span 180 days, so half are past the default retention.
-func bulkSeed(ctx context.Context, dbURL string, postgres bool, families, audits int) error {
+//
+// A token expires its lifetime after it was issued, so real tokens expire
+// in about the order they were written (stored): each refresh token's
+// created_at and expires_at are moved back by up to 10 days in the order
+// the rows are inserted (the later a row, the later it expires), and no
+// two tokens share an expiry. With tied, every token of a kind gets the
+// same instant instead (the whole seed is one statement at one now()):
+// the purge's worst case, since it then takes the due tokens in hash
+// order, i.e. from random places in the table.
+func bulkSeed(ctx context.Context, dbURL string, postgres bool, families, audits int, tied bool) error {
 	if postgres {
-		return bulkSeedPostgres(ctx, dbURL, families, audits)
+		return bulkSeedPostgres(ctx, dbURL, families, audits, tied)
 	}
-	return bulkSeedSQLite(ctx, strings.TrimPrefix(dbURL, "sqlite:"), families, audits)
+	return bulkSeedSQLite(ctx, strings.TrimPrefix(dbURL, "sqlite:"), families, audits, tied)
 }
 
-func bulkSeedPostgres(ctx context.Context, dbURL string, families, audits int) error {
+// seedSpread is the span over which bulkSeed spreads the tokens' times.
+const seedSpread = 10 * 24 * time.Hour
+
+func bulkSeedPostgres(ctx context.Context, dbURL string, families, audits int, tied bool) error {
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		return err
@@ -44,6 +56,9 @@ func bulkSeedPostgres(ctx context.Context, dbURL string, families, audits int) e
 		}
 	}
 	const day = "interval '1 day'"
+	// r numbers the rows in the order they are produced, i.e. inserted
+	// (row_number() over no order), whatever join order the planner takes.
+	spread := "((5 * $1 - r) * (interval '10 days' / (5 * $1)) * $2::float8)"
 	stmts := []string{
 		`INSERT INTO token_families (id, tenant_id, user_id, session_hash, device, created_at, revoked_at)
 		 SELECT 'scale-' || g, '5eed0000-0000-4000-8000-00000000000' || (g % 4), 'scale-user-' || g,
@@ -54,15 +69,23 @@ func bulkSeedPostgres(ctx context.Context, dbURL string, families, audits int) e
 		`INSERT INTO refresh_tokens (hash, family_id, tenant_id, user_id, created_at, expires_at, rotated_at, replaced_by, revoked_at)
 		 SELECT decode(md5(g || ':' || k) || md5('r' || g || ':' || k), 'hex'), 'scale-' || g,
 		        '5eed0000-0000-4000-8000-00000000000' || (g % 4), 'scale-user-' || g,
-		        now() - CASE WHEN g % 5 = 0 OR k <= 2 THEN 40 ELSE 2 END * ` + day + `,
-		        now() + CASE WHEN g % 5 = 0 OR k <= 2 THEN -10 ELSE 28 END * ` + day + `,
+		        now() - CASE WHEN g % 5 = 0 OR k <= 2 THEN 40 ELSE 2 END * ` + day + ` - ` + spread + `,
+		        now() + CASE WHEN g % 5 = 0 OR k <= 2 THEN -10 ELSE 28 END * ` + day + ` - ` + spread + `,
 		        CASE WHEN k < 5 THEN now() - ` + day + ` END,
 		        CASE WHEN k < 5 THEN decode(md5(g || ':' || (k + 1)) || md5('r' || g || ':' || (k + 1)), 'hex') END,
 		        CASE WHEN g % 5 = 0 THEN now() - 35 * ` + day + ` END
-		 FROM generate_series(1, $1) g, generate_series(1, 5) k`,
+		 FROM (SELECT g, k, row_number() OVER () AS r FROM generate_series(1, $1) g, generate_series(1, 5) k) seq`,
 	}
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q, families); err != nil {
+	spreadOn := 1
+	if tied {
+		spreadOn = 0
+	}
+	for i, q := range stmts {
+		args := []any{families}
+		if i == 1 {
+			args = append(args, spreadOn)
+		}
+		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
 	}
@@ -74,11 +97,20 @@ func bulkSeedPostgres(ctx context.Context, dbURL string, families, audits int) e
 		FROM generate_series(1, $1::int) g`, audits); err != nil {
 		return err
 	}
-	_, err = conn.ExecContext(ctx, "ANALYZE")
-	return err
+	// A store that has lived for months has been vacuumed (hint bits and
+	// visibility map set) and has no bulk load's worth of dirty pages
+	// waiting for a checkpoint: without this the first purge cycle ran
+	// beside a checkpoint writing out the seed (500 MB of WAL at 200k
+	// families) and set the hint bits of every page it read.
+	for _, q := range []string{"VACUUM ANALYZE", "CHECKPOINT"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func bulkSeedSQLite(ctx context.Context, path string, families, audits int) error {
+func bulkSeedSQLite(ctx context.Context, path string, families, audits int, tied bool) error {
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		return err
@@ -94,6 +126,12 @@ func bulkSeedSQLite(ctx context.Context, path string, families, audits int) erro
 	}
 	now := time.Now().UnixMilli()
 	day := int64(24 * time.Hour / time.Millisecond)
+	// The tokens' spread in milliseconds per row (see bulkSeed); rows are
+	// numbered in insertion order by row_number() over no order.
+	step := float64(seedSpread/time.Millisecond) / float64(5*families)
+	if tied {
+		step = 0
+	}
 	const series = "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?) "
 	stmts := []struct {
 		q    string
@@ -103,14 +141,15 @@ func bulkSeedSQLite(ctx context.Context, path string, families, audits int) erro
 		 SELECT 'scale-' || n, '5eed0000-0000-4000-8000-00000000000' || (n % 4), 'scale-user-' || n, randomblob(32), '{}',
 		        ? - CASE WHEN n % 5 = 0 THEN 60 ELSE 2 END * ?, CASE WHEN n % 5 = 0 THEN ? - 35 * ? END
 		 FROM g`, []any{families, now, day, now, day}},
-		{series + `, k(m) AS (VALUES (1), (2), (3), (4), (5))
+		{series + `, k(m) AS (VALUES (1), (2), (3), (4), (5)),
+		 seq AS (SELECT n, m, CAST((5 * ? - row_number() OVER ()) * ? AS INTEGER) AS back FROM g, k)
 		 INSERT INTO refresh_tokens (hash, family_id, tenant_id, user_id, created_at, expires_at, rotated_at, replaced_by, revoked_at)
 		 SELECT randomblob(32), 'scale-' || n, '5eed0000-0000-4000-8000-00000000000' || (n % 4), 'scale-user-' || n,
-		        ? - CASE WHEN n % 5 = 0 OR m <= 2 THEN 40 ELSE 2 END * ?,
-		        ? + CASE WHEN n % 5 = 0 OR m <= 2 THEN -10 ELSE 28 END * ?,
+		        ? - CASE WHEN n % 5 = 0 OR m <= 2 THEN 40 ELSE 2 END * ? - back,
+		        ? + CASE WHEN n % 5 = 0 OR m <= 2 THEN -10 ELSE 28 END * ? - back,
 		        CASE WHEN m < 5 THEN ? - ? END, CASE WHEN m < 5 THEN randomblob(32) END,
 		        CASE WHEN n % 5 = 0 THEN ? - 35 * ? END
-		 FROM g, k`, []any{families, now, day, now, day, now, day, now, day}},
+		 FROM seq`, []any{families, families, step, now, day, now, day, now, day, now, day}},
 		{series + `INSERT INTO audit_events (occurred_at, tenant_id, user_id, operation, record_id, client_ip, correlation_id)
 		 SELECT ? - (? - n) * (180 * ? / ?), '5eed0000-0000-4000-8000-00000000000' || (n % 4), 'scale-user-' || n, 'refresh', 'scale-' || n,
 		        '10.0.0.1', lower(hex(randomblob(16)))

@@ -77,9 +77,14 @@ func (p *postgres) ctl(ctx context.Context, prog string, args ...string) error {
 
 func (p *postgres) start(ctx context.Context) error {
 	// pg_stat_statements: the scale scenario compares statements on the
-	// empty and the seeded database (calls, time, buffers read).
+	// empty and the seeded database (calls, time, buffers read). The log
+	// (kept with -keep) names what a slow statement waited on: statements
+	// over 50 ms, lock waits, checkpoints and autovacuum runs, with
+	// millisecond timestamps and the backend's pid.
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on"+
-		" -c shared_preload_libraries=pg_stat_statements", p.port, p.dir)
+		" -c shared_preload_libraries=pg_stat_statements -c log_min_duration_statement=50 -c log_lock_waits=on"+
+		" -c log_checkpoints=on -c log_autovacuum_min_duration=0 -c track_io_timing=on -c track_wal_io_timing=on"+
+		" -c log_line_prefix='%%m [%%p] '", p.port, p.dir)
 	return p.ctl(ctx, "pg_ctl", "-D", p.dir, "-o", opts, "-l", p.dir+".log", "-w", "start")
 }
 

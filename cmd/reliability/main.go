@@ -46,6 +46,9 @@ type profile struct {
 	// the throughput measurements.
 	scaleEngines   []string
 	scalePurgeOnly bool
+	// scaleTiedExpiry seeds every due token with the same expiry (the
+	// purge's worst case) instead of spread in insertion order (bulkSeed).
+	scaleTiedExpiry bool
 }
 
 var profiles = map[string]profile{
@@ -77,6 +80,7 @@ func main() {
 	scaleFams := flag.Int("scale-families", 0, "override the profile's token families for the scale scenario")
 	scaleEngines := flag.String("scale-engines", "sqlite,postgres", "the engines the scale scenario runs on")
 	purgeOnly := flag.Bool("scale-purge-only", false, "scale: seed and run the purge verdict only (no empty store, no throughput)")
+	tied := flag.Bool("scale-tied-expiry", false, "scale: seed every expired token with the same expiry instant (the purge's worst case) instead of spread in insertion order")
 	flag.Parse()
 	prof, ok := profiles[*profName]
 	if !ok {
@@ -87,6 +91,7 @@ func main() {
 		prof.scaleFams, prof.scaleAudit = *scaleFams, *scaleFams
 	}
 	prof.scalePurgeOnly = *purgeOnly
+	prof.scaleTiedExpiry = *tied
 	for _, e := range strings.Split(*scaleEngines, ",") {
 		if e = strings.TrimSpace(e); e != "sqlite" && e != "postgres" {
 			fmt.Fprintln(os.Stderr, "reliability: -scale-engines lists sqlite and/or postgres")
