@@ -31,17 +31,29 @@ const (
 // ours is the condition that selects this service's keys (table alias k).
 const ours = "k.purpose = '" + KeyPurpose + "' AND k.metadata->>'issuer' = '" + KeyIssuer + "'"
 
-// oursOfOwner is ours for statements that also name the key's owner
-// (tenant and user_id): the same rows, but the purpose is compared as an
-// expression (k.purpose joined to an empty string, equal to k.purpose for the NOT NULL column)
-// that AlgaPSA's (purpose, expires_at) index cannot serve. The planner
-// would otherwise pick that index whenever the table's statistics are
-// young or missing (we may neither ANALYZE nor index AlgaPSA's tables):
-// every mobile_session key of every user, 6,800 rows where the user had
-// 36, and a family's deactivation then cost milliseconds of database CPU
-// per refresh, growing with the table. Named by owner, a statement reads
-// only the user's keys (the user_id and tenant indexes).
-const oursOfOwner = "(k.purpose || '') = '" + KeyPurpose + "' AND k.metadata->>'issuer' = '" + KeyIssuer + "'"
+// oursOfOwner is ours for statements that name the key's owner (tenant $1,
+// user $2): the same rows, but written so that only AlgaPSA's user_id
+// index can serve them, and a statement reads only the owner's keys (one
+// user's, at most a few hundred). The planner would otherwise pick an index
+// that holds other users' keys whenever the table's statistics are young
+// or missing (we may neither ANALYZE nor index AlgaPSA's tables, and a
+// table that grows from empty, a fresh appliance's or the benchmark's, has
+// none):
+//   - the purpose is compared as an expression (k.purpose joined to an
+//     empty string, equal to k.purpose for the NOT NULL column) that the
+//     (purpose, expires_at) index cannot serve: through it a family's
+//     deactivation read every mobile_session key of every user (6,800 rows
+//     where the user had 36);
+//   - the tenant is compared with IS NOT DISTINCT FROM (equality for the
+//     NOT NULL column), which no index serves: with tenant = $1 the planner
+//     ANDed the tenant index's bitmap, every key of the tenant (of the whole
+//     table on a single-tenant appliance), with the user's, and a refresh's
+//     deactivation cost a millisecond of database CPU, growing with the
+//     table. user_id values are UUIDs, so the user's index entries are the
+//     owner's keys plus, at most, a namesake in another tenant, which the
+//     tenant condition filters out.
+const oursOfOwner = "k.user_id = $2 AND k.tenant IS NOT DISTINCT FROM $1::uuid" +
+	" AND (k.purpose || '') = '" + KeyPurpose + "' AND k.metadata->>'issuer' = '" + KeyIssuer + "'"
 
 // keyMetadata is api_keys.metadata of a key this service created.
 type keyMetadata struct {
@@ -70,7 +82,10 @@ func lockFamily(ctx context.Context, tx pgx.Tx, familyID string) error {
 
 // deactivateFamily is the UPDATE that ends a family's active keys.
 const deactivateFamily = "UPDATE api_keys k SET active = false, updated_at = now()" +
-	" WHERE k.tenant = $1 AND k.user_id = $2 AND " + oursOfOwner + " AND k.metadata->>'familyId' = $3 AND k.active"
+	" WHERE " + oursOfOwner + " AND k.metadata->>'familyId' = $3 AND k.active"
+
+// deactivateUser is the UPDATE that ends all of a user's active keys.
+const deactivateUser = "UPDATE api_keys k SET active = false, updated_at = now() WHERE " + oursOfOwner + " AND k.active"
 
 // MintAPIKey creates the family's next access key (SPEC §8.4): 32 random
 // bytes as 64 lower-case hex characters, stored as their SHA-256 hex with
@@ -199,8 +214,7 @@ func (d *DB) RevokeUserKeys(ctx context.Context, tenantID, userID string) (int64
 	if !validUUID(tenantID) || !validUUID(userID) {
 		return 0, nil
 	}
-	tag, err := d.pool.Exec(ctx, "UPDATE api_keys k SET active = false, updated_at = now()"+
-		" WHERE k.tenant = $1 AND k.user_id = $2 AND "+oursOfOwner+" AND k.active", tenantID, userID)
+	tag, err := d.pool.Exec(ctx, deactivateUser, tenantID, userID)
 	if err != nil {
 		return 0, fmt.Errorf("revoke AlgaPSA API keys of user: %w", err)
 	}
