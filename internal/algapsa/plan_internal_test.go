@@ -39,7 +39,7 @@ func TestStatementsByOwnerReadOnlyTheOwnersKeys(t *testing.T) {
 		args []any
 	}{
 		"family": {deactivateFamily, []any{owner.TenantID, owner.ID, "fam-x"}},
-		"user": {deactivateUser, []any{owner.TenantID, owner.ID}},
+		"user":   {deactivateUser, []any{owner.TenantID, owner.ID}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			text := explain(t, d, q.sql, q.args...)
