@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -155,7 +156,11 @@ func (s *Store) purgeExpired(ctx context.Context, stats *PurgeStats, table strin
 // deleted (and, while a long transaction anywhere keeps them from being
 // marked dead, visit each one's row): quadratic, hundreds of milliseconds
 // a statement by the end of a purge of millions. So this walk goes through
-// the (expires_at, hash) index from where the previous chunk ended.
+// the (expires_at, hash) index from where the previous chunk ended, and a
+// cycle starts where this store's previous complete walk ended (less
+// refreshWalkOverlap): its first statement otherwise scanned past every
+// entry the previous cycle deleted that no vacuum had removed yet (471 ms
+// and 1.5 s, the cycle after purging 500k tokens of a 200k-family store).
 func (s *Store) purgeRefreshTokensPostgres(ctx context.Context, stats *PurgeStats, _ string, at any) (int64, error) {
 	const (
 		from  = "DELETE FROM refresh_tokens WHERE ctid = ANY(ARRAY(SELECT ctid FROM refresh_tokens WHERE expires_at < $1"
@@ -166,6 +171,10 @@ func (s *Store) purgeRefreshTokensPostgres(ctx context.Context, stats *PurgeStat
 	var total int64
 	var lastAt time.Time
 	var lastHash []byte
+	cutoff, _ := at.(time.Time)
+	if from := s.refreshWalk.from(cutoff); !from.IsZero() {
+		lastAt, lastHash = from, []byte{} // (expires_at, hash) > (from, ''): from on
+	}
 	for {
 		limit := c.rows
 		var n int64
@@ -199,12 +208,45 @@ func (s *Store) purgeRefreshTokensPostgres(ctx context.Context, stats *PurgeStat
 		}
 		total += n
 		if n < int64(limit) {
+			s.refreshWalk.done(cutoff)
 			return total, nil
 		}
 		if err := s.purgeBreathe(ctx, took); err != nil {
 			return total, err
 		}
 	}
+}
+
+// refreshWalkOverlap is how far before the previous complete walk's
+// cutoff the next walk of expired refresh tokens starts. Every row before
+// that cutoff was deleted by the previous walk, and rows written since
+// expire a refresh token's lifetime after they were written, so none can
+// be due that far back unless a replica's clock is that far behind; a
+// restarted process walks from the start again.
+const refreshWalkOverlap = time.Hour
+
+// walkMark remembers the cutoff of a store's last complete walk of expired
+// PostgreSQL refresh tokens.
+type walkMark struct {
+	mu     sync.Mutex
+	cutoff time.Time
+}
+
+// from is where a walk up to cutoff starts: zero (the start of the index)
+// unless an earlier walk completed with a cutoff not after this one.
+func (w *walkMark) from(cutoff time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cutoff.IsZero() || w.cutoff.After(cutoff) {
+		return time.Time{}
+	}
+	return w.cutoff.Add(-refreshWalkOverlap)
+}
+
+func (w *walkMark) done(cutoff time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cutoff = cutoff
 }
 
 // purgeFamilies deletes families without tokens whose revocation (or

@@ -199,3 +199,47 @@ func TestPurgeChunksFollowTheClock(t *testing.T) {
 		}
 	}
 }
+
+// On PostgreSQL a purge cycle walks the expired refresh tokens from where
+// the store's previous complete walk ended, less refreshWalkOverlap, so
+// that its first statement does not scan past the index entries the
+// previous cycle deleted: it deletes what expired since, and a token
+// written later with an expiry further back (a clock that far behind) is
+// left for a fresh store's walk, which starts at the beginning.
+func TestPurgeWalkResumesAfterThePreviousCycle(t *testing.T) {
+	withChunkLimits(t, 3, 3, 3)
+	ctx := t.Context()
+	u := testSchemaURL(t, "purgewalk")
+	open := func() *Store {
+		s, err := Open(ctx, u, Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	s := open()
+	require.NoError(t, s.Migrate(ctx))
+	seedPurge(t, s, 10)
+	first := purgeT0.Add(2 * time.Hour)
+	_, err := s.PurgeExpired(ctx, first)
+	require.NoError(t, err)
+	require.Equal(t, 4, countRows(t, s, "refresh_tokens"), "the 6 expired tokens went")
+	for i, exp := range []time.Time{
+		first.Add(-refreshWalkOverlap - time.Minute), // behind the resume point
+		first.Add(-refreshWalkOverlap / 2),           // within the overlap
+		first.Add(time.Minute), first.Add(2 * time.Minute), first.Add(3 * time.Minute), first.Add(4 * time.Minute),
+	} {
+		require.NoError(t, s.CreateFamily(ctx, mobileauth.TokenFamily{ID: fmt.Sprintf("late-%d", i), TenantID: "t", UserID: "u", CreatedAt: purgeT0},
+			mobileauth.RefreshToken{Hash: mobileauth.Hash{byte(i), 9}, CreatedAt: purgeT0, ExpiresAt: exp}))
+	}
+	second := first.Add(time.Hour)
+	_, err = s.PurgeExpired(ctx, second)
+	require.NoError(t, err)
+	assert.Equal(t, 4+1, countRows(t, s, "refresh_tokens"), "the 5 tokens due from the resume point on went, in chunks of 3")
+	var left int
+	require.NoError(t, s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = 'late-0'").Scan(&left))
+	assert.Equal(t, 1, left, "the token behind the resume point is left")
+
+	_, err = open().PurgeExpired(ctx, second)
+	require.NoError(t, err)
+	assert.Equal(t, 4, countRows(t, s, "refresh_tokens"), "a fresh store walks from the start")
+}

@@ -88,6 +88,9 @@ type Store struct {
 	// PostgreSQL.
 	checkpointer *sql.DB
 	purgeClock   purgeClock // tests' stopwatch for the purge
+	// refreshWalk is where the next PostgreSQL walk of expired refresh
+	// tokens may start (purgeRefreshTokensPostgres).
+	refreshWalk walkMark
 }
 
 // Compile-time proof that Store serves every interface the use cases need.
