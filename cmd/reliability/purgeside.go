@@ -58,6 +58,19 @@ type servedSide struct {
 	before, during *latencies
 	over50         int             // requests during the cycle over 50 ms
 	slowest        []servedRequest // the slowest during the cycle, slowest first
+	slow           []servedRequest // every one over 50 ms during the cycle
+}
+
+// inSync counts the requests over 50 ms that overlapped a checkpoint's
+// sync phase.
+func (s servedSide) inSync(c *checkpointLog) int {
+	n := 0
+	for _, r := range s.slow {
+		if c.syncing(r.start, r.end) {
+			n++
+		}
+	}
+	return n
 }
 
 // servedAround splits the served requests of the route ending in route
@@ -78,6 +91,7 @@ func servedAround(reqs []servedRequest, route string, warm time.Time, cycle purg
 			during = append(during, r)
 			if r.dur > 50*time.Millisecond {
 				s.over50++
+				s.slow = append(s.slow, r)
 			}
 		}
 	}
@@ -94,13 +108,20 @@ func (s servedSide) heldUp() time.Duration {
 
 // describeSlowest prints the slowest requests with when they ended
 // relative to the cycle's start and the machine's pressure meanwhile.
-func (s servedSide) describeSlowest(cycle purgeCycle, p *pressure) string {
+func (s servedSide) describeSlowest(cycle purgeCycle, p *pressure, ckpt *checkpointLog) string {
 	parts := make([]string, 0, len(s.slowest))
 	for _, r := range s.slowest {
 		route := r.route[strings.LastIndexByte(r.route, '/')+1:]
 		part := fmt.Sprintf("%s %s at +%s", route, ms(r.dur), r.end.Sub(cycle.start).Round(time.Millisecond))
+		var notes []string
 		if sh := p.share(r.start, r.end); sh != "" {
-			part += " (" + sh + ")"
+			notes = append(notes, sh)
+		}
+		if ckpt.syncing(r.start, r.end) {
+			notes = append(notes, "during a checkpoint's sync")
+		}
+		if len(notes) > 0 {
+			part += " (" + strings.Join(notes, ", ") + ")"
 		}
 		parts = append(parts, part)
 	}
@@ -249,4 +270,74 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// checkpointLog is what the run's PostgreSQL log says about checkpoints
+// (log_checkpoints): when each finished its writes and synced the data
+// files. A commit waits for its WAL fsync, and while the checkpointer
+// fsyncs the data files that the purge (and everyone) dirtied, the disk
+// answers that fsync late.
+type checkpointLog struct {
+	started []time.Time    // "checkpoint starting"
+	syncs   [][2]time.Time // each sync phase: [complete − sync, complete]
+}
+
+// readCheckpoints parses the cluster's log at path; nil when unreadable.
+func readCheckpoints(path string) *checkpointLog {
+	b, err := os.ReadFile(path) //nolint:gosec // G304: the run's own cluster log
+	if err != nil {
+		return nil
+	}
+	c := &checkpointLog{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if len(line) < 23 || !strings.Contains(line, "checkpoint ") {
+			continue
+		}
+		at, err := time.Parse("2006-01-02 15:04:05.000", line[:23])
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "checkpoint starting:"):
+			c.started = append(c.started, at)
+		case strings.Contains(line, "checkpoint complete:"):
+			_, rest, ok := strings.Cut(line, " sync=")
+			if !ok {
+				continue
+			}
+			secs, _, _ := strings.Cut(rest, " s")
+			if v, err := strconv.ParseFloat(secs, 64); err == nil {
+				c.syncs = append(c.syncs, [2]time.Time{at.Add(-time.Duration(v * float64(time.Second))), at})
+			}
+		}
+	}
+	return c
+}
+
+// during counts the checkpoints started in [from, to].
+func (c *checkpointLog) during(from, to time.Time) int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for _, at := range c.started {
+		if !at.Before(from) && !at.After(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// syncing says whether a checkpoint's sync phase overlapped [from, to]
+// (100 ms of slack for the log's clock and the request's own work).
+func (c *checkpointLog) syncing(from, to time.Time) bool {
+	if c == nil {
+		return false
+	}
+	for _, s := range c.syncs {
+		if !s[0].After(to.Add(100*time.Millisecond)) && !s[1].Before(from.Add(-100*time.Millisecond)) {
+			return true
+		}
+	}
+	return false
 }

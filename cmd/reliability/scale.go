@@ -278,7 +278,7 @@ func purgeUnderLoad(ctx context.Context, r *rig, l *scaleLoad, dbURL, dbPath str
 	const firstCycle = 15 * time.Second // the load before it is the baseline
 	l.in.env = append(l.in.env, fmt.Sprintf("ALGA_MOBILE_PURGE_INTERVAL_SEC=%d", int(firstCycle.Seconds())), "ALGA_MOBILE_LOG_LEVEL=info",
 		"GODEBUG=gctrace=1") // garbage collections in the log, to tell them from store waits
-	restarted := time.Now()
+	restarted, loadBefore := time.Now(), loadAverage()
 	if err := l.in.start(ctx); err != nil {
 		return failed(name, err)
 	}
@@ -348,6 +348,13 @@ func purgeUnderLoad(ctx context.Context, r *rig, l *scaleLoad, dbURL, dbPath str
 	refresh, verify := servedAround(served, "refresh", warm, cycle), servedAround(served, "verify", warm, cycle)
 	heldUp := max(refresh.heldUp(), verify.heldUp())
 	opsTotal, opsOver, opsSlowest := storeOps(parseProm(string(metrics.body)))
+	var ckpt *checkpointLog
+	checkpoints := ""
+	if postgres {
+		ckpt = readCheckpoints(r.pg.dir + ".log")
+		checkpoints = fmt.Sprintf("; PostgreSQL checkpoints started during it: %d, refreshes over 50ms during a checkpoint's sync: %d of %d",
+			ckpt.during(cycle.start, cycle.end), refresh.inSync(ckpt), refresh.over50)
+	}
 	pass := heldUp <= 50*time.Millisecond && cycle.longestChunk <= 50*time.Millisecond && errs.total() == 0 && during.count() > 0 &&
 		refresh.during.count() > 0 && metrics.status == http.StatusOK &&
 		rowsAfter["refresh_tokens"] < rowsBefore["refresh_tokens"] && rowsAfter["audit_events"] < rowsBefore["audit_events"]
@@ -357,14 +364,14 @@ func purgeUnderLoad(ctx context.Context, r *rig, l *scaleLoad, dbURL, dbPath str
 	}
 	return verdict{name: name, pass: pass, figures: fmt.Sprintf(
 		"the service's purge cycle deleted %d rows (%s) in %s under load, %d statements, the longest %s (limit 50ms; over 10ms: %d, over 50ms: %d): rows %s → %s, size %s → %s; "+
-			"served during it (access log): refresh %d, p99 %s, max %s, over 50ms %d (before it: %d, p99 %s, max %s); verify %d, p99 %s, max %s (before: p99 %s); slowest %s; machine (tasks waiting, PSI) before it %s, during it %s; "+
+			"served during it (access log): refresh %d, p99 %s, max %s, over 50ms %d (before it: %d, p99 %s, max %s); verify %d, p99 %s, max %s (before: p99 %s); slowest %s; machine (tasks waiting, PSI) before it %s, during it %s%s; "+
 			"store operations since the restart %.0f, over 50ms %.0f, slowest %s; held up ≤ %s (limit 50ms); "+
-			"client (shares the CPU with the service, PostgreSQL and the purge): requests %d (non-200: %s), p99 %s, max %s (before it: %d, p99 %s), held up ≤ %s",
+			"client (shares the CPU with the service, PostgreSQL and the purge): requests %d (non-200: %s), p99 %s, max %s (before it: %d, p99 %s), held up ≤ %s; load average %s → %s",
 		rows, seed, cycle.end.Sub(cycle.start).Round(time.Millisecond), cycle.chunks, ms(cycle.longestChunk), cycle.overBudget, cycle.overLimit, fmtRows(rowsBefore), fmtRows(rowsAfter), harness.MiB(sizeBefore), harness.MiB(sizeAfter),
 		refresh.during.count(), ms(refresh.during.quantile(0.99)), ms(refresh.during.quantile(1)), refresh.over50, refresh.before.count(), ms(refresh.before.quantile(0.99)), ms(refresh.before.quantile(1)),
-		verify.during.count(), ms(verify.during.quantile(0.99)), ms(verify.during.quantile(1)), ms(verify.before.quantile(0.99)), refresh.describeSlowest(cycle, psi), orDash(psi.share(warm, cycle.start)), orDash(psi.share(cycle.start, cycle.end)),
+		verify.during.count(), ms(verify.during.quantile(0.99)), ms(verify.during.quantile(1)), ms(verify.before.quantile(0.99)), refresh.describeSlowest(cycle, psi, ckpt), orDash(psi.share(warm, cycle.start)), orDash(psi.share(cycle.start, cycle.end)), checkpoints,
 		opsTotal, opsOver, opsSlowest, ms(heldUp),
-		during.count(), errs, ms(during.quantile(0.99)), ms(worst), before.count(), ms(base), ms(clientHeld))}
+		during.count(), errs, ms(during.quantile(0.99)), ms(worst), before.count(), ms(base), ms(clientHeld), loadBefore, loadAverage())}
 }
 
 // purgeCycle is when one purge cycle ran, with its figures.
