@@ -30,13 +30,24 @@ type servedRequest struct {
 	dur        time.Duration
 }
 
+// logRecords returns the lines of a service's JSON log whose message is msg.
+func logRecords(logs, msg string) []string {
+	var out []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"msg":"`+msg+`"`) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// fromMillis is a log's duration field (milliseconds, fractional).
+func fromMillis(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
 // accessLog parses the access-log lines ("request") of a service's log.
 func accessLog(logs string) []servedRequest {
 	var out []servedRequest
-	for _, line := range strings.Split(logs, "\n") {
-		if !strings.Contains(line, `"msg":"request"`) {
-			continue
-		}
+	for _, line := range logRecords(logs, "request") {
 		var e struct {
 			Time     time.Time `json:"time"`
 			Route    string    `json:"route"`
@@ -46,7 +57,7 @@ func accessLog(logs string) []servedRequest {
 		if json.Unmarshal([]byte(line), &e) != nil {
 			continue
 		}
-		d := time.Duration(e.Duration * float64(time.Millisecond))
+		d := fromMillis(e.Duration)
 		out = append(out, servedRequest{start: e.Time.Add(-d), end: e.Time, route: e.Route, status: e.Status, dur: d})
 	}
 	return out

@@ -389,10 +389,7 @@ type purgeCycle struct {
 // returns the cycle's span and rows.
 func waitPurgeCycle(ctx context.Context, in *instance, deadline time.Time) (purgeCycle, int64, error) {
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		for _, line := range strings.Split(in.logs(), "\n") {
-			if !strings.Contains(line, `"msg":"purged expired rows"`) {
-				continue
-			}
+		for _, line := range logRecords(in.logs(), "purged expired rows") {
 			var e struct {
 				Time         time.Time `json:"time"`
 				Rows         int64     `json:"rows"`
@@ -405,9 +402,9 @@ func waitPurgeCycle(ctx context.Context, in *instance, deadline time.Time) (purg
 			if err := json.Unmarshal([]byte(line), &e); err != nil {
 				return purgeCycle{}, 0, fmt.Errorf("purge log line: %w", err)
 			}
-			d := time.Duration(e.Duration * float64(time.Millisecond))
+			d := fromMillis(e.Duration)
 			return purgeCycle{start: e.Time.Add(-d), end: e.Time, chunks: e.Chunks, overBudget: e.OverBudget, overLimit: e.OverLimit,
-				longestChunk: time.Duration(e.LongestChunk * float64(time.Millisecond))}, e.Rows, nil
+				longestChunk: fromMillis(e.LongestChunk)}, e.Rows, nil
 		}
 		if strings.Contains(in.logs(), "purging expired rows failed") {
 			return purgeCycle{}, 0, fmt.Errorf("the purge failed (see %s's log)", in.name)
