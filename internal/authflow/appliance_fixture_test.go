@@ -22,7 +22,7 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
-	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
@@ -54,7 +54,7 @@ type applianceFixture struct {
 // of Alga's hosting), no rate limits.
 func newApplianceFixture(t *testing.T) *applianceFixture {
 	t.Helper()
-	return newApplianceFixtureOn(t, storetest.PostgresSchema(t, "authflow"))
+	return newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"))
 }
 
 // newApplianceFixtureOnSQLite is newApplianceFixture with the service's own

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
-	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
 // adminResult is what one run of the binary produced.
@@ -184,7 +184,7 @@ func TestAdminCommandsNeedOnlyTheDatabaseSetting(t *testing.T) {
 func adminPostgres(t *testing.T) string {
 	t.Helper()
 	adminEnv(t)
-	u := storetest.PostgresSchema(t, "clitest")
+	u := testenv.PostgresSchema(t, "clitest")
 	t.Setenv("ALGA_MOBILE_DATABASE_URL", u)
 	return u
 }

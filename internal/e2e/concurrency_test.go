@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
-	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
@@ -169,8 +169,8 @@ func TestConcurrentRefreshOfOneTokenOnSQLite(t *testing.T) {
 	tkConcurrentRefresh(t, in, []string{in.URL})
 }
 
-// tkPostgresURL is a fresh schema for the test (see storetest.PostgresSchema).
-func tkPostgresURL(t *testing.T) string { return storetest.PostgresSchema(t, "e2e_tokens") }
+// tkPostgresURL is a fresh schema for the test (see testenv.PostgresSchema).
+func tkPostgresURL(t *testing.T) string { return testenv.PostgresSchema(t, "e2e_tokens") }
 
 // tkTwoReplicas starts two instances sharing one PostgreSQL schema and one
 // public URL (the issuer of their tokens), as replicas behind a proxy do.

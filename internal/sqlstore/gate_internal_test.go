@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
 // gateEngines runs f on a migrated store of each engine (PostgreSQL when
@@ -26,7 +27,7 @@ func gateEngines(t *testing.T, f func(t *testing.T, s *Store)) {
 	}
 	t.Run("sqlite", func(t *testing.T) { f(t, open(t, "sqlite:"+filepath.Join(t.TempDir(), "g.db"))) })
 	t.Run("postgres", func(t *testing.T) {
-		f(t, open(t, testSchemaURL(t, "gatetest")))
+		f(t, open(t, testenv.PostgresSchema(t, "gatetest")))
 	})
 }
 

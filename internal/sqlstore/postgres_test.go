@@ -14,10 +14,11 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore"
 	"github.com/nineminds/alga-mobile-auth/internal/sqlstore/storetest"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
-// postgresSchema is a fresh schema for the test (see storetest.PostgresSchema).
-func postgresSchema(t testing.TB) string { return storetest.PostgresSchema(t, "storetest") }
+// postgresSchema is a fresh schema for the test (see testenv.PostgresSchema).
+func postgresSchema(t testing.TB) string { return testenv.PostgresSchema(t, "storetest") }
 
 // openPostgres opens and migrates a store on a fresh schema.
 func openPostgres(t *testing.T) *sqlstore.Store {

@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 )
 
 // engines opens a migrated store per engine: SQLite always, PostgreSQL on
-// a schema of the test's own when ALGA_TEST_POSTGRES_URL is set (the store
-// suite's storetest.PostgresSchema, which this package cannot import).
+// a schema of the test's own when ALGA_TEST_POSTGRES_URL is set
+// (testenv.PostgresSchema).
 var engines = []struct {
 	name string
 	open func(t *testing.T) *Store
@@ -28,7 +29,7 @@ var engines = []struct {
 		return s
 	}},
 	{DialectPostgres, func(t *testing.T) *Store {
-		s, err := Open(t.Context(), testSchemaURL(t, "purgetest"), Options{})
+		s, err := Open(t.Context(), testenv.PostgresSchema(t, "purgetest"), Options{})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		require.NoError(t, s.Migrate(t.Context()))
@@ -209,7 +210,7 @@ func TestPurgeChunksFollowTheClock(t *testing.T) {
 func TestPurgeWalkResumesAfterThePreviousCycle(t *testing.T) {
 	withChunkLimits(t, 3, 3, 3)
 	ctx := t.Context()
-	u := testSchemaURL(t, "purgewalk")
+	u := testenv.PostgresSchema(t, "purgewalk")
 	open := func() *Store {
 		s, err := Open(ctx, u, Options{})
 		require.NoError(t, err)
