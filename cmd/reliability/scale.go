@@ -309,7 +309,9 @@ func purgeUnderLoad(ctx context.Context, r *rig, l *scaleLoad, dbURL, dbPath str
 			}
 		}()
 	}
-	cycle, rows, err := waitPurgeCycle(ctx, l.in, restarted.Add(firstCycle+30*time.Minute))
+	// Paced by its WAL on PostgreSQL (sqlstore's purgeWALRate), a 1M-user
+	// backlog takes a quarter of an hour or more.
+	cycle, rows, err := waitPurgeCycle(ctx, l.in, restarted.Add(firstCycle+60*time.Minute))
 	time.Sleep(time.Second)
 	stop()
 	wg.Wait()
@@ -352,8 +354,9 @@ func purgeUnderLoad(ctx context.Context, r *rig, l *scaleLoad, dbURL, dbPath str
 	checkpoints := ""
 	if postgres {
 		ckpt = readCheckpoints(r.pg.dir + ".log")
-		checkpoints = fmt.Sprintf("; PostgreSQL checkpoints started during it: %d, refreshes over 50ms during a checkpoint's sync: %d of %d",
-			ckpt.during(cycle.start, cycle.end), refresh.inSync(ckpt), refresh.over50)
+		checkpoints = fmt.Sprintf("; PostgreSQL checkpoints started during it: %d, refreshes over 50ms during a checkpoint's sync: %d of %d; WAL written during its statements %s (%.1f MiB/s over the cycle)",
+			ckpt.during(cycle.start, cycle.end), refresh.inSync(ckpt), refresh.over50, harness.MiB(cycle.walBytes),
+			float64(cycle.walBytes)/(1<<20)/max(cycle.end.Sub(cycle.start).Seconds(), 0.001))
 	}
 	pass := heldUp <= 50*time.Millisecond && cycle.longestChunk <= 50*time.Millisecond && errs.total() == 0 && during.count() > 0 &&
 		refresh.during.count() > 0 && metrics.status == http.StatusOK &&
@@ -382,6 +385,8 @@ type purgeCycle struct {
 	// statements that held the store over the purge's 10 ms budget and
 	// over the 50 ms limit
 	overBudget, overLimit int
+	// walBytes is the WAL written while its statements ran (PostgreSQL)
+	walBytes int64
 }
 
 // waitPurgeCycle waits for in's log line of a finished purge cycle
@@ -398,13 +403,14 @@ func waitPurgeCycle(ctx context.Context, in *instance, deadline time.Time) (purg
 				LongestChunk float64   `json:"longest_chunk_ms"`
 				OverBudget   int       `json:"chunks_over_budget"`
 				OverLimit    int       `json:"chunks_over_limit"`
+				WALBytes     int64     `json:"wal_bytes"`
 			}
 			if err := json.Unmarshal([]byte(line), &e); err != nil {
 				return purgeCycle{}, 0, fmt.Errorf("purge log line: %w", err)
 			}
 			d := fromMillis(e.Duration)
 			return purgeCycle{start: e.Time.Add(-d), end: e.Time, chunks: e.Chunks, overBudget: e.OverBudget, overLimit: e.OverLimit,
-				longestChunk: fromMillis(e.LongestChunk)}, e.Rows, nil
+				longestChunk: fromMillis(e.LongestChunk), walBytes: e.WALBytes}, e.Rows, nil
 		}
 		if strings.Contains(in.logs(), "purging expired rows failed") {
 			return purgeCycle{}, 0, fmt.Errorf("the purge failed (see %s's log)", in.name)

@@ -49,6 +49,10 @@ type PurgeStats struct {
 	// MinChunkRows and MaxChunkRows are the smallest and largest row limits
 	// the statements ran with (see chunker).
 	MinChunkRows, MaxChunkRows int
+	// WALBytes is the WAL written while the statements ran (PostgreSQL;
+	// the server's, so it includes what requests wrote meanwhile): the
+	// purge is paced by it (purgeWALRate).
+	WALBytes int64
 }
 
 // PurgeStatementLimit is the longest a purge statement may hold the store
@@ -129,7 +133,7 @@ func (s *Store) purgeExpired(ctx context.Context, stats *PurgeStats, table strin
 	for {
 		limit := c.rows
 		var n int64
-		took, err := s.purgeStatement(ctx, stats, c, query, func(tx *txn) error {
+		rest, err := s.purgeStatement(ctx, stats, c, query, func(tx *txn) error {
 			res, err := tx.exec(ctx, query, at, limit)
 			if err == nil {
 				n, err = res.RowsAffected()
@@ -143,7 +147,7 @@ func (s *Store) purgeExpired(ctx context.Context, stats *PurgeStats, table strin
 		if n < int64(limit) {
 			return total, nil
 		}
-		if err := s.purgeBreathe(ctx, took); err != nil {
+		if err := s.purgeBreathe(ctx, rest); err != nil {
 			return total, err
 		}
 	}
@@ -178,7 +182,7 @@ func (s *Store) purgeRefreshTokensPostgres(ctx context.Context, stats *PurgeStat
 	for {
 		limit := c.rows
 		var n int64
-		took, err := s.purgeStatement(ctx, stats, c, next, func(tx *txn) error {
+		rest, err := s.purgeStatement(ctx, stats, c, next, func(tx *txn) error {
 			var rows *sql.Rows
 			var err error
 			if lastHash == nil {
@@ -211,7 +215,7 @@ func (s *Store) purgeRefreshTokensPostgres(ctx context.Context, stats *PurgeStat
 			s.refreshWalk.done(cutoff)
 			return total, nil
 		}
-		if err := s.purgeBreathe(ctx, took); err != nil {
+		if err := s.purgeBreathe(ctx, rest); err != nil {
 			return total, err
 		}
 	}
@@ -294,7 +298,7 @@ func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, ta
 			}
 		}
 		var n int64
-		took, err := s.purgeStatement(ctx, stats, c, del, func(tx *txn) error {
+		rest, err := s.purgeStatement(ctx, stats, c, del, func(tx *txn) error {
 			if s.dialect == DialectPostgres {
 				// In the statement's transaction, for its generic plan
 				// (see purgeStatement).
@@ -319,7 +323,7 @@ func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, ta
 			return total, nil
 		}
 		last = upto.V
-		if err := s.purgeBreathe(ctx, took); err != nil {
+		if err := s.purgeBreathe(ctx, rest); err != nil {
 			return total, err
 		}
 	}

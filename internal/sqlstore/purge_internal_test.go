@@ -105,28 +105,38 @@ func TestPurgeDeletesInChunks(t *testing.T) {
 
 // The row limit shrinks in proportion when a statement runs over the
 // budget, grows by an eighth when one runs well under it, stays within
-// its bounds, and holds between half the budget and the budget.
+// its bounds, and holds between half the budget and the budget; after a
+// statement over the budget it does not grow for purgeCalm.
 func TestChunkerFollowsTheStatementTime(t *testing.T) {
 	ms := time.Millisecond
-	tests := []struct {
-		name string
-		rows int
-		took []time.Duration
-		want []int // the limit after each statement
-	}{
-		{"a slow statement shrinks the next in proportion", 200, []time.Duration{40 * ms}, []int{200 * 10 / 40 * 3 / 4}},
-		{"a very slow one shrinks it to the floor", 200, []time.Duration{time.Second}, []int{10}},
-		{"fast statements grow it by an eighth, up to the ceiling", 240, []time.Duration{ms, ms, ms}, []int{270, 300, 300}},
-		{"a small limit still grows", 10, []time.Duration{ms}, []int{11}},
-		{"within half the budget and the budget it holds", 100, []time.Duration{5 * ms, 10 * ms}, []int{100, 100}},
-		{"slow then fast", 300, []time.Duration{30 * ms, ms, ms}, []int{75, 84, 94}},
+	type stmt struct {
+		took time.Duration
+		at   time.Duration // when it ended, since the walk began
 	}
+	tests := []struct {
+		name  string
+		rows  int
+		stmts []stmt
+		want  []int // the limit after each statement
+	}{
+		{"a slow statement shrinks the next in proportion", 200, []stmt{{40 * ms, 0}}, []int{200 * 10 / 40 * 3 / 4}},
+		{"a very slow one shrinks it to the floor", 200, []stmt{{time.Second, 0}}, []int{10}},
+		{"fast statements grow it by an eighth, up to the ceiling", 240, []stmt{{ms, 0}, {ms, 20 * ms}, {ms, 40 * ms}}, []int{270, 300, 300}},
+		{"a small limit still grows", 10, []stmt{{ms, 0}}, []int{11}},
+		{"within half the budget and the budget it holds", 100, []stmt{{5 * ms, 0}, {10 * ms, 20 * ms}}, []int{100, 100}},
+		{"after a slow one, fast ones hold it for purgeCalm", 300, []stmt{{30 * ms, 0}, {ms, 20 * ms}, {ms, purgeCalm - ms}},
+			[]int{75, 75, 75}},
+		{"then it grows again", 300, []stmt{{30 * ms, 0}, {ms, purgeCalm}, {ms, purgeCalm + 20*ms}}, []int{75, 84, 94}},
+		{"another slow one restarts the calm", 300, []stmt{{30 * ms, 0}, {20 * ms, time.Second}, {ms, purgeCalm}, {ms, time.Second + purgeCalm}},
+			[]int{75, 28, 28, 31}},
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &chunker{rows: tc.rows, min: 10, max: 300, budget: 10 * ms}
 			var got []int
-			for _, d := range tc.took {
-				c.done(d)
+			for _, st := range tc.stmts {
+				c.done(st.took, t0.Add(st.at))
 				got = append(got, c.rows)
 			}
 			assert.Equal(t, tc.want, got)
@@ -136,11 +146,16 @@ func TestChunkerFollowsTheStatementTime(t *testing.T) {
 
 // fakeStopwatch is a purge clock on which every reading is step later than
 // the one before, so that every statement appears to hold the store for
-// step; sleeps are recorded, not slept.
+// step; sleeps are recorded, not slept. Its WAL meter reads walStep more
+// each time (so each statement writes walStep), or nothing when
+// walUnknown.
 type fakeStopwatch struct {
-	at     time.Time
-	step   time.Duration
-	sleeps []time.Duration
+	at         time.Time
+	step       time.Duration
+	sleeps     []time.Duration
+	wal        int64
+	walStep    int64
+	walUnknown bool
 }
 
 func (f *fakeStopwatch) clock() purgeClock {
@@ -149,6 +164,10 @@ func (f *fakeStopwatch) clock() purgeClock {
 		sleep: func(_ context.Context, d time.Duration) error {
 			f.sleeps = append(f.sleeps, d)
 			return nil
+		},
+		wal: func() (int64, bool) {
+			f.wal += f.walStep
+			return f.wal, !f.walUnknown
 		},
 	}
 }
@@ -198,6 +217,93 @@ func TestPurgeChunksFollowTheClock(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// walPause is the time writing the WAL takes at purgeWALRate.
+func TestWALPause(t *testing.T) {
+	for _, tc := range []struct {
+		wal  int64
+		want time.Duration
+	}{
+		{0, 0},
+		{-1, 0},
+		{purgeWALRate, time.Second},
+		{purgeWALRate / 2, 500 * time.Millisecond},
+		{8 << 10, 8 << 10 * time.Second / purgeWALRate}, // one page: 3.9 ms
+		{10 * purgeWALRate, 10 * time.Second},
+	} {
+		assert.Equal(t, tc.want, walPause(tc.wal), "%d bytes", tc.wal)
+	}
+}
+
+// After each statement the purge steps aside for as long as writing the
+// WAL written meanwhile takes at purgeWALRate when that is longer than the
+// statement (and purgePause), and counts that WAL; a server that does not
+// tell its WAL position leaves the purge paced by time alone. Run on both
+// engines with the injected meter (PostgreSQL's own is
+// TestWALPositionIsPostgresOnly's).
+func TestPurgePacesByWAL(t *testing.T) {
+	withChunkLimits(t, 2, 8, 16)
+	quick := purgeBudget / 10
+	for _, e := range engines {
+		for _, tc := range []struct {
+			name       string
+			step       time.Duration
+			walStep    int64
+			walUnknown bool
+			wantSleep  time.Duration // each pause's sleep; 0: none
+			wantWAL    bool
+		}{
+			{"a statement writing 1 MiB pauses 0.5 s", quick, purgeWALRate / 2, false, 500*time.Millisecond - quick, true},
+			{"one writing 1 KiB pauses purgePause", quick, 1 << 10, false, purgePause - quick, true},
+			{"a slow statement pauses its own time", 4 * purgeBudget, 1 << 10, false, 0, true},
+			{"WAL position unknown: paced by time", quick, purgeWALRate / 2, true, purgePause - quick, false},
+		} {
+			t.Run(e.name+"/"+tc.name, func(t *testing.T) {
+				s := e.open(t)
+				seedPurge(t, s, 60)
+				f := &fakeStopwatch{at: purgeT0, step: tc.step, walStep: tc.walStep, walUnknown: tc.walUnknown}
+				s.purgeClock = f.clock()
+				st, err := s.PurgeCycle(t.Context(), purgeT0.Add(FamilyRetention+2*time.Hour))
+				require.NoError(t, err)
+				assert.Equal(t, int64(60+40+40), st.Rows, "every OTT, the expired tokens and their families")
+				if tc.wantWAL {
+					assert.Equal(t, int64(st.Chunks)*tc.walStep, st.WALBytes, "each statement's WAL counted")
+				} else {
+					assert.Zero(t, st.WALBytes)
+				}
+				if tc.wantSleep == 0 {
+					assert.Empty(t, f.sleeps)
+					return
+				}
+				require.NotEmpty(t, f.sleeps)
+				for _, d := range f.sleeps {
+					assert.Equal(t, tc.wantSleep, d)
+				}
+			})
+		}
+	}
+}
+
+// PostgreSQL tells the purge its WAL position, which moves on when a
+// statement writes; SQLite has none to tell.
+func TestWALPositionIsPostgresOnly(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			s := e.open(t)
+			before, ok := s.walPosition(t.Context())
+			if e.name == DialectSQLite {
+				assert.False(t, ok)
+				return
+			}
+			require.True(t, ok, "pg_current_wal_insert_lsn readable")
+			assert.Positive(t, before)
+			seedPurge(t, s, 5)
+			after, ok := s.walPosition(t.Context())
+			require.True(t, ok)
+			assert.Greater(t, after, before, "the inserts wrote WAL")
+		})
 	}
 }
 

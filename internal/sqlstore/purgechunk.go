@@ -16,7 +16,9 @@ import (
 // for the store (SQLite's one writer, or the CPU a PostgreSQL backend
 // shares with them) get it, and on SQLite it checkpoints the WAL from a
 // connection of its own meanwhile, so that no statement, the purge's or a
-// request's, pays for a checkpoint in its commit.
+// request's, pays for a checkpoint in its commit. On PostgreSQL the pause
+// after a statement also lasts as long as writing its WAL at purgeWALRate
+// takes (see walPause).
 
 // purgeBudget is how long one purge statement should hold the store at
 // most: a fifth of the 50 ms that a request may be held up by a purge, for
@@ -32,14 +34,24 @@ const purgePause = 10 * time.Millisecond
 
 // chunkLimits are the smallest, first and largest row limits of a purge
 // statement per dialect. Each table's walk starts small, since the first
-// statements after a start find the caches cold. SQLite's largest keeps one statement's WAL well
-// under the 1,000 pages at which its commit would checkpoint (a deleted
-// refresh token dirties about one page per index); PostgreSQL marks rows
-// deleted without touching its indexes, so its statements can be larger.
+// statements after a start find the caches cold. SQLite's largest keeps one
+// statement's WAL well under the 1,000 pages at which its commit would
+// checkpoint (a deleted refresh token dirties about one page per index),
+// and its time short when the machine stalls it: it was 300 until session
+// 7, when 2 of 34,581 statements of a 1M-user purge still held the writer
+// over 50 ms (60 ms). PostgreSQL marks rows deleted without touching its
+// indexes, so its statements can be larger.
 var chunkLimits = map[string]struct{ min, first, max int }{
-	DialectSQLite:   {min: 10, first: 20, max: 300},
+	DialectSQLite:   {min: 10, first: 20, max: 150},
 	DialectPostgres: {min: 10, first: 50, max: 2000},
 }
+
+// purgeCalm is how long after a statement over the budget the row limit
+// stays where that statement put it instead of growing back: on a shared
+// machine a busy spell (CPU or I/O) lasts seconds, and a limit growing by
+// an eighth a statement was back at its ceiling within a quarter of a
+// second, so every busy spell found statements sized for a quiet machine.
+const purgeCalm = 2 * time.Second
 
 // chunker sizes successive purge statements on one table from how long
 // the previous ones held the store.
@@ -47,6 +59,8 @@ type chunker struct {
 	rows     int // the next statement's row limit
 	min, max int
 	budget   time.Duration
+	// calmUntil is when the limit may grow again (see purgeCalm).
+	calmUntil time.Time
 }
 
 func (s *Store) newChunker() *chunker {
@@ -55,24 +69,67 @@ func (s *Store) newChunker() *chunker {
 }
 
 // done adapts the row limit to a statement of the current limit that held
-// the store for took: over the budget, the next limit is three quarters of
-// what would have fitted in it; under half the budget, it grows by an
-// eighth (slowly: the machine's load comes and goes); within the bounds
-// either way.
-func (c *chunker) done(took time.Duration) {
+// the store for took, ending at now: over the budget, the next limit is
+// three quarters of what would have fitted in it, and it does not grow
+// for purgeCalm; under half the budget (and calm), it grows by an eighth
+// (slowly: the machine's load comes and goes); within the bounds either
+// way.
+func (c *chunker) done(took time.Duration, now time.Time) {
 	switch {
 	case took > c.budget:
 		c.rows = max(c.min, int(int64(c.rows)*int64(c.budget)*3/(4*int64(took))))
-	case took < c.budget/2:
+		c.calmUntil = now.Add(purgeCalm)
+	case took < c.budget/2 && !now.Before(c.calmUntil):
 		c.rows = min(c.max, c.rows+max(1, c.rows/8))
 	}
 }
 
-// purgeClock is the purge's stopwatch and sleep, injected by tests (nil
-// fields: the wall clock and a timer).
+// purgeWALRate is how many bytes of WAL per second the purge writes at
+// most on PostgreSQL: after each statement it steps aside for as long as
+// writing that statement's WAL at this rate takes (walPause). PostgreSQL
+// checkpoints every max_wal_size/(1+checkpoint_completion_target) of WAL
+// (539 MB at the defaults, 1 GB and 0.9) or every checkpoint_timeout (5
+// min). Unpaced, a 1M-user purge wrote 20 MB/s, a checkpoint every 26 s,
+// and each checkpoint's sync phase (fsync of every data file the purge
+// dirtied) held requests' commits up to 306 ms (session 6). At 2 MiB/s,
+// with the requests' own WAL, checkpoints come every few minutes and have
+// far less to sync; a backlog of 1M users (3.3M rows, ~2 GB of WAL)
+// becomes a quarter-hour job, and a steady-state cycle deletes only what
+// expired in the last interval. Operators run PostgreSQL at its defaults,
+// so the purge must behave at them; a fixed rate, not a setting.
+const purgeWALRate = 2 << 20
+
+// walPause is how long writing wal bytes of WAL at purgeWALRate takes.
+func walPause(wal int64) time.Duration {
+	if wal <= 0 {
+		return 0
+	}
+	return time.Duration(wal * int64(time.Second) / purgeWALRate)
+}
+
+// walPosition is PostgreSQL's current WAL insert position in bytes, read
+// on the pool; false on SQLite, or when the server does not tell (then
+// the purge runs unpaced by WAL, as before).
+func (s *Store) walPosition(ctx context.Context) (int64, bool) {
+	if s.purgeClock.wal != nil {
+		return s.purgeClock.wal()
+	}
+	if s.dialect != DialectPostgres {
+		return 0, false
+	}
+	var pos int64
+	if err := s.db.QueryRowContext(ctx, "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint").Scan(&pos); err != nil {
+		return 0, false
+	}
+	return pos, true
+}
+
+// purgeClock is the purge's stopwatch, sleep and WAL meter, injected by
+// tests (nil fields: the wall clock, a timer and walPosition's query).
 type purgeClock struct {
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
+	wal   func() (int64, bool)
 }
 
 func (s *Store) purgeNow() time.Time {
@@ -112,9 +169,16 @@ func (s *Store) purgeSleep(ctx context.Context, d time.Duration) error {
 // counts in the statement's time, so the chunker sizes statements by the
 // WAL they write too, and the pause after one lasts as long. query is
 // prepared first (on SQLite) so that the transaction reuses it.
+//
+// It returns how long the purge should step aside after the statement:
+// as long as it held the store, or, on PostgreSQL, as long as writing the
+// WAL written meanwhile takes at purgeWALRate, if longer (that WAL is read
+// from the server's insert position before and after, so it includes what
+// requests wrote during the statement's few milliseconds).
 func (s *Store) purgeStatement(ctx context.Context, stats *PurgeStats, c *chunker, query string, fn func(tx *txn) error) (time.Duration, error) {
 	db := s.db
 	s.stmts.prepare(ctx, s.db, query)
+	walFrom, walOK := s.walPosition(ctx)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("begin transaction: %w", err)
@@ -136,17 +200,23 @@ func (s *Store) purgeStatement(ctx context.Context, stats *PurgeStats, c *chunke
 	} else if err = tx.Commit(); err != nil {
 		err = fmt.Errorf("commit: %w", err)
 	}
-	took := s.purgeNow().Sub(began)
+	ended := s.purgeNow()
+	took := ended.Sub(began)
 	stats.chunkDone(c.rows, took)
-	c.done(took)
-	return took, err
+	c.done(took, ended)
+	rest := took
+	if walTo, ok := s.walPosition(ctx); walOK && ok && walTo > walFrom {
+		stats.WALBytes += walTo - walFrom
+		rest = max(rest, walPause(walTo-walFrom))
+	}
+	return rest, err
 }
 
 // purgeBreathe runs between two purge statements: on SQLite it checkpoints
 // the WAL (PASSIVE: it never waits for, nor blocks, the writer or the
-// readers), then it waits out the rest of max(purgePause, took), took
-// being how long the last statement held the store.
-func (s *Store) purgeBreathe(ctx context.Context, took time.Duration) error {
+// readers), then it waits out the rest of max(purgePause, rest), rest
+// being what purgeStatement returned for the last statement.
+func (s *Store) purgeBreathe(ctx context.Context, rest time.Duration) error {
 	began := s.purgeNow()
 	if s.checkpointer != nil {
 		// A failed checkpoint is not the purge's failure: the writer's own
@@ -154,5 +224,5 @@ func (s *Store) purgeBreathe(ctx context.Context, took time.Duration) error {
 		var busy, log, done int
 		_ = s.checkpointer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
 	}
-	return s.purgeSleep(ctx, max(purgePause, took)-s.purgeNow().Sub(began))
+	return s.purgeSleep(ctx, max(purgePause, rest)-s.purgeNow().Sub(began))
 }

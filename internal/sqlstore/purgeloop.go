@@ -37,7 +37,7 @@ func (s *Store) RunPurge(ctx context.Context, now func() time.Time, log *slog.Lo
 				log.InfoContext(ctx, "purged expired rows", "rows", st.Rows, "chunks", st.Chunks,
 					"duration_ms", millis(time.Since(began)), "longest_chunk_ms", millis(st.LongestChunk),
 					"chunks_over_budget", st.OverBudget, "chunks_over_limit", st.OverLimit,
-					"chunk_rows_min", st.MinChunkRows, "chunk_rows_max", st.MaxChunkRows)
+					"chunk_rows_min", st.MinChunkRows, "chunk_rows_max", st.MaxChunkRows, "wal_bytes", st.WALBytes)
 			}
 			for _, f := range also {
 				f(ctx)
