@@ -40,10 +40,14 @@ const purgePause = 10 * time.Millisecond
 // and its time short when the machine stalls it: it was 300 until session
 // 7, when 2 of 34,581 statements of a 1M-user purge still held the writer
 // over 50 ms (60 ms). PostgreSQL marks rows deleted without touching its
-// indexes, so its statements can be larger.
+// indexes, so its statements can be larger; since the purge is paced by
+// its WAL there (purgeWALRate), a larger statement no longer makes the
+// purge faster, only its commit's WAL flush longer, which requests'
+// commits queue behind: 500 (2,000 until session 7, when statements
+// reached 1,500 rows and ~700 KB of WAL each).
 var chunkLimits = map[string]struct{ min, first, max int }{
 	DialectSQLite:   {min: 10, first: 20, max: 150},
-	DialectPostgres: {min: 10, first: 50, max: 2000},
+	DialectPostgres: {min: 10, first: 50, max: 500},
 }
 
 // purgeCalm is how long after a statement over the budget the row limit
