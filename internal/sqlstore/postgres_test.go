@@ -60,7 +60,7 @@ func TestPostgresReplicasMigrateAtOnce(t *testing.T) {
 	}
 	var n int
 	require.NoError(t, stores[0].DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
-	assert.Equal(t, 4, n, "each migration applied once")
+	assert.Equal(t, 5, n, "each migration applied once")
 }
 
 // TestPostgresReplicasShareState spreads racers over two stores (two
@@ -135,4 +135,30 @@ func testReplicasShareState(t *testing.T, url string) {
 	require.NoError(t, a.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM refresh_tokens").Scan(&n))
 	assert.Equal(t, 2, n, "one successor row")
 	t.Logf("%d racers over 2 replicas: %d consumption, %d rotation, %d of 10 hits", storetest.Racers, consumed, rotated, hitsOK)
+}
+
+// TestPostgresPurgedTablesVacuumSlowly: migration 0005 slows autovacuum on
+// the tables the purge deletes from (their own storage parameters), and
+// only on them (the server's settings are not the service's to change).
+func TestPostgresPurgedTablesVacuumSlowly(t *testing.T) {
+	s := openPostgres(t)
+	rows, err := s.DB().QueryContext(t.Context(), `SELECT c.relname, coalesce(array_to_string(c.reloptions, ','), '')
+		FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' ORDER BY c.relname`)
+	require.NoError(t, err)
+	defer func() { _ = rows.Close() }()
+	got := map[string]string{}
+	for rows.Next() {
+		var name, opts string
+		require.NoError(t, rows.Scan(&name, &opts))
+		got[name] = opts
+	}
+	require.NoError(t, rows.Err())
+	const slow = "autovacuum_vacuum_cost_delay=20,autovacuum_vacuum_cost_limit=200"
+	for _, table := range []string{"refresh_tokens", "token_families", "audit_events"} {
+		assert.Equal(t, slow, got[table], table)
+	}
+	for _, table := range []string{"one_time_tokens", "rate_limits", "users", "schema_migrations"} {
+		require.Contains(t, got, table)
+		assert.Empty(t, got[table], table)
+	}
 }
