@@ -207,16 +207,23 @@ func TestPurgeChunksFollowTheClock(t *testing.T) {
 				assert.Equal(t, tc.step, st.LongestChunk, "the clock's statement time")
 				assert.Equal(t, tc.wantOverBudget, st.OverBudget > 0 && st.OverBudget == st.Chunks, "every statement over the budget, or none")
 				assert.Zero(t, st.OverLimit, "none over %s", PurgeStatementLimit)
-				if tc.wantSleep == 0 {
-					assert.Empty(t, f.sleeps)
-					return
-				}
-				require.NotEmpty(t, f.sleeps)
-				for _, d := range f.sleeps {
-					assert.Equal(t, tc.wantSleep, d)
-				}
+				assertSleeps(t, f.sleeps, tc.wantSleep)
 			})
 		}
+	}
+}
+
+// assertSleeps checks that the purge slept want after each statement, or,
+// with want 0, never.
+func assertSleeps(t *testing.T, sleeps []time.Duration, want time.Duration) {
+	t.Helper()
+	if want == 0 {
+		assert.Empty(t, sleeps)
+		return
+	}
+	require.NotEmpty(t, sleeps)
+	for _, d := range sleeps {
+		assert.Equal(t, want, d)
 	}
 }
 
@@ -273,14 +280,7 @@ func TestPurgePacesByWAL(t *testing.T) {
 				} else {
 					assert.Zero(t, st.WALBytes)
 				}
-				if tc.wantSleep == 0 {
-					assert.Empty(t, f.sleeps)
-					return
-				}
-				require.NotEmpty(t, f.sleeps)
-				for _, d := range f.sleeps {
-					assert.Equal(t, tc.wantSleep, d)
-				}
+				assertSleeps(t, f.sleeps, tc.wantSleep)
 			})
 		}
 	}
