@@ -310,7 +310,7 @@ func purgeUnderLoad(ctx context.Context, r *rig, l *scaleLoad, dbURL, dbPath str
 		}()
 	}
 	// Paced by its WAL on PostgreSQL (sqlstore's purgeWALRate), a 1M-user
-	// backlog takes a quarter of an hour or more.
+	// backlog takes more than half an hour (session 7).
 	cycle, rows, err := waitPurgeCycle(ctx, l.in, restarted.Add(firstCycle+60*time.Minute))
 	time.Sleep(time.Second)
 	stop()

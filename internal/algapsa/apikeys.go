@@ -89,7 +89,7 @@ const lockFamilySQL = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 // the flush wait is part of every request's latency (the exchange's other
 // commits are the own store's); a single-connection timing put the
 // refresh's mint at 130-150 µs of database CPU instead of 240-260 µs.
-const mintLockSQL = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), set_config('synchronous_commit', 'off', true)"
+const mintLockSQL = lockFamilySQL + ", set_config('synchronous_commit', 'off', true)"
 
 func familyLockKey(familyID string) string { return KeyIssuer + "/family/" + familyID }
 

@@ -97,8 +97,8 @@ func (c *chunker) done(took time.Duration, now time.Time) {
 // and each checkpoint's sync phase (fsync of every data file the purge
 // dirtied) held requests' commits up to 306 ms (session 6). At 2 MiB/s,
 // with the requests' own WAL, checkpoints come every few minutes and have
-// far less to sync; a backlog of 1M users (3.3M rows, ~2 GB of WAL)
-// becomes a quarter-hour job, and a steady-state cycle deletes only what
+// far less to sync; a backlog of 1M users (3.3M rows; a deleted row's WAL
+// grows to ~2 KB late in the walk) takes more than half an hour, and a steady-state cycle deletes only what
 // expired in the last interval. Operators run PostgreSQL at its defaults,
 // so the purge must behave at them; a fixed rate, not a setting.
 const purgeWALRate = 2 << 20
