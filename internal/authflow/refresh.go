@@ -127,11 +127,26 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 	// one still triggers theft detection.
 	// A pending adoption is settled (and its grace period started) only
 	// when the refresh may be answered, so it is checked the same way.
+	var user mobileauth.User
 	if live || (owner.AdoptionPending && owner.RevokedAt == nil) {
-		if _, err := m.activeInternal(); err != nil {
+		if user, err = m.activeInternal(); err != nil {
 			return RefreshResult{}, s.refuseUser(ctx, owner.TenantID, owner.UserID, owner.FamilyID, err)
 		}
 		if err := s.refreshGate(m.gate); err != nil {
+			return RefreshResult{}, err
+		}
+	}
+	// A live token's access credential is issued before the rotation, so
+	// that the rotation is the last step that can fail: a mint that fails
+	// (AlgaPSA's database down while this store is up) then leaves the
+	// token live for the phone's retry, however long the outage, where
+	// after the rotation it would leave a rotated token that reads as theft
+	// once the grace period is over. A credential issued for a rotation
+	// that then fails is never handed out, and the family's next mint ends
+	// it (API keys: one active key per family).
+	var access AccessToken
+	if live {
+		if access, err = s.issue(ctx, user, owner.FamilyID, req.Device); err != nil {
 			return RefreshResult{}, err
 		}
 	}
@@ -153,24 +168,16 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 		}
 		event = "refresh_grace_replay"
 	}
-	user, err := m.activeInternal()
-	if err != nil {
-		return RefreshResult{}, s.refuseUser(ctx, cur.TenantID, cur.UserID, cur.FamilyID, err)
-	}
 	if !live {
+		if user, err = m.activeInternal(); err != nil {
+			return RefreshResult{}, s.refuseUser(ctx, cur.TenantID, cur.UserID, cur.FamilyID, err)
+		}
 		if err := s.refreshGate(m.gate); err != nil {
 			return RefreshResult{}, err
 		}
-	}
-	access, err := s.access.Issue(ctx, user, cur.FamilyID, req.Device)
-	if errors.Is(err, mobileauth.ErrNotFound) {
-		// The owner lost mobile access a moment ago (the key store checks
-		// the owner again as it mints).
-		s.events.AuthEvent("refresh_rejected", "user")
-		return RefreshResult{}, unauthorized(err)
-	}
-	if err != nil {
-		return RefreshResult{}, err
+		if access, err = s.issue(ctx, user, cur.FamilyID, req.Device); err != nil {
+			return RefreshResult{}, err
+		}
 	}
 	if err := s.confirmFamilyLive(ctx, cur.TenantID, cur.UserID, cur.FamilyID); err != nil {
 		if !errors.Is(err, errRecheckUnavailable) {
@@ -190,6 +197,19 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 			RecordID: cur.FamilyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
 	}
 	return RefreshResult{AccessToken: access.Token, RefreshToken: successor, ExpiresInSec: int(access.TTL.Seconds())}, nil
+}
+
+// issue makes the family's next access credential for user, whose
+// activity and plan the caller has checked.
+func (s *Service) issue(ctx context.Context, user mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error) {
+	access, err := s.access.Issue(ctx, user, familyID, dev)
+	if errors.Is(err, mobileauth.ErrNotFound) {
+		// The owner lost mobile access a moment ago (the key store checks
+		// the owner again as it mints).
+		s.events.AuthEvent("refresh_rejected", "user")
+		return AccessToken{}, unauthorized(err)
+	}
+	return access, err
 }
 
 // refuseUser ends a refresh whose user was disabled, or made a client
