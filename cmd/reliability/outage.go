@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,8 +111,20 @@ func runOutage(ctx context.Context, r *rig, name, what string, l outageLoad, sto
 	var nextOTT atomic.Int64
 	answered503 := &ottList{}
 	chains := append([]harness.Chain(nil), l.chains...)
+	// A chain is refreshed by one worker at a time, as one phone refreshes
+	// its token: two in flight at once could answer out of order, and the
+	// later answer would put back a token the earlier one had rotated.
 	var chainMu sync.Mutex
+	busy := make([]bool, len(chains))
 	nextChain := 0
+	// Each chain's refreshes under load (when, what answered, which token
+	// by a short digest), printed for a chain whose token is then lost.
+	history := make([][]string, len(chains))
+	t0 := time.Now()
+	note := func(k int, presented string, res result, got string) {
+		history[k] = append(history[k], fmt.Sprintf("%.3fs+%dms %s→%s %s",
+			res.at.Sub(t0).Seconds(), res.dur.Milliseconds(), digest(presented), digest(got), res.kind()))
+	}
 	worker := func(w int) {
 		defer wg.Done()
 		for i := 0; loadCtx.Err() == nil; i++ {
@@ -131,14 +146,21 @@ func runOutage(ctx context.Context, r *rig, name, what string, l outageLoad, sto
 				chainMu.Lock()
 				k := nextChain % len(chains)
 				nextChain++
+				if busy[k] {
+					chainMu.Unlock()
+					continue
+				}
+				busy[k] = true
 				ch := chains[k]
 				chainMu.Unlock()
 				p, res := c.refresh(loadCtx, in.base, ch.Token, ch.IP)
+				chainMu.Lock()
 				if res.status == http.StatusOK {
-					chainMu.Lock()
 					chains[k].Token = p.refresh
-					chainMu.Unlock()
 				}
+				note(k, ch.Token, res, p.refresh)
+				busy[k] = false
+				chainMu.Unlock()
 				record(eps["refresh"], res, unavailable)
 			case 2:
 				record(eps["verify"], c.verify(loadCtx, in.base, held.access), unavailable)
@@ -167,14 +189,17 @@ func runOutage(ctx context.Context, r *rig, name, what string, l outageLoad, sto
 	}()
 
 	time.Sleep(2 * time.Second)
+	stopAt := time.Now()
 	if err := stop(ctx); err != nil {
 		stopLoad()
 		wg.Wait()
 		return []verdict{failed(name, err)}
 	}
 	down.Store(true)
+	downAt := time.Now()
 	time.Sleep(r.prof.outage)
 	down.Store(false)
+	upAt := time.Now()
 	if err := start(ctx); err != nil {
 		stopLoad()
 		wg.Wait()
@@ -221,10 +246,12 @@ func runOutage(ctx context.Context, r *rig, name, what string, l outageLoad, sto
 	// (the one its last 200 returned) refreshes now.
 	lost := 0
 	if recovered >= 0 {
-		for _, ch := range chains {
+		for k, ch := range chains {
 			if _, res := rc.refresh(ctx, in.base, ch.Token, ch.IP); res.status != http.StatusOK {
 				lost++
-				r.logf("%s: a held refresh token got %s %s after recovery", name, res.kind(), res.body)
+				r.logf("%s: held refresh token %s of chain %d got %s %s after recovery; stop at %.3fs, down %.3fs–%.3fs, back at %.3fs, now %.3fs; the chain's refreshes under load (start+duration presented→received outcome): %s",
+					name, digest(ch.Token), k, res.kind(), res.body, stopAt.Sub(t0).Seconds(), downAt.Sub(t0).Seconds(),
+					upAt.Sub(t0).Seconds(), back.Sub(t0).Seconds(), time.Since(t0).Seconds(), strings.Join(history[k], ", "))
 			}
 		}
 	}
@@ -259,6 +286,15 @@ func runOutage(ctx context.Context, r *rig, name, what string, l outageLoad, sto
 			figures: fmt.Sprintf("OTTs whose exchange got 503 during the outage, presented again after it: %s (a 503 with Retry-After must be retryable)", retried)},
 	)
 	return vs
+}
+
+// digest names a token in the log without printing it.
+func digest(tok string) string {
+	if tok == "" {
+		return "-"
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:3])
 }
 
 func keys(m map[string]bool) []string {
