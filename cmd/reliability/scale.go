@@ -214,12 +214,21 @@ func (l *scaleLoad) refresh(ctx context.Context) result {
 	if res.status == http.StatusOK {
 		l.mu.Lock()
 		l.chains[k].Token = p.refresh
+		l.access = p.access
 		l.mu.Unlock()
 	}
 	return res
 }
 
-func (l *scaleLoad) verify(ctx context.Context) result { return l.c.verify(ctx, l.in.base, l.access) }
+// verify presents the newest access token a refresh returned (the first
+// one the supply issued until then): a purge cycle under load outlasts
+// an access token's lifetime.
+func (l *scaleLoad) verify(ctx context.Context) result {
+	l.mu.Lock()
+	access := l.access
+	l.mu.Unlock()
+	return l.c.verify(ctx, l.in.base, access)
+}
 
 // endpoint returns the request function of one measured endpoint.
 func (l *scaleLoad) endpoint(name string) func(context.Context) result {
