@@ -243,16 +243,15 @@ func runOutage(ctx context.Context, r *rig, name, what string, l outageLoad, sto
 	}
 
 	// No refresh token a client holds was lost: each chain's latest token
-	// (the one its last 200 returned) refreshes now.
+	// (the one its last 200 returned) refreshes now. Asked even when the
+	// recovery never completed: a lost token is then the likeliest cause.
 	lost := 0
-	if recovered >= 0 {
-		for k, ch := range chains {
-			if _, res := rc.refresh(ctx, in.base, ch.Token, ch.IP); res.status != http.StatusOK {
-				lost++
-				r.logf("%s: held refresh token %s of chain %d got %s %s after recovery; stop at %.3fs, down %.3fs–%.3fs, back at %.3fs, now %.3fs; the chain's refreshes under load (start+duration presented→received outcome): %s",
-					name, digest(ch.Token), k, res.kind(), res.body, stopAt.Sub(t0).Seconds(), downAt.Sub(t0).Seconds(),
-					upAt.Sub(t0).Seconds(), back.Sub(t0).Seconds(), time.Since(t0).Seconds(), strings.Join(history[k], ", "))
-			}
+	for k, ch := range chains {
+		if _, res := rc.refresh(ctx, in.base, ch.Token, ch.IP); res.status != http.StatusOK {
+			lost++
+			r.logf("%s: held refresh token %s of chain %d got %s %s after recovery; stop at %.3fs, down %.3fs–%.3fs, back at %.3fs, now %.3fs; the chain's refreshes under load (start+duration presented→received outcome): %s",
+				name, digest(ch.Token), k, res.kind(), res.body, stopAt.Sub(t0).Seconds(), downAt.Sub(t0).Seconds(),
+				upAt.Sub(t0).Seconds(), back.Sub(t0).Seconds(), time.Since(t0).Seconds(), strings.Join(history[k], ", "))
 		}
 	}
 
