@@ -278,6 +278,7 @@ func (s *Store) purgeAudit(ctx context.Context, stats *PurgeStats, before any) (
 func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, table, cond string, first K, stopWhenNoneDue bool, arg any) (int64, error) {
 	next := "SELECT MAX(id) FROM (SELECT id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT $2) AS chunk"
 	del := "DELETE FROM " + table + " WHERE id > $1 AND id <= $2 AND " + cond
+	due := "SELECT EXISTS (SELECT 1 FROM " + table + " WHERE id > $1 AND id <= $2 AND " + cond + ")"
 	c := s.newChunker()
 	var total int64
 	last := first
@@ -295,6 +296,24 @@ func purgeByIDChunks[K any](ctx context.Context, s *Store, stats *PurgeStats, ta
 			}
 			if !upto.Valid {
 				return total, nil
+			}
+			// Only a chunk with something to delete takes the one writer:
+			// a walk over a table whose rows are mostly live (the
+			// families, on every cycle) then reads instead of holding it
+			// thousands of times to delete nothing.
+			var found bool
+			if err := s.readRow(ctx, due, last, upto.V, arg).Scan(&found); err != nil {
+				return total, err
+			}
+			if !found {
+				if stopWhenNoneDue {
+					return total, nil
+				}
+				last = upto.V
+				if err := s.purgeSleep(ctx, purgePause); err != nil {
+					return total, err
+				}
+				continue
 			}
 		}
 		var n int64

@@ -103,6 +103,41 @@ func TestPurgeDeletesInChunks(t *testing.T) {
 	}
 }
 
+// On SQLite the walk over the families, which every cycle makes, reads
+// each chunk first and takes the one writer only where something is due
+// (PostgreSQL's delete takes no table-wide lock, so it deletes straight
+// away).
+func TestIdlePurgeTakesNoWriter(t *testing.T) {
+	withChunkLimits(t, 3, 3, 3)
+	s := engines[0].open(t)
+	seedPurge(t, s, 30)
+	at := purgeT0.Add(FamilyRetention + 2*time.Hour)
+	first, err := s.PurgeCycle(t.Context(), at)
+	require.NoError(t, err)
+	assert.Equal(t, int64(30+20+20), first.Rows, "30 OTTs, 20 expired tokens, their 20 families")
+	assert.Equal(t, 10, countRows(t, s, "token_families"))
+
+	// One statement per expiring table (one-time tokens, web sessions,
+	// refresh tokens, rate limits), found through its expiry index,
+	// whatever the table's size; none for the 10 live families (4 chunks
+	// of 3), which are only read.
+	const expiringTables = 4
+	idle, err := s.PurgeCycle(t.Context(), at.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Zero(t, idle.Rows)
+	assert.Equal(t, expiringTables, idle.Chunks, "no delete statement for the live families")
+
+	// A family that becomes due between live ones is still found.
+	require.NoError(t, s.RevokeFamily(t.Context(), "fam-015", purgeT0))
+	_, err = s.DB().ExecContext(t.Context(), "DELETE FROM refresh_tokens WHERE family_id = 'fam-015'")
+	require.NoError(t, err)
+	again, err := s.PurgeCycle(t.Context(), at.Add(2*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), again.Rows)
+	assert.Equal(t, expiringTables+1, again.Chunks, "one statement more, for the chunk with the due family")
+	assert.Equal(t, 9, countRows(t, s, "token_families"))
+}
+
 // The row limit shrinks in proportion when a statement runs over the
 // budget, grows by an eighth when one runs well under it, stays within
 // its bounds, and holds between half the budget and the budget; after a
