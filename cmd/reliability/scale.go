@@ -416,22 +416,26 @@ type purgeCycle struct {
 	walBytes int64
 }
 
+// purgeLine is the service's log line of a finished purge cycle
+// (sqlstore.RunPurge: "purged expired rows").
+type purgeLine struct {
+	Time         time.Time `json:"time"`
+	Rows         int64     `json:"rows"`
+	Chunks       int       `json:"chunks"`
+	Duration     float64   `json:"duration_ms"`
+	LongestChunk float64   `json:"longest_chunk_ms"`
+	OverBudget   int       `json:"chunks_over_budget"`
+	OverLimit    int       `json:"chunks_over_limit"`
+	WALBytes     int64     `json:"wal_bytes"`
+}
+
 // waitPurgeCycle waits for in's log line of a finished purge cycle
 // (sqlstore.RunPurge: "purged expired rows", with its duration) and
 // returns the cycle's span and rows.
 func waitPurgeCycle(ctx context.Context, in *instance, deadline time.Time) (purgeCycle, int64, error) {
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		for _, line := range logRecords(in.logs(), "purged expired rows") {
-			var e struct {
-				Time         time.Time `json:"time"`
-				Rows         int64     `json:"rows"`
-				Chunks       int       `json:"chunks"`
-				Duration     float64   `json:"duration_ms"`
-				LongestChunk float64   `json:"longest_chunk_ms"`
-				OverBudget   int       `json:"chunks_over_budget"`
-				OverLimit    int       `json:"chunks_over_limit"`
-				WALBytes     int64     `json:"wal_bytes"`
-			}
+			var e purgeLine
 			if err := json.Unmarshal([]byte(line), &e); err != nil {
 				return purgeCycle{}, 0, fmt.Errorf("purge log line: %w", err)
 			}
@@ -455,11 +459,7 @@ func laterCycles(logs string) string {
 	var rows int64
 	var busy time.Duration
 	for i, line := range logRecords(logs, "purged expired rows") {
-		var e struct {
-			Rows     int64   `json:"rows"`
-			Chunks   int     `json:"chunks"`
-			Duration float64 `json:"duration_ms"`
-		}
+		var e purgeLine
 		if i == 0 || json.Unmarshal([]byte(line), &e) != nil {
 			continue
 		}

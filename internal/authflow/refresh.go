@@ -129,10 +129,7 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 	// when the refresh may be answered, so it is checked the same way.
 	var user mobileauth.User
 	if live || (owner.AdoptionPending && owner.RevokedAt == nil) {
-		if user, err = m.activeInternal(); err != nil {
-			return RefreshResult{}, s.refuseUser(ctx, owner.TenantID, owner.UserID, owner.FamilyID, err)
-		}
-		if err := s.refreshGate(m.gate); err != nil {
+		if user, err = s.admit(ctx, m, owner); err != nil {
 			return RefreshResult{}, err
 		}
 	}
@@ -169,10 +166,7 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 		event = "refresh_grace_replay"
 	}
 	if !live {
-		if user, err = m.activeInternal(); err != nil {
-			return RefreshResult{}, s.refuseUser(ctx, cur.TenantID, cur.UserID, cur.FamilyID, err)
-		}
-		if err := s.refreshGate(m.gate); err != nil {
+		if user, err = s.admit(ctx, m, cur); err != nil {
 			return RefreshResult{}, err
 		}
 		if access, err = s.issue(ctx, user, cur.FamilyID, req.Device); err != nil {
@@ -197,6 +191,17 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 			RecordID: cur.FamilyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
 	}
 	return RefreshResult{AccessToken: access.Token, RefreshToken: successor, ExpiresInSec: int(access.TTL.Seconds())}, nil
+}
+
+// admit checks that m, the owner of token t, may still refresh: an active
+// internal user (else the session ends, refuseUser) of a tenant whose plan
+// grants mobile access.
+func (s *Service) admit(ctx context.Context, m member, t mobileauth.RefreshToken) (mobileauth.User, error) {
+	user, err := m.activeInternal()
+	if err != nil {
+		return user, s.refuseUser(ctx, t.TenantID, t.UserID, t.FamilyID, err)
+	}
+	return user, s.refreshGate(m.gate)
 }
 
 // issue makes the family's next access credential for user, whose
