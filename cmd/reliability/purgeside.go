@@ -298,9 +298,15 @@ func orDash(s string) string {
 // files. A commit waits for its WAL fsync, and while the checkpointer
 // fsyncs the data files that the purge (and everyone) dirtied, the disk
 // answers that fsync late.
+//
+// It also holds the log's lock waits (log_lock_waits): on PostgreSQL a
+// purge statement holds up a request only if the request waits for a row
+// it locked, and the rig's cluster logs every lock wait that reaches 50 ms
+// (deadlock_timeout).
 type checkpointLog struct {
-	started []time.Time    // "checkpoint starting"
-	syncs   [][2]time.Time // each sync phase: [complete − sync, complete]
+	started   []time.Time    // "checkpoint starting"
+	syncs     [][2]time.Time // each sync phase: [complete − sync, complete]
+	lockWaits []time.Time    // "still waiting for …": a wait reached 50 ms
 }
 
 // readCheckpoints parses the cluster's log at path; nil when unreadable.
@@ -311,7 +317,7 @@ func readCheckpoints(path string) *checkpointLog {
 	}
 	c := &checkpointLog{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if len(line) < 23 || !strings.Contains(line, "checkpoint ") {
+		if len(line) < 23 || !strings.Contains(line, "checkpoint ") && !strings.Contains(line, " still waiting for ") {
 			continue
 		}
 		at, err := time.Parse("2006-01-02 15:04:05.000", line[:23])
@@ -319,6 +325,8 @@ func readCheckpoints(path string) *checkpointLog {
 			continue
 		}
 		switch {
+		case strings.Contains(line, " still waiting for "):
+			c.lockWaits = append(c.lockWaits, at)
 		case strings.Contains(line, "checkpoint starting:"):
 			c.started = append(c.started, at)
 		case strings.Contains(line, "checkpoint complete:"):
@@ -333,6 +341,20 @@ func readCheckpoints(path string) *checkpointLog {
 		}
 	}
 	return c
+}
+
+// lockWaitsIn counts the lock waits that reached 50 ms in [from, to].
+func (c *checkpointLog) lockWaitsIn(from, to time.Time) int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for _, at := range c.lockWaits {
+		if !at.Before(from) && !at.After(to) {
+			n++
+		}
+	}
+	return n
 }
 
 // during counts the checkpoints started in [from, to].

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestServedAroundHeldUp: requests fall into before, during and control by
@@ -60,4 +66,40 @@ func TestServedAroundHeldUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The cluster's log tells the verdict when checkpoints ran and which lock
+// waits reached deadlock_timeout (50 ms); the PostgreSQL purge verdict
+// counts the waits inside the cycle only.
+func TestReadCheckpointsLockWaits(t *testing.T) {
+	log := strings.Join([]string{
+		"2026-12-07 02:00:00.100 UTC [10] LOG:  checkpoint starting: time",
+		"2026-12-07 02:00:01.000 UTC [11] LOG:  process 11 still waiting for ShareLock on transaction 750 after 50.112 ms",
+		"2026-12-07 02:00:01.000 UTC [11] DETAIL:  Process holding the lock: 12. Wait queue: 11.",
+		"2026-12-07 02:00:02.500 UTC [10] LOG:  checkpoint complete: wrote 3 buffers (0.0%); 0 WAL file(s) added, 0 removed, 0 recycled; write=0.001 s, sync=0.400 s, total=2.4 s",
+		"2026-12-07 02:00:09.000 UTC [13] LOG:  process 13 still waiting for RowExclusiveLock on relation 16390 of database 5 after 50.01 ms",
+		"not a log line",
+	}, "\n")
+	path := filepath.Join(t.TempDir(), "pg.log")
+	require.NoError(t, os.WriteFile(path, []byte(log), 0o600))
+	c := readCheckpoints(path)
+	require.NotNil(t, c)
+	at := func(s string) time.Time {
+		v, err := time.Parse("15:04:05.000", s)
+		require.NoError(t, err)
+		return time.Date(2026, 12, 7, v.Hour(), v.Minute(), v.Second(), v.Nanosecond(), time.UTC)
+	}
+	for _, tc := range []struct {
+		from, to string
+		want     int
+	}{
+		{"02:00:00.000", "02:00:10.000", 2},
+		{"02:00:00.000", "02:00:05.000", 1},
+		{"02:00:01.001", "02:00:08.999", 0},
+	} {
+		assert.Equal(t, tc.want, c.lockWaitsIn(at(tc.from), at(tc.to)), "%s–%s", tc.from, tc.to)
+	}
+	assert.Equal(t, 1, c.during(at("02:00:00.000"), at("02:00:10.000")), "one checkpoint started")
+	assert.True(t, c.syncing(at("02:00:02.200"), at("02:00:02.300")), "inside its 0.4 s sync")
+	assert.Zero(t, (*checkpointLog)(nil).lockWaitsIn(at("02:00:00.000"), at("02:00:10.000")), "no log: nothing counted")
 }

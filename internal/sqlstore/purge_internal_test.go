@@ -297,7 +297,9 @@ func TestPurgePacesByWAL(t *testing.T) {
 			wantSleep  time.Duration // each pause's sleep; 0: none
 			wantWAL    bool
 		}{
-			{"a statement writing 1 MiB pauses 0.5 s", quick, purgeWALRate / 2, false, 500*time.Millisecond - quick, true},
+			// The statement (quick) and the pause's checkpoint step (quick)
+			// count in the 0.5 s its WAL takes at purgeWALRate.
+			{"a statement writing 1 MiB takes 0.5 s with its pause", quick, purgeWALRate / 2, false, 500*time.Millisecond - 2*quick, true},
 			{"one writing 1 KiB pauses purgePause", quick, 1 << 10, false, purgePause - quick, true},
 			{"a slow statement pauses its own time", 4 * purgeBudget, 1 << 10, false, 0, true},
 			{"WAL position unknown: paced by time", quick, purgeWALRate / 2, true, purgePause - quick, false},
@@ -310,6 +312,15 @@ func TestPurgePacesByWAL(t *testing.T) {
 				st, err := s.PurgeCycle(t.Context(), purgeT0.Add(FamilyRetention+2*time.Hour))
 				require.NoError(t, err)
 				assert.Equal(t, int64(60+40+40), st.Rows, "every OTT, the expired tokens and their families")
+				var names []string
+				var rows int64
+				var chunks int
+				for _, tp := range st.Tables {
+					names, rows, chunks = append(names, tp.Table), rows+tp.Rows, chunks+tp.Chunks
+				}
+				assert.Equal(t, []string{"one_time_tokens", "web_sessions", "refresh_tokens", "rate_limits", "token_families", "audit_events"}, names, "one share per table, in walk order")
+				assert.Equal(t, st.Rows, rows, "the tables' rows add up to the cycle's")
+				assert.Equal(t, st.Chunks, chunks, "and so do their statements")
 				if tc.wantWAL {
 					assert.Equal(t, int64(st.Chunks)*tc.walStep, st.WALBytes, "each statement's WAL counted")
 				} else {

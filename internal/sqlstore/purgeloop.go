@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -37,13 +38,26 @@ func (s *Store) RunPurge(ctx context.Context, now func() time.Time, log *slog.Lo
 				log.InfoContext(ctx, "purged expired rows", "rows", st.Rows, "chunks", st.Chunks,
 					"duration_ms", millis(time.Since(began)), "longest_chunk_ms", millis(st.LongestChunk),
 					"chunks_over_budget", st.OverBudget, "chunks_over_limit", st.OverLimit,
-					"chunk_rows_min", st.MinChunkRows, "chunk_rows_max", st.MaxChunkRows, "wal_bytes", st.WALBytes)
+					"chunk_rows_min", st.MinChunkRows, "chunk_rows_max", st.MaxChunkRows, "wal_bytes", st.WALBytes,
+					"tables", tablesSummary(st.Tables))
 			}
 			for _, f := range also {
 				f(ctx)
 			}
 		}
 	}
+}
+
+// tablesSummary lists the tables the cycle deleted from, or took a
+// statement in.
+func tablesSummary(ts []TablePurge) string {
+	var parts []string
+	for _, t := range ts {
+		if t.Rows > 0 || t.Chunks > 1 {
+			parts = append(parts, t.String())
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
