@@ -348,13 +348,7 @@ func (c *checkpointLog) lockWaitsIn(from, to time.Time) int {
 	if c == nil {
 		return 0
 	}
-	n := 0
-	for _, at := range c.lockWaits {
-		if !at.Before(from) && !at.After(to) {
-			n++
-		}
-	}
-	return n
+	return countIn(c.lockWaits, from, to)
 }
 
 // during counts the checkpoints started in [from, to].
@@ -362,8 +356,13 @@ func (c *checkpointLog) during(from, to time.Time) int {
 	if c == nil {
 		return 0
 	}
+	return countIn(c.started, from, to)
+}
+
+// countIn counts the times in [from, to].
+func countIn(ts []time.Time, from, to time.Time) int {
 	n := 0
-	for _, at := range c.started {
+	for _, at := range ts {
 		if !at.Before(from) && !at.After(to) {
 			n++
 		}
