@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -184,6 +185,9 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
+// errSupplyExhausted ends a client of closedLoop: no OTT left to exchange.
+var errSupplyExhausted = errors.New("OTT supply exhausted")
+
 // scaleLoad drives the three measured endpoints.
 type scaleLoad struct {
 	c      *client
@@ -199,7 +203,7 @@ type scaleLoad struct {
 func (l *scaleLoad) exchange(ctx context.Context) result {
 	j := int(l.next.Add(1) - 1)
 	if j >= len(l.otts) {
-		return result{err: fmt.Errorf("OTT supply exhausted")}
+		return result{err: errSupplyExhausted}
 	}
 	_, res := l.c.exchange(ctx, l.in.base, l.otts[j])
 	return res
@@ -257,8 +261,8 @@ func closedLoop(ctx context.Context, n int, d time.Duration, do func(context.Con
 			for runCtx.Err() == nil {
 				res := do(ctx)
 				if res.status != http.StatusOK {
-					if res.err != nil && strings.Contains(res.err.Error(), "exhausted") {
-						errs.add("OTT supply exhausted")
+					if errors.Is(res.err, errSupplyExhausted) {
+						errs.add(errSupplyExhausted.Error())
 						return
 					}
 					errs.add(res.kind())
@@ -323,8 +327,9 @@ func purgeUnderLoad(ctx context.Context, r *rig, l *scaleLoad, dbURL, dbPath str
 	// Paced by its WAL on PostgreSQL (sqlstore's purgeWALRate), a 1M-user
 	// backlog takes over an hour: session 9's run had deleted the tokens
 	// (about 29 min) and the families (about 23 min) and was about two
-	// thirds through the audit events when a 60-minute wait ended it. The wait bounds the harness,
-	// not the purge (a backlog is a one-off; a steady cycle takes seconds).
+	// thirds through the audit events when a 60-minute wait ended it. The
+	// wait bounds the harness, not the purge (a backlog is a one-off; a
+	// steady cycle takes seconds).
 	cycle, rows, err := waitPurgeCycle(ctx, l.in, restarted.Add(firstCycle+90*time.Minute))
 	// The control: the same load, as long as the cycle (30 s to 5 min),
 	// once the backlog is gone (the later cycles find a few rows each).

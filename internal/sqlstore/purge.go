@@ -73,11 +73,12 @@ func (t TablePurge) String() string {
 	return fmt.Sprintf("%s %d rows, %d statements, %s, WAL %.1f MiB", t.Table, t.Rows, t.Chunks, t.Took.Round(time.Millisecond), float64(t.WALBytes)/(1<<20))
 }
 
-// walk runs one table's walk and records its share in st.Tables.
-func (st *PurgeStats) walk(table string, fn func() (int64, error)) (int64, error) {
-	chunks, wal, began := st.Chunks, st.WALBytes, time.Now()
+// walk runs one table's walk and records its share in st.Tables, timed
+// by the purge's stopwatch (see purgeClock).
+func (s *Store) walk(st *PurgeStats, table string, fn func() (int64, error)) (int64, error) {
+	chunks, wal, began := st.Chunks, st.WALBytes, s.purgeNow()
 	n, err := fn()
-	st.Tables = append(st.Tables, TablePurge{Table: table, Rows: n, Chunks: st.Chunks - chunks, Took: time.Since(began), WALBytes: st.WALBytes - wal})
+	st.Tables = append(st.Tables, TablePurge{Table: table, Rows: n, Chunks: st.Chunks - chunks, Took: s.purgeNow().Sub(began), WALBytes: st.WALBytes - wal})
 	return n, err
 }
 
@@ -125,7 +126,7 @@ func (s *Store) purge(ctx context.Context, now time.Time, stats *PurgeStats) (in
 		if st.table == "refresh_tokens" && s.dialect == DialectPostgres {
 			purge = s.purgeRefreshTokensPostgres
 		}
-		n, err := stats.walk(st.table, func() (int64, error) { return purge(ctx, stats, st.table, at) })
+		n, err := s.walk(stats, st.table, func() (int64, error) { return purge(ctx, stats, st.table, at) })
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("purge %s: %w", st.what, err)
@@ -134,12 +135,12 @@ func (s *Store) purge(ctx context.Context, now time.Time, stats *PurgeStats) (in
 	// Families go after their refresh tokens, so that the tokens are
 	// deleted by the chunks above rather than by the foreign key's cascade
 	// in one unbounded statement.
-	n, err := stats.walk("token_families", func() (int64, error) { return s.purgeFamilies(ctx, stats, old) })
+	n, err := s.walk(stats, "token_families", func() (int64, error) { return s.purgeFamilies(ctx, stats, old) })
 	total += n
 	if err != nil {
 		return total, fmt.Errorf("purge token families: %w", err)
 	}
-	n, err = stats.walk("audit_events", func() (int64, error) { return s.purgeAudit(ctx, stats, s.ts(now.Add(-s.auditRetention))) })
+	n, err = s.walk(stats, "audit_events", func() (int64, error) { return s.purgeAudit(ctx, stats, s.ts(now.Add(-s.auditRetention))) })
 	total += n
 	if err != nil {
 		return total, fmt.Errorf("purge audit events: %w", err)
