@@ -56,17 +56,24 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (_ Exchange
 		return ExchangeResult{}, err
 	}
 	now := s.now()
-	ott, err := s.st.OTTs.ConsumeOTT(ctx, token.HashOf(req.OTT), now)
+	hash := token.HashOf(req.OTT)
+	s.releaseBeforeRetry(ctx, hash, now)
+	ott, err := s.st.OTTs.ConsumeOTT(ctx, hash, now)
 	if errors.Is(err, mobileauth.ErrNotFound) {
 		s.events.AuthEvent("ott_rejected", "unknown_or_used")
 		return ExchangeResult{}, unauthorized(err)
 	}
 	if err != nil {
+		if retryable(err) {
+			// The consume may have committed with its reply lost; the
+			// OTT lived at most OTTTTL from now.
+			s.unreleased.add(hash, unreleasedOTT{consumedAt: now, until: now.Add(s.set.OTTTTL)}, now)
+		}
 		return ExchangeResult{}, fmt.Errorf("consume OTT: %w", err)
 	}
 	defer func() {
 		if err != nil && retryable(err) {
-			s.releaseOTT(ctx, ott.Hash, now)
+			s.releaseOTT(ctx, ott.Hash, unreleasedOTT{consumedAt: now, until: ott.ExpiresAt})
 		}
 	}()
 	if subtle.ConstantTimeCompare([]byte(ott.State), []byte(req.State)) != 1 {
@@ -131,21 +138,6 @@ func retryable(err error) bool {
 	}
 	var coded *mobileauth.Error
 	return !errors.As(err, &coded) && mobileauth.Unavailable(err)
-}
-
-// releaseOTT gives a consumed OTT back after its exchange failed with a
-// 503, so that the phone's retry can still succeed (the consumption is
-// only the exactly-once point; nothing was handed out). It outlives the
-// request's cancellation, briefly; when the store is down too the token
-// stays consumed and the phone signs in again.
-func (s *Service) releaseOTT(ctx context.Context, hash mobileauth.Hash, consumedAt time.Time) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	if err := s.st.OTTs.ReleaseOTT(ctx, hash, consumedAt); err != nil {
-		s.log.WarnContext(ctx, "could not give back a one-time token after a failed exchange", "error", err)
-		return
-	}
-	s.events.AuthEvent("ott_released", "")
 }
 
 // startFamily creates a token family with its first refresh token and

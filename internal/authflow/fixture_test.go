@@ -119,6 +119,8 @@ type config struct {
 	dbPath    string     // "" = a fresh file in t.TempDir()
 	clock     *fakeClock // nil = a fresh clock
 	noMigrate bool
+	// otts wraps the store's OTTs (nil = the store itself).
+	otts func(mobileauth.OTTStore) mobileauth.OTTStore
 }
 
 // option tunes newFixture.
@@ -157,6 +159,11 @@ func withSettings(edit func(*authflow.Settings)) option {
 // withSources adds web-session sources tried before the own sessions.
 func withSources(src ...authflow.SessionSource) option {
 	return func(c *config) { c.sources = append(c.sources, src...) }
+}
+
+// withOTTs puts wrap around the store as the service's OTT store.
+func withOTTs(wrap func(mobileauth.OTTStore) mobileauth.OTTStore) option {
+	return func(c *config) { c.otts = wrap }
 }
 
 // withRand replaces the service's randomness.
@@ -241,8 +248,12 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 
 	cfg.gate.Now = cfg.clock.Now
 	f.gate, f.issuer = license.NewGate(cfg.gate), issuer
+	var otts mobileauth.OTTStore = st
+	if cfg.otts != nil {
+		otts = cfg.otts(st)
+	}
 	f.svc, err = authflow.New(authflow.Deps{
-		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: st, Directory: st, Audit: st},
+		Stores:  authflow.Stores{OTTs: otts, Sessions: st, Refresh: st, Directory: st, Audit: st},
 		Limiter: cfg.limiter, Gate: f.gate, Issuer: issuer, Verifier: verifier, Deriver: deriver,
 		Events: f.events, Log: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now: cfg.clock.Now, Rand: cfg.rand, Settings: cfg.settings, SessionSources: cfg.sources, SignIn: cfg.signIn,

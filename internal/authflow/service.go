@@ -122,6 +122,8 @@ type Service struct {
 	access   AccessCredentials
 	alga     AlgaRefreshTokens
 	signIn   SignInOptions
+	// unreleased are OTTs of failed exchanges still to give back.
+	unreleased unreleased
 }
 
 // New checks d and builds the Service.
