@@ -124,6 +124,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	}
 	a.Auth = svc
 	go ring.Run(bg)
+	go svc.RunGiveBack(bg, time.Second)
 	go st.RunPurge(bg, o.Now, a.Log, a.housekeeping()...)
 	go st.WarmPool(bg)
 

@@ -15,8 +15,9 @@ import (
 // what went away: the give-back itself fails, or the consume's own reply is
 // lost (it may have committed as the connection dropped). unreleased keeps
 // those OTTs, by hash and this attempt's consumption stamp, until the
-// phone's retry reaches this replica: the retry gives the OTT back first,
-// then consumes it as any exchange does. The stamp makes the give-back
+// phone's retry reaches this replica (the retry gives the OTT back first,
+// then consumes it as any exchange does) or GiveBackWaiting, run every
+// second, finds the store back. The stamp makes the give-back
 // safe whatever happened meanwhile: it only ever clears this replica's own
 // consumption, never a later one (ReleaseOTT matches consumed_at exactly).
 type unreleased struct {
@@ -70,6 +71,17 @@ func (u *unreleased) take(hash mobileauth.Hash, now time.Time) (unreleasedOTT, b
 	return e, e.until.After(now)
 }
 
+// hashes lists the waiting OTTs.
+func (u *unreleased) hashes() []mobileauth.Hash {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	hs := make([]mobileauth.Hash, 0, len(u.m))
+	for h := range u.m {
+		hs = append(hs, h)
+	}
+	return hs
+}
+
 // len is the number of OTTs waiting to be given back.
 func (u *unreleased) len() int {
 	u.mu.Lock()
@@ -81,21 +93,31 @@ func (u *unreleased) len() int {
 // 503, so that the phone's retry can still succeed (the consumption is
 // only the exactly-once point; nothing was handed out). It outlives the
 // request's cancellation, briefly; when the store is down too, the OTT
-// waits in s.unreleased for the retry.
+// waits in s.unreleased for the retry or GiveBackWaiting.
 func (s *Service) releaseOTT(ctx context.Context, hash mobileauth.Hash, e unreleasedOTT) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	err := s.giveBack(context.WithoutCancel(ctx), hash, e)
+	switch {
+	case err == nil:
+	case s.unreleased.add(hash, e, s.now()):
+		s.log.WarnContext(ctx, "could not give back a one-time token after a failed exchange; will try again", "error", err)
+	default:
+		s.log.WarnContext(ctx, "could not give back a one-time token after a failed exchange; too many waiting, it stays used", "error", err)
+	}
+}
+
+// giveBack clears the consumption e stamped; nil also when there was none
+// to clear (the consume never committed).
+func (s *Service) giveBack(ctx context.Context, hash mobileauth.Hash, e unreleasedOTT) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	err := s.st.OTTs.ReleaseOTT(ctx, hash, e.consumedAt)
 	switch {
 	case err == nil:
 		s.events.AuthEvent("ott_released", "")
 	case errors.Is(err, mobileauth.ErrNotFound):
-		// Not consumed at that instant: the consume never committed.
-	case s.unreleased.add(hash, e, s.now()):
-		s.log.WarnContext(ctx, "could not give back a one-time token after a failed exchange; its retry will", "error", err)
-	default:
-		s.log.WarnContext(ctx, "could not give back a one-time token after a failed exchange; too many waiting, it stays used", "error", err)
+		return nil
 	}
+	return err
 }
 
 // releaseBeforeRetry gives back the OTT of an earlier failed exchange on
@@ -103,5 +125,37 @@ func (s *Service) releaseOTT(ctx context.Context, hash mobileauth.Hash, e unrele
 func (s *Service) releaseBeforeRetry(ctx context.Context, hash mobileauth.Hash, now time.Time) {
 	if e, ok := s.unreleased.take(hash, now); ok {
 		s.releaseOTT(ctx, hash, e)
+	}
+}
+
+// GiveBackWaiting gives back the OTTs waiting on this replica, so that a
+// retry that reaches another replica succeeds too once the store is back.
+// It stops at the first failure (the store is still down); the rest wait
+// for the next call.
+func (s *Service) GiveBackWaiting(ctx context.Context) {
+	now := s.now()
+	for _, hash := range s.unreleased.hashes() {
+		e, ok := s.unreleased.take(hash, now)
+		if !ok {
+			continue
+		}
+		if err := s.giveBack(ctx, hash, e); err != nil {
+			s.unreleased.add(hash, e, now)
+			return
+		}
+	}
+}
+
+// RunGiveBack calls GiveBackWaiting every interval until ctx ends.
+func (s *Service) RunGiveBack(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.GiveBackWaiting(ctx)
+		}
 	}
 }

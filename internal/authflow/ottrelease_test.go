@@ -146,6 +146,34 @@ func TestExchangeRetriesOfAnUnreleasedOTTSucceedOnce(t *testing.T) {
 	assert.Equal(t, 1, f.count("SELECT COUNT(*) FROM token_families"))
 }
 
+// TestExchangeRetryOnAnotherReplicaAfterTheGiveBack: a retry that lands on
+// another replica finds the OTT once the replica that could not give it
+// back has done so (GiveBackWaiting, which serve runs every second); while
+// the store is still down, the OTT keeps waiting.
+func TestExchangeRetryOnAnotherReplicaAfterTheGiveBack(t *testing.T) {
+	o := &outage{}
+	a := newFixture(t, withOutage(o)...)
+	a.addUsers(alice)
+	b := newFixture(t, sharing(a))
+	ott, _ := a.issueOTT(alice.Email, "s", "")
+	o.down.Store(true)
+	_, err := a.svc.Exchange(a.ctx, exchangeReq(ott, "s", "192.0.2.1"))
+	assertAnswers503(t, err)
+
+	a.svc.GiveBackWaiting(a.ctx)
+	assert.Equal(t, 1, a.svc.UnreleasedForTest(), "the store is still down: the OTT keeps waiting")
+	o.down.Store(false)
+	a.svc.GiveBackWaiting(a.ctx)
+	assert.Equal(t, 0, a.svc.UnreleasedForTest())
+	assert.Equal(t, 1, a.events.count("ott_released"))
+
+	res, err := b.svc.Exchange(b.ctx, exchangeReq(ott, "s", "192.0.2.1"))
+	require.NoError(t, err, "the retry on the other replica finds the OTT")
+	assert.NotEmpty(t, res.RefreshToken)
+	_, err = a.svc.Exchange(a.ctx, exchangeReq(ott, "s", "192.0.2.1"))
+	assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
+}
+
 // TestExchangeUnreleasedOTTExpires: a retry after the OTT's lifetime is
 // refused as any expired OTT, and nothing is left waiting.
 func TestExchangeUnreleasedOTTExpires(t *testing.T) {
