@@ -124,9 +124,11 @@ func TestExchangeRetryAfterAnOutageFindsTheOTT(t *testing.T) {
 	}
 }
 
-// TestExchangeRetriesOfAnUnreleasedOTTSucceedOnce: many retries at once
-// of an OTT waiting to be given back: one gets tokens, the others 401.
-func TestExchangeRetriesOfAnUnreleasedOTTSucceedOnce(t *testing.T) {
+// failedExchange issues alice an OTT and exchanges it while the store is
+// down so that the OTT cannot be given back; whileDown runs before the
+// store comes back.
+func failedExchange(t *testing.T, whileDown func(*fixture)) (*fixture, string) {
+	t.Helper()
 	o := &outage{}
 	f := newFixture(t, withOutage(o)...)
 	f.addUsers(alice)
@@ -134,7 +136,17 @@ func TestExchangeRetriesOfAnUnreleasedOTTSucceedOnce(t *testing.T) {
 	o.down.Store(true)
 	_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
 	assertAnswers503(t, err)
+	if whileDown != nil {
+		whileDown(f)
+	}
 	o.down.Store(false)
+	return f, ott
+}
+
+// TestExchangeRetriesOfAnUnreleasedOTTSucceedOnce: many retries at once
+// of an OTT waiting to be given back: one gets tokens, the others 401.
+func TestExchangeRetriesOfAnUnreleasedOTTSucceedOnce(t *testing.T) {
+	f, ott := failedExchange(t, nil)
 
 	out := newOutcomes()
 	race(20, func(i int) {
@@ -151,18 +163,11 @@ func TestExchangeRetriesOfAnUnreleasedOTTSucceedOnce(t *testing.T) {
 // back has done so (GiveBackWaiting, which serve runs every second); while
 // the store is still down, the OTT keeps waiting.
 func TestExchangeRetryOnAnotherReplicaAfterTheGiveBack(t *testing.T) {
-	o := &outage{}
-	a := newFixture(t, withOutage(o)...)
-	a.addUsers(alice)
+	a, ott := failedExchange(t, func(a *fixture) {
+		a.svc.GiveBackWaiting(a.ctx)
+		assert.Equal(t, 1, a.svc.UnreleasedForTest(), "the store is still down: the OTT keeps waiting")
+	})
 	b := newFixture(t, sharing(a))
-	ott, _ := a.issueOTT(alice.Email, "s", "")
-	o.down.Store(true)
-	_, err := a.svc.Exchange(a.ctx, exchangeReq(ott, "s", "192.0.2.1"))
-	assertAnswers503(t, err)
-
-	a.svc.GiveBackWaiting(a.ctx)
-	assert.Equal(t, 1, a.svc.UnreleasedForTest(), "the store is still down: the OTT keeps waiting")
-	o.down.Store(false)
 	a.svc.GiveBackWaiting(a.ctx)
 	assert.Equal(t, 0, a.svc.UnreleasedForTest())
 	assert.Equal(t, 1, a.events.count("ott_released"))
@@ -177,18 +182,11 @@ func TestExchangeRetryOnAnotherReplicaAfterTheGiveBack(t *testing.T) {
 // TestExchangeUnreleasedOTTExpires: a retry after the OTT's lifetime is
 // refused as any expired OTT, and nothing is left waiting.
 func TestExchangeUnreleasedOTTExpires(t *testing.T) {
-	o := &outage{}
-	f := newFixture(t, withOutage(o)...)
-	f.addUsers(alice)
-	ott, _ := f.issueOTT(alice.Email, "s", "")
-	o.down.Store(true)
-	_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
-	assertAnswers503(t, err)
-	o.down.Store(false)
+	f, ott := failedExchange(t, nil)
 	require.Equal(t, 1, f.svc.UnreleasedForTest())
 
 	f.clock.Advance(ottTTL + time.Second)
-	_, err = f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
+	_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
 	assertError(t, err, mobileauth.CodeUnauthorized, msgInvalidToken)
 	assert.Equal(t, 0, f.svc.UnreleasedForTest())
 	assert.Zero(t, f.count("SELECT COUNT(*) FROM token_families"))
