@@ -39,10 +39,24 @@ const maxUnreleased = 10000
 // add remembers an OTT to give back; expired entries make room first, and
 // past the bound the OTT stays consumed (the phone signs in again).
 func (u *unreleased) add(hash mobileauth.Hash, e unreleasedOTT, now time.Time) bool {
+	return u.put(hash, e, now, true)
+}
+
+// addNew is add unless an entry for hash waits already. A consume that
+// failed right after the give-back of an earlier attempt failed met the
+// store down: the earlier attempt's stamp is the one that may be there.
+func (u *unreleased) addNew(hash mobileauth.Hash, e unreleasedOTT, now time.Time) bool {
+	return u.put(hash, e, now, false)
+}
+
+func (u *unreleased) put(hash mobileauth.Hash, e unreleasedOTT, now time.Time, replace bool) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.m == nil {
 		u.m = map[mobileauth.Hash]unreleasedOTT{}
+	}
+	if _, ok := u.m[hash]; ok && !replace {
+		return true
 	}
 	if len(u.m) >= maxUnreleased {
 		for h, old := range u.m {

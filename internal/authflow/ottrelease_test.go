@@ -124,6 +124,32 @@ func TestExchangeRetryAfterAnOutageFindsTheOTT(t *testing.T) {
 	}
 }
 
+// TestExchangeRetryDuringTheOutageKeepsTheFirstStamp: the first attempt's
+// consume commits and loses its reply; a retry while the store is still
+// down cannot give it back and fails to consume. The OTT must still be
+// given back by the first attempt's stamp once the store returns.
+func TestExchangeRetryDuringTheOutageKeepsTheFirstStamp(t *testing.T) {
+	o := &outage{}
+	f := newFixture(t, withOutage(o)...)
+	f.addUsers(alice)
+	ott, _ := f.issueOTT(alice.Email, "s", "")
+
+	o.lostReply.Store(true)
+	_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
+	assertAnswers503(t, err)
+	f.clock.Advance(time.Second)
+	o.down.Store(true)
+	o.refused.Store(true)
+	_, err = f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
+	assertAnswers503(t, err)
+	o.down.Store(false)
+
+	f.clock.Advance(time.Second)
+	res, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
+	require.NoError(t, err, "the retry after the outage finds the OTT")
+	assert.NotEmpty(t, res.RefreshToken)
+}
+
 // failedExchange issues alice an OTT and exchanges it while the store is
 // down so that the OTT cannot be given back; whileDown runs before the
 // store comes back.
