@@ -67,7 +67,7 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (_ Exchange
 		if retryable(err) {
 			// The consume may have committed with its reply lost; the
 			// OTT lived at most OTTTTL from now.
-			s.unreleased.addNew(hash, unreleasedOTT{consumedAt: now, until: now.Add(s.set.OTTTTL)}, now)
+			s.unreleased.add(hash, unreleasedOTT{consumedAt: now, until: now.Add(s.set.OTTTTL)}, now)
 		}
 		return ExchangeResult{}, fmt.Errorf("consume OTT: %w", err)
 	}

@@ -37,25 +37,18 @@ type unreleasedOTT struct {
 const maxUnreleased = 10000
 
 // add remembers an OTT to give back; expired entries make room first, and
-// past the bound the OTT stays consumed (the phone signs in again).
+// past the bound the OTT stays consumed (the phone signs in again). Of two
+// stamps for one OTT the earlier is kept: a later attempt could only have
+// consumed it had the earlier one's give-back succeeded, which removes
+// that entry; so a later stamp comes from a consume that met the store
+// down (or flapping), and the earlier one is what may be in the store.
 func (u *unreleased) add(hash mobileauth.Hash, e unreleasedOTT, now time.Time) bool {
-	return u.put(hash, e, now, true)
-}
-
-// addNew is add unless an entry for hash waits already. A consume that
-// failed right after the give-back of an earlier attempt failed met the
-// store down: the earlier attempt's stamp is the one that may be there.
-func (u *unreleased) addNew(hash mobileauth.Hash, e unreleasedOTT, now time.Time) bool {
-	return u.put(hash, e, now, false)
-}
-
-func (u *unreleased) put(hash mobileauth.Hash, e unreleasedOTT, now time.Time, replace bool) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.m == nil {
 		u.m = map[mobileauth.Hash]unreleasedOTT{}
 	}
-	if _, ok := u.m[hash]; ok && !replace {
+	if old, ok := u.m[hash]; ok && !old.consumedAt.After(e.consumedAt) {
 		return true
 	}
 	if len(u.m) >= maxUnreleased {

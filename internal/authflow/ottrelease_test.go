@@ -100,11 +100,7 @@ func TestExchangeRetryAfterAnOutageFindsTheOTT(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &outage{}
-			f := newFixture(t, withOutage(o)...)
-			f.addUsers(alice)
-			ott, _ := f.issueOTT(alice.Email, "s", "")
-
+			f, o, ott := outageFixture(t)
 			tc.fail(o)
 			_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
 			assertAnswers503(t, err)
@@ -129,11 +125,7 @@ func TestExchangeRetryAfterAnOutageFindsTheOTT(t *testing.T) {
 // down cannot give it back and fails to consume. The OTT must still be
 // given back by the first attempt's stamp once the store returns.
 func TestExchangeRetryDuringTheOutageKeepsTheFirstStamp(t *testing.T) {
-	o := &outage{}
-	f := newFixture(t, withOutage(o)...)
-	f.addUsers(alice)
-	ott, _ := f.issueOTT(alice.Email, "s", "")
-
+	f, o, ott := outageFixture(t)
 	o.lostReply.Store(true)
 	_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
 	assertAnswers503(t, err)
@@ -150,15 +142,23 @@ func TestExchangeRetryDuringTheOutageKeepsTheFirstStamp(t *testing.T) {
 	assert.NotEmpty(t, res.RefreshToken)
 }
 
-// failedExchange issues alice an OTT and exchanges it while the store is
-// down so that the OTT cannot be given back; whileDown runs before the
-// store comes back.
-func failedExchange(t *testing.T, whileDown func(*fixture)) (*fixture, string) {
+// outageFixture is a fixture wired to a switchable outage, with an OTT
+// issued to alice.
+func outageFixture(t *testing.T) (*fixture, *outage, string) {
 	t.Helper()
 	o := &outage{}
 	f := newFixture(t, withOutage(o)...)
 	f.addUsers(alice)
 	ott, _ := f.issueOTT(alice.Email, "s", "")
+	return f, o, ott
+}
+
+// failedExchange issues alice an OTT and exchanges it while the store is
+// down so that the OTT cannot be given back; whileDown runs before the
+// store comes back.
+func failedExchange(t *testing.T, whileDown func(*fixture)) (*fixture, string) {
+	t.Helper()
+	f, o, ott := outageFixture(t)
 	o.down.Store(true)
 	_, err := f.svc.Exchange(f.ctx, exchangeReq(ott, "s", "192.0.2.1"))
 	assertAnswers503(t, err)
