@@ -442,7 +442,7 @@ func (m *measurer) halfRuns(ctx context.Context) error {
 			}
 		}
 		before, gcBefore := snapCPU(t.pid, t.dbs...), scrapeGCs(t.metricsURL)
-		res := openLoop(ctx, hc, hconns, r.halfRate, o.duration, t.do)
+		res := openLoop(ctx, hc, hconns, r.halfRate, o.halfWarmup, o.duration, t.do)
 		res.cpu = before.until(snapCPU(t.pid, t.dbs...))
 		if err := ctx.Err(); err != nil {
 			return err
@@ -453,9 +453,9 @@ func (m *measurer) halfRuns(ctx context.Context) error {
 		}
 		b.logf("%-12s %-8s half %d/%d: %8.0f req/s (target %.0f)  p50 %-8s p99 %-8s non-2xx %d  RSS %s%s", t.ep, t.eng, i+1,
 			o.halfRuns, res.rate, r.halfRate, ms(res.p50), ms(res.p99), res.non2xx+res.errs, harness.RSSOf(t.pid), exhaustedNote(res))
-		b.logf("%-12s %-8s half %d/%d parts: p99 pacer lag %s (not counted), queue wait %s, in request %s; GCs gen %d server %s; "+
-			"CPU µs/req server %s gen %s other %s, machine busy %.0f%%", t.ep, t.eng, i+1, o.halfRuns,
-			ms(res.parts.lag99), ms(res.parts.wait99), ms(res.parts.req99), res.parts.genGCs, svcGCs,
+		b.logf("%-12s %-8s half %d/%d parts: warm-up %s (%d requests, not counted) p99 %s; p99 pacer lag %s (not counted), queue wait %s, "+
+			"in request %s; GCs gen %d server %s; CPU µs/req server %s gen %s other %s, machine busy %.0f%%", t.ep, t.eng, i+1, o.halfRuns,
+			o.halfWarmup, res.warmN, ms(res.warmP99), ms(res.parts.lag99), ms(res.parts.wait99), ms(res.parts.req99), res.parts.genGCs, svcGCs,
 			perRequest(res.cpu.server, res.n), perRequest(res.cpu.gen, res.n), perRequest(res.cpu.other, res.n), res.cpu.busy*100)
 		r.half = append(r.half, res)
 	}

@@ -31,6 +31,10 @@ type result struct {
 	exhausted bool
 	cpu       cpuUse // filled in by the caller, which knows the server's pid
 	parts     tailParts
+	// warm is the open loop's warm-up: requests released before the
+	// measured span (not in n, p50 or p99), and their p99.
+	warmN   int
+	warmP99 time.Duration
 }
 
 // tailParts splits an open-loop run's latency for the progress log (not
@@ -45,6 +49,7 @@ type tailParts struct {
 // tally is one worker's record; merged after the run, so no locking.
 type tally struct {
 	lat      []time.Duration
+	warm     []time.Duration // open loop: latencies of the warm-up's requests
 	wait     []time.Duration // open loop: release to pick-up by a worker
 	req      []time.Duration // open loop: pick-up to answer
 	non2xx   int
@@ -114,20 +119,24 @@ func closedLoop(ctx context.Context, c *http.Client, conns int, d time.Duration,
 	return summarize(tallies, time.Since(start), exhausted.Load())
 }
 
-// openLoop sends requests at rate per second for d, from conns workers,
-// whether or not earlier ones were answered. A pacer wakes every
-// paceTick and releases the requests that have come due; a request's
-// latency runs from its release, so time spent queued behind busy workers
-// (a slow service) counts, while the pacer's own timer slack does not.
-// The result's parts split the tail for the progress log: pacer lag,
-// wait for a worker, and the request itself.
-func openLoop(ctx context.Context, c *http.Client, conns int, rate float64, d time.Duration, do call) result {
+// openLoop sends requests at rate per second for warm and then d, from
+// conns workers, whether or not earlier ones were answered. A pacer wakes
+// every paceTick and releases the requests that have come due; a
+// request's latency runs from its release, so time spent queued behind
+// busy workers (a slow service) counts, while the pacer's own timer slack
+// does not. Requests released during warm are the warm-up: the service
+// comes to the rate from idle (its pools' first checks, the database's
+// processes waking), and they are counted apart (warmN, warmP99), not in
+// the run's figures. The result's parts split the measured tail for the
+// progress log: pacer lag, wait for a worker, and the request itself.
+func openLoop(ctx context.Context, c *http.Client, conns int, rate float64, warm, d time.Duration, do call) result {
 	if rate < 1 {
 		return result{}
 	}
 	interval := time.Duration(float64(time.Second) / rate)
-	total := int(d / interval)
-	due := make(chan time.Time, total)
+	warmTotal := int(warm / interval)
+	total := warmTotal + int(d/interval)
+	due := make(chan release, total)
 	var exhausted atomic.Bool
 	gcBefore := gcCycles()
 	start := time.Now()
@@ -137,8 +146,10 @@ func openLoop(ctx context.Context, c *http.Client, conns int, rate float64, d ti
 		for sent := 0; sent < total && ctx.Err() == nil && !exhausted.Load(); {
 			now := time.Now()
 			for n := min(total, int(now.Sub(start)/interval)+1); sent < n; sent++ {
-				lags = append(lags, now.Sub(start.Add(time.Duration(sent)*interval)))
-				due <- now
+				if sent >= warmTotal {
+					lags = append(lags, now.Sub(start.Add(time.Duration(sent)*interval)))
+				}
+				due <- release{at: now, warm: sent < warmTotal}
 			}
 			time.Sleep(paceTick)
 		}
@@ -150,7 +161,7 @@ func openLoop(ctx context.Context, c *http.Client, conns int, rate float64, d ti
 		go func() {
 			defer wg.Done()
 			t := &tallies[w]
-			for released := range due {
+			for rel := range due {
 				if exhausted.Load() || ctx.Err() != nil {
 					continue // drain
 				}
@@ -161,27 +172,43 @@ func openLoop(ctx context.Context, c *http.Client, conns int, rate float64, d ti
 					continue
 				}
 				done := time.Now()
-				t.record(done.Sub(released), status, err)
+				if rel.warm {
+					if err == nil {
+						t.warm = append(t.warm, done.Sub(rel.at))
+					}
+					continue
+				}
+				t.record(done.Sub(rel.at), status, err)
 				if err == nil {
-					t.wait = append(t.wait, picked.Sub(released))
+					t.wait = append(t.wait, picked.Sub(rel.at))
 					t.req = append(t.req, done.Sub(picked))
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	r := summarize(tallies, time.Since(start), exhausted.Load())
-	var waits, reqs []time.Duration
+	r := summarize(tallies, time.Since(start.Add(warm)), exhausted.Load())
+	var waits, reqs, warms []time.Duration
 	for _, t := range tallies {
 		waits = append(waits, t.wait...)
 		reqs = append(reqs, t.req...)
+		warms = append(warms, t.warm...)
 	}
+	slices.Sort(warms)
+	r.warmN, r.warmP99 = len(warms), percentile(warms, 0.99)
 	slices.Sort(waits)
 	slices.Sort(reqs)
 	slices.Sort(lags)
 	r.parts = tailParts{lag99: percentile(lags, 0.99), wait99: percentile(waits, 0.99), req99: percentile(reqs, 0.99),
 		genGCs: gcCycles() - gcBefore}
 	return r
+}
+
+// release is one open-loop request come due: when the pacer released it,
+// and whether it belongs to the warm-up.
+type release struct {
+	at   time.Time
+	warm bool
 }
 
 // gcCycles is how many GC cycles this process has completed.

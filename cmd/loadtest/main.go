@@ -38,25 +38,28 @@ import (
 // options are the command-line settings.
 type options struct {
 	duration, warmup time.Duration
-	runs, halfRuns   int
-	halfFraction     float64 // of the peak, for the open-loop pass (the issue says half)
-	conns            int     // overrides dbConns and cpuConns when > 0
-	dbConns          int     // exchange, refresh
-	cpuConns         int     // capabilities, verify, bare
-	pgURL            string
-	sqlite           bool
-	appliance        bool // also the appliance profile (appliance.go), on PostgreSQL
-	pair             bool // measure standalone PostgreSQL and appliance mode side by side (paired.go)
-	endpoints        []string
-	supplyRate       int
-	keep             bool
-	bare             bool
-	serviceEnv       []string      // extra KEY=VALUE for the service (GOGC, GODEBUG…)
-	serviceBin       string        // a prebuilt service binary instead of `go build`
-	halfRate         float64       // fixed open-loop rate (req/s) instead of halfFraction × peak, when > 0
-	halfConns        int           // open-loop workers and connections (0: as the closed loop)
-	halfClient       string        // halfLean or halfStd
-	quietWait        time.Duration // longest wait for a quiet machine before each run
+	// halfWarmup is the open-loop load at a run's rate before each
+	// open-loop run's measured span (openLoop's warm).
+	halfWarmup     time.Duration
+	runs, halfRuns int
+	halfFraction   float64 // of the peak, for the open-loop pass (the issue says half)
+	conns          int     // overrides dbConns and cpuConns when > 0
+	dbConns        int     // exchange, refresh
+	cpuConns       int     // capabilities, verify, bare
+	pgURL          string
+	sqlite         bool
+	appliance      bool // also the appliance profile (appliance.go), on PostgreSQL
+	pair           bool // measure standalone PostgreSQL and appliance mode side by side (paired.go)
+	endpoints      []string
+	supplyRate     int
+	keep           bool
+	bare           bool
+	serviceEnv     []string      // extra KEY=VALUE for the service (GOGC, GODEBUG…)
+	serviceBin     string        // a prebuilt service binary instead of `go build`
+	halfRate       float64       // fixed open-loop rate (req/s) instead of halfFraction × peak, when > 0
+	halfConns      int           // open-loop workers and connections (0: as the closed loop)
+	halfClient     string        // halfLean or halfStd
+	quietWait      time.Duration // longest wait for a quiet machine before each run
 }
 
 // envList collects repeated -service-env flags.
@@ -100,6 +103,8 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before an endpoint's runs")
 	fs.IntVar(&o.runs, "runs", 3, "closed-loop runs per endpoint; the median is reported")
 	fs.IntVar(&o.halfRuns, "half-runs", 3, "open-loop runs at half the peak rate per endpoint, median reported (0 skips them)")
+	fs.DurationVar(&o.halfWarmup, "half-warmup", time.Second,
+		"before each open-loop run's measured span, load at its rate whose answers are not counted (their p99 is logged)")
 	fs.Float64Var(&o.halfFraction, "half-fraction", 0.5, "rate of the open-loop pass as a fraction of the median peak")
 	fs.IntVar(&o.conns, "conns", 0, "connections for every endpoint (0: -db-conns and -cpu-conns)")
 	fs.IntVar(&o.dbConns, "db-conns", 16, "connections for exchange and refresh")
@@ -135,8 +140,8 @@ func parseFlags(args []string) (options, error) {
 		o.dbConns, o.cpuConns = o.conns, o.conns
 	}
 	switch {
-	case o.duration <= 0 || o.warmup < 0:
-		return o, errors.New("-duration must be positive and -warmup not negative")
+	case o.duration <= 0 || o.warmup < 0 || o.halfWarmup < 0:
+		return o, errors.New("-duration must be positive and -warmup and -half-warmup not negative")
 	case o.runs < 1 || o.halfRuns < 0:
 		return o, errors.New("-runs must be at least 1 and -half-runs not negative")
 	case o.halfFraction <= 0 || o.halfFraction > 1:

@@ -173,7 +173,7 @@ func TestLoopsCountStatusesAndStopWhenSupplyRunsOut(t *testing.T) {
 	assert.Equal(t, 5, r.n)
 	assert.Less(t, r.elapsed, 5*time.Second, "the run ends when the supply does")
 
-	r = openLoop(ctx, c, 4, 500, 200*time.Millisecond, getCall(srv.URL+"/"))
+	r = openLoop(ctx, c, 4, 500, 0, 200*time.Millisecond, getCall(srv.URL+"/"))
 	assert.InDelta(t, 100, r.n, 2, "paced at 500/s for 0.2 s")
 	assert.Zero(t, r.non2xx)
 }

@@ -174,8 +174,8 @@ func (rep *report) print(w io.Writer) {
 	o := rep.o
 	fmt.Fprintf(w, "\n== alga-mobile-auth benchmark (%s, GOMAXPROCS %d, %d CPUs; load generator in the same machine) ==\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
-	fmt.Fprintf(w, "closed loop: %s warm-up, then %d × %s runs, median reported; p99@half: median of %d open-loop run(s) of %s at %.2f × the median peak\n\n",
-		o.warmup, o.runs, o.duration, o.halfRuns, o.duration, o.halfFraction)
+	fmt.Fprintf(w, "closed loop: %s warm-up, then %d × %s runs, median reported; p99@half: median of %d open-loop run(s) of %s at %.2f × the median peak, each after %s at that rate not counted\n\n",
+		o.warmup, o.runs, o.duration, o.halfRuns, o.duration, o.halfFraction, o.halfWarmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\tengine\tconns\treq/s\tp50\tp99\t× bare\tnon-2xx\thalf rate\tp99@half\t")
 	for _, r := range rep.rows {
@@ -361,8 +361,11 @@ func (rep *report) printMethod(w io.Writer) {
 	fmt.Fprintf(w, "  OTTs and chains are sized for -supply-rate %d req/s.\n", rep.o.supplyRate)
 	fmt.Fprintf(w, "  p99@half: a pacer releases the requests that have come due (it wakes every %s asked, about every 1 ms in practice)\n"+
 		"    to %s workers with a connection each (-half-conns; 0 = as the closed loop), client %s; latency runs from release, so\n"+
-		"    waiting for a free worker counts; no sample is dropped. The generator runs this pass with GOGC=%d.\n",
-		paceTick, halfConnsText(rep.o.halfConns), rep.o.halfClient, halfGOGC)
+		"    waiting for a free worker counts; no sample of the measured span is dropped. Each run first sends %s at its rate\n"+
+		"    (-half-warmup) whose answers are not counted (the service comes to the rate from the idle quiet wait: its pools'\n"+
+		"    first checks, the database's processes waking; the progress log gives their p99). The generator runs this pass\n"+
+		"    with GOGC=%d.\n",
+		paceTick, halfConnsText(rep.o.halfConns), rep.o.halfClient, rep.o.halfWarmup, halfGOGC)
 	if rep.o.quietWait > 0 {
 		fmt.Fprintf(w, "  each measured run started once other work left the machine under %.0f%% busy for %s (waiting at most %s).\n",
 			quietShare*100, quietSpell, rep.o.quietWait)

@@ -27,7 +27,7 @@ type plan struct {
 // -supply-rate requests per second through the warm-up, every run and
 // every half-rate run (and, in paired mode, the standalone calibration).
 func newPlan(o options) plan {
-	secs := o.calibrationSecs() + o.warmup.Seconds() + float64(o.runs)*o.duration.Seconds() + float64(o.halfRuns)*o.duration.Seconds()*o.halfFraction
+	secs := o.calibrationSecs() + o.warmup.Seconds() + float64(o.runs)*o.duration.Seconds() + float64(o.halfRuns)*(o.halfWarmup+o.duration).Seconds()*o.halfFraction
 	need := int(math.Ceil(float64(o.supplyRate) * secs))
 	var p plan
 	for _, e := range o.endpoints {
