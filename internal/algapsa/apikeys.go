@@ -102,6 +102,26 @@ func lockFamily(ctx context.Context, tx pgx.Tx, familyID string) error {
 const deactivateFamily = "UPDATE api_keys k SET active = false, updated_at = now()" +
 	" WHERE " + oursOfOwner + " AND k.metadata->>'familyId' = $3 AND k.active"
 
+// deactivateHinted is deactivateFamily for a mint, given $4, the family's
+// last key as this replica remembers it (keyHints): when that key
+// is still the family's active key, it alone is read, through the primary
+// key; only otherwise does the scan of the owner's keys run (COALESCE
+// evaluates its second sub-select only when the first found nothing).
+// Both sub-selects see the statement's snapshot, taken after the family's
+// lock, and one UPDATE ends what they found. Outside the primary key's
+// first column, every column is compared in a form that no index serves,
+// as in oursOfOwner: without statistics the planner otherwise read every
+// mobile_session key through the (purpose, expires_at) index, or every key
+// of the tenant through its index, to find the one.
+const deactivateHinted = "UPDATE api_keys k SET active = false, updated_at = now()" +
+	" WHERE k.api_key_id = ANY(COALESCE(" +
+	"(SELECT ARRAY[h.api_key_id] FROM api_keys h WHERE h.api_key_id = $4::uuid" +
+	" AND h.tenant IS NOT DISTINCT FROM $1::uuid AND h.user_id IS NOT DISTINCT FROM $2::uuid" +
+	" AND (h.purpose || '') = '" + KeyPurpose + "' AND h.metadata->>'issuer' = '" + KeyIssuer + "'" +
+	" AND h.metadata->>'familyId' = $3 AND h.active), " +
+	"ARRAY(SELECT k.api_key_id FROM api_keys k WHERE " + oursOfOwner + " AND k.metadata->>'familyId' = $3 AND k.active)))" +
+	" AND k.tenant IS NOT DISTINCT FROM $1::uuid AND k.active"
+
 // deactivateUser is the UPDATE that ends all of a user's active keys.
 const deactivateUser = "UPDATE api_keys k SET active = false, updated_at = now() WHERE " + oursOfOwner + " AND k.active"
 
@@ -161,7 +181,9 @@ func (d *DB) mint(ctx context.Context, tenantID, userID, familyID string, dev mo
 	eligible := false
 	b := &pgx.Batch{}
 	b.Queue(mintLockSQL, familyLockKey(familyID))
-	if replace {
+	if prev, ok := d.hints.get(familyID); replace && ok {
+		b.Queue(deactivateHinted, tenantID, userID, familyID, prev)
+	} else if replace {
 		b.Queue(deactivateFamily, tenantID, userID, familyID)
 	}
 	// The owner rule is part of the INSERT, so a user disabled a moment ago
@@ -180,8 +202,10 @@ func (d *DB) mint(ctx context.Context, tenantID, userID, familyID string, dev mo
 		return mobileauth.MintedAPIKey{}, fmt.Errorf("mint AlgaPSA API key: %w", err)
 	}
 	if !eligible {
+		d.hints.forget(familyID)
 		return mobileauth.MintedAPIKey{}, notFound("mint AlgaPSA API key: owner missing, inactive, a client user, or tenant suspended")
 	}
+	d.hints.set(familyID, out.ID)
 	return out, nil
 }
 
@@ -222,6 +246,7 @@ func (d *DB) RevokeFamilyKeys(ctx context.Context, tenantID, userID, familyID st
 	if err != nil {
 		return 0, fmt.Errorf("revoke AlgaPSA API keys of family: %w", err)
 	}
+	d.hints.forget(familyID)
 	return n, nil
 }
 

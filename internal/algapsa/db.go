@@ -35,6 +35,7 @@ type DB struct {
 	pool    *pgxpool.Pool
 	rand    io.Reader
 	lookups *keyLookups // VerifyAPIKey's batched queries
+	hints   *keyHints   // each family's last key minted here
 }
 
 // Open parses a postgres:// URL and creates the pool. It does not connect:
@@ -70,7 +71,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	d := &DB{pool: pool, rand: r}
+	d := &DB{pool: pool, rand: r, hints: newKeyHints()}
 	d.lookups = newKeyLookups(keyLookupWorkers, d.verifyKeys)
 	return d, nil
 }

@@ -48,8 +48,8 @@ func TestStatementsByOwnerSkipTheTenantIndex(t *testing.T) {
 // ownerStatementPlans seeds 200 users with 40 keys each, as this service
 // writes them, a few at a time (as a busy service does; no statistics are
 // gathered meanwhile), every user in a tenant of their own or all in one
-// (sharedTenant), and returns the plans of the family's and the user's
-// deactivation for the last user, by name.
+// (sharedTenant), and returns the plans of the family's (with and without
+// a remembered key) and the user's deactivation for the last user, by name.
 func ownerStatementPlans(t *testing.T, sharedTenant bool) map[string]string {
 	sdb := algapsatest.New(t)
 	d, err := Open(context.Background(), sdb.AppURL, Options{})
@@ -69,6 +69,7 @@ func ownerStatementPlans(t *testing.T, sharedTenant bool) map[string]string {
 	}
 	return map[string]string{
 		"family": explain(t, d, deactivateFamily, owner.TenantID, owner.ID, "fam-x"),
+		"hinted": explain(t, d, deactivateHinted, owner.TenantID, owner.ID, "fam-x", "00000000-0000-4000-8000-000000000001"),
 		"user":   explain(t, d, deactivateUser, owner.TenantID, owner.ID),
 	}
 }
