@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 )
 
 // clockTicks is USER_HZ, the unit of /proc CPU times (100 on Linux).
@@ -44,25 +46,18 @@ func (a cpuSnap) until(b cpuSnap) cpuUse {
 	return u
 }
 
-// procCPU is utime+stime of /proc/<pid>/stat, in seconds; 0 when unreadable.
+// procCPU is pid's CPU time so far in seconds ("self": this program);
+// 0 when unreadable.
 func procCPU(pid string) float64 {
-	b, err := os.ReadFile("/proc/" + pid + "/stat") //nolint:gosec // G304: pid is a child process' id, the path stays under /proc
-	if err != nil {
-		return 0
+	n := os.Getpid()
+	if pid != "self" {
+		var err error
+		if n, err = strconv.Atoi(pid); err != nil {
+			return 0
+		}
 	}
-	// The command name (field 2) may hold spaces; fields count from after it.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64) // field 14 overall
-	st, _ := strconv.ParseFloat(f[12], 64) // field 15
-	return (ut + st) / clockTicks
+	d, _ := harness.ProcCPU(n)
+	return d.Seconds()
 }
 
 // backendsCPU is the CPU time, in seconds, of the local PostgreSQL

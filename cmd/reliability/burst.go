@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 )
 
 // burstProbe watches one burst of concurrent requests from three sides, so
@@ -447,26 +449,6 @@ func (s cpuShares) minus(o cpuShares) cpuShares {
 // clockTick is USER_HZ, the unit of /proc's CPU times (100 on Linux).
 const clockTick = 10 * time.Millisecond
 
-// procCPU is utime+stime of pid (0 when it cannot be read).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) in parentheses.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * clockTick
-}
-
 // procPPID is pid's parent (0 when it cannot be read).
 func procPPID(pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -552,4 +534,10 @@ func listenOverflows() int64 {
 		return t
 	}
 	return -1
+}
+
+// procCPU is pid's CPU time so far (0 when it cannot be read).
+func procCPU(pid int) time.Duration {
+	d, _ := harness.ProcCPU(pid)
+	return d
 }

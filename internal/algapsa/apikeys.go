@@ -181,10 +181,12 @@ func (d *DB) mint(ctx context.Context, tenantID, userID, familyID string, dev mo
 	eligible := false
 	b := &pgx.Batch{}
 	b.Queue(mintLockSQL, familyLockKey(familyID))
-	if prev, ok := d.hints.get(familyID); replace && ok {
-		b.Queue(deactivateHinted, tenantID, userID, familyID, prev)
-	} else if replace {
-		b.Queue(deactivateFamily, tenantID, userID, familyID)
+	if replace {
+		if prev, ok := d.hints.get(familyID); ok {
+			b.Queue(deactivateHinted, tenantID, userID, familyID, prev)
+		} else {
+			b.Queue(deactivateFamily, tenantID, userID, familyID)
+		}
 	}
 	// The owner rule is part of the INSERT, so a user disabled a moment ago
 	// cannot receive a key; an ineligible owner inserts nothing and the

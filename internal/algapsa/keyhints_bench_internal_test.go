@@ -2,14 +2,12 @@ package algapsa
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/algapsa/algapsatest"
+	"github.com/nineminds/alga-mobile-auth/internal/harness"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
 
@@ -42,7 +40,8 @@ func BenchmarkMintAPIKey(b *testing.B) {
 		hint string // "" remembered, "-" none, else this stale key
 	}{{"remembered", ""}, {"not remembered", "-"}, {"stale", inactive}} {
 		b.Run(bc.name, func(b *testing.B) {
-			n, cpu0 := 0, processCPU(backend)
+			n := 0
+			cpu0, local := harness.ProcCPU(backend)
 			for b.Loop() {
 				if n++; n%100 == 0 {
 					// Keep the user at 670-770 keys, and the table free of
@@ -63,8 +62,8 @@ func BenchmarkMintAPIKey(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if cpu0 >= 0 {
-				b.ReportMetric(float64(processCPU(backend)-cpu0)/1e3/float64(b.N), "db-µs/op")
+			if cpu1, _ := harness.ProcCPU(backend); local {
+				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "db-µs/op")
 			}
 			// Each mint adds a key: start the other case from the same table.
 			b.StopTimer()
@@ -72,27 +71,4 @@ func BenchmarkMintAPIKey(b *testing.B) {
 			b.StartTimer()
 		})
 	}
-}
-
-// processCPU is the user and system CPU time of a process on this machine,
-// in nanoseconds (at the clock tick's resolution), or -1 when /proc does not
-// show it (the database on another machine).
-func processCPU(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return -1
-	}
-	// The fields after the command name, which may hold spaces, in parentheses.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return -1
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return -1
-	}
-	const tick = int64(10 * 1000 * 1000) // USER_HZ is 100 on Linux
-	return (utime + stime) * tick
 }
