@@ -48,6 +48,13 @@ type firstIssuer interface {
 	IssueFirst(ctx context.Context, owner mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error)
 }
 
+// ownerRuleIssuer is AccessCredentials whose Issue applies the owner rule
+// itself, in the statement that mints (API keys: the key's INSERT selects
+// only an owner AlgaPSA's own issuance accepts, SPEC §8.4): a missing,
+// inactive or client user, or one of a suspended tenant, gets ErrNotFound
+// and no credential, however recently that changed.
+type ownerRuleIssuer interface{ AppliesOwnerRule() }
+
 // issueFirst issues the first access credential of a family created a
 // moment ago, whose tokens nobody holds yet.
 func (s *Service) issueFirst(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error) {
@@ -96,7 +103,9 @@ func (jwtAccess) RevokeUser(context.Context, string, string) error           { r
 // api_keys table (internal/algapsa implements it).
 type APIKeyStore interface {
 	// MintAPIKey creates the family's next key and deactivates its previous
-	// one; ErrNotFound when the owner may not have one.
+	// one; ErrNotFound, and no key, when the owner may not have one
+	// (missing, inactive, a client user, tenant suspended), decided in the
+	// statement that inserts the key.
 	MintAPIKey(ctx context.Context, tenantID, userID, familyID string, dev mobileauth.Device, ttl time.Duration) (mobileauth.MintedAPIKey, error)
 	// MintFirstAPIKey is MintAPIKey for a family that has no key yet (one
 	// just created): nothing to deactivate.
@@ -130,6 +139,10 @@ func (a apiKeyAccess) Issue(ctx context.Context, u mobileauth.User, familyID str
 	}
 	return AccessToken{Token: k.Key, TTL: a.ttl}, nil
 }
+
+// AppliesOwnerRule: MintAPIKey decides the owner rule as it mints
+// (ownerRuleIssuer).
+func (apiKeyAccess) AppliesOwnerRule() {}
 
 // IssueFirst is Issue for a family created a moment ago (firstIssuer).
 func (a apiKeyAccess) IssueFirst(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error) {

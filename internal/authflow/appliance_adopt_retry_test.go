@@ -47,6 +47,9 @@ func (m *failingMint) Issue(ctx context.Context, u mobileauth.User, familyID str
 	return m.AccessCredentials.Issue(ctx, u, familyID, dev)
 }
 
+// AppliesOwnerRule: the wrapped credentials are API keys, which do.
+func (*failingMint) AppliesOwnerRule() {}
+
 // adoptedFamily is the family that adopted tok here.
 func (f *applianceFixture) adoptedFamily(tok algapsatest.AlgaToken) mobileauth.TokenFamily {
 	f.t.Helper()

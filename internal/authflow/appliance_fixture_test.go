@@ -54,7 +54,7 @@ type applianceFixture struct {
 // of Alga's hosting), no rate limits.
 func newApplianceFixture(t *testing.T) *applianceFixture {
 	t.Helper()
-	return newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"))
+	return newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), hostedLicensing)
 }
 
 // newApplianceFixtureOnSQLite is newApplianceFixture with the service's own
@@ -62,15 +62,35 @@ func newApplianceFixture(t *testing.T) *applianceFixture {
 // on PostgreSQL).
 func newApplianceFixtureOnSQLite(t *testing.T) *applianceFixture {
 	t.Helper()
-	return newApplianceFixtureOn(t, "sqlite:"+filepath.Join(t.TempDir(), "own.db"))
+	return newApplianceFixtureOn(t, "sqlite:"+filepath.Join(t.TempDir(), "own.db"), hostedLicensing)
+}
+
+// The licensings an appliance runs under: hosted (each tenant's plan
+// decides, so a refresh reads its owner before the mint) and self-host (a
+// trial here, as a license: the plan is the installation's, and a refresh
+// reads its owner only when the mint refuses them).
+var (
+	hostedLicensing   = license.Options{Edition: license.Enterprise}
+	selfHostLicensing = license.Options{Edition: license.Enterprise, TrialStartedAt: &t0}
+)
+
+// eachLicensing runs test on a fresh fixture under each licensing.
+func eachLicensing(t *testing.T, test func(t *testing.T, f *applianceFixture)) {
+	for _, l := range []struct {
+		name string
+		gate license.Options
+	}{{"hosted", hostedLicensing}, {"self-host", selfHostLicensing}} {
+		t.Run(l.name, func(t *testing.T) {
+			test(t, newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), l.gate))
+		})
+	}
 }
 
 // newApplianceFixtureOn builds the first replica on the own store storeURL.
-func newApplianceFixtureOn(t *testing.T, storeURL string) *applianceFixture {
+func newApplianceFixtureOn(t *testing.T, storeURL string, gate license.Options) *applianceFixture {
 	t.Helper()
 	f := &applianceFixture{t: t, ctx: context.Background(), clock: newClock(), psa: algapsatest.New(t),
-		storeURL: storeURL, secret: make([]byte, 32),
-		gate: license.Options{Edition: license.Enterprise}, cookie: authjs.CookieName(origin)}
+		storeURL: storeURL, secret: make([]byte, 32), gate: gate, cookie: authjs.CookieName(origin)}
 	_, err := rand.Read(f.secret)
 	require.NoError(t, err)
 	f.svc, f.store, f.db, f.events = f.replica()
@@ -93,6 +113,7 @@ type wrappers struct {
 	refresh func(mobileauth.RefreshStore) mobileauth.RefreshStore
 	access  func(authflow.AccessCredentials) authflow.AccessCredentials
 	alga    func(authflow.AlgaRefreshTokens) authflow.AlgaRefreshTokens
+	dir     func(authflow.Directory) authflow.Directory
 }
 
 // replicaWrapped is a replica with w's hooks around its parts.
@@ -125,12 +146,16 @@ func (f *applianceFixture) replicaWrapped(w wrappers) (*authflow.Service, *sqlst
 	if w.access != nil {
 		access = w.access(access)
 	}
+	var dir authflow.Directory = db
+	if w.dir != nil {
+		dir = w.dir(db)
+	}
 	var alga authflow.AlgaRefreshTokens = db
 	if w.alga != nil {
 		alga = w.alga(db)
 	}
 	svc, err := authflow.New(authflow.Deps{
-		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: refresh, Directory: db, Audit: st, Adoptions: st},
+		Stores:  authflow.Stores{OTTs: st, Sessions: st, Refresh: refresh, Directory: dir, Audit: st, Adoptions: st},
 		Limiter: allowAll{}, Gate: license.NewGate(gate), Deriver: deriver, Events: events, Log: log,
 		Now: f.clock.Now, Access: access, AlgaTokens: alga, SessionSources: []authflow.SessionSource{src},
 		Settings: authflow.Settings{OTTTTL: ottTTL, AccessTTL: accessTTL, RefreshTTL: refreshTTL,

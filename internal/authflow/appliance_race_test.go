@@ -36,54 +36,55 @@ func (a *afterRotation) RotateRefreshToken(ctx context.Context, old, succ mobile
 // all the same (SPEC §3.6, §8.4): the racing refresh answers 401 and the
 // family has no active key left.
 func TestApplianceFamilyEndedDuringRefreshLeavesNoKey(t *testing.T) {
-	f := newApplianceFixture(t)
-	hooked := &afterRotation{}
-	second, _, _, _ := f.replicaWith(func(st mobileauth.RefreshStore) mobileauth.RefreshStore {
-		hooked.RefreshStore = st
-		return hooked
-	})
-
-	for _, tc := range []struct {
-		name string
-		// start signs in and returns the token the racing refresh presents,
-		// its family and what ends the family on the first instance meanwhile.
-		start func(t *testing.T) (presented, family string, end func())
-	}{
-		{"revoke", func(t *testing.T) (string, string, func()) {
-			s := f.session(f.user())
-			return s.RefreshToken, f.familyOf(s.AccessToken), func() {
-				require.NoError(t, f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.7"}))
-			}
-		}},
-		{"theft detection", func(t *testing.T) (string, string, func()) {
-			s := f.session(f.user())
-			r, err := f.refresh(s.RefreshToken)
-			require.NoError(t, err)
-			fam := f.familyOf(r.AccessToken)
-			f.clock.Advance(grace + time.Second)
-			return r.RefreshToken, fam, func() {
-				_, err := f.refresh(s.RefreshToken) // the victim's stale token
-				assertCode(t, err, mobileauth.CodeUnauthorized)
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			presented, fam, end := tc.start(t)
-			ended := false
-			hooked.hook = func() {
-				end()
-				ended = true
-				require.Zero(t, f.activeKeys(fam), "the family's keys are deactivated by the revocation itself")
-			}
-			res, err := second.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: presented, ClientIP: "203.0.113.9"})
-			require.True(t, ended, "the family ended between rotation and mint")
-			if err == nil {
-				t.Logf("AlgaPSA accepts the racing refresh's key: %v", f.accepted(res.AccessToken, f.keyRows(fam)[0].TenantID) == nil)
-			}
-			assertCode(t, err, mobileauth.CodeUnauthorized)
-			assert.Zero(t, f.activeKeys(fam), "an ended family has no active key")
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
+		hooked := &afterRotation{}
+		second, _, _, _ := f.replicaWith(func(st mobileauth.RefreshStore) mobileauth.RefreshStore {
+			hooked.RefreshStore = st
+			return hooked
 		})
-	}
+
+		for _, tc := range []struct {
+			name string
+			// start signs in and returns the token the racing refresh presents,
+			// its family and what ends the family on the first instance meanwhile.
+			start func(t *testing.T) (presented, family string, end func())
+		}{
+			{"revoke", func(t *testing.T) (string, string, func()) {
+				s := f.session(f.user())
+				return s.RefreshToken, f.familyOf(s.AccessToken), func() {
+					require.NoError(t, f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.7"}))
+				}
+			}},
+			{"theft detection", func(t *testing.T) (string, string, func()) {
+				s := f.session(f.user())
+				r, err := f.refresh(s.RefreshToken)
+				require.NoError(t, err)
+				fam := f.familyOf(r.AccessToken)
+				f.clock.Advance(grace + time.Second)
+				return r.RefreshToken, fam, func() {
+					_, err := f.refresh(s.RefreshToken) // the victim's stale token
+					assertCode(t, err, mobileauth.CodeUnauthorized)
+				}
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				presented, fam, end := tc.start(t)
+				ended := false
+				hooked.hook = func() {
+					end()
+					ended = true
+					require.Zero(t, f.activeKeys(fam), "the family's keys are deactivated by the revocation itself")
+				}
+				res, err := second.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: presented, ClientIP: "203.0.113.9"})
+				require.True(t, ended, "the family ended between rotation and mint")
+				if err == nil {
+					t.Logf("AlgaPSA accepts the racing refresh's key: %v", f.accepted(res.AccessToken, f.keyRows(fam)[0].TenantID) == nil)
+				}
+				assertCode(t, err, mobileauth.CodeUnauthorized)
+				assert.Zero(t, f.activeKeys(fam), "an ended family has no active key")
+			})
+		}
+	})
 }
 
 // aroundFirstMint is a refresh store that runs afterCreate once, right

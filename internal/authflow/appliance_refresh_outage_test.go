@@ -43,26 +43,27 @@ func (s *storeGoesAwayAfterRotation) GetFamily(ctx context.Context, id string) (
 // the phone would keep the rotated token, and its retry after the outage
 // (longer than the grace period) would read as theft and sign it out.
 func TestRefreshCommittedBeforeAnOutageIsAnswered(t *testing.T) {
-	f := newApplianceFixture(t)
-	w := &storeGoesAwayAfterRotation{}
-	svc, _, _, _ := f.replicaWrapped(wrappers{refresh: func(st mobileauth.RefreshStore) mobileauth.RefreshStore {
-		w.RefreshStore = st
-		return w
-	}})
-	u := f.user()
-	c, _ := f.webSignIn(u)
-	first, err := f.exchange(f.ott(c))
-	require.NoError(t, err)
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
+		w := &storeGoesAwayAfterRotation{}
+		svc, _, _, _ := f.replicaWrapped(wrappers{refresh: func(st mobileauth.RefreshStore) mobileauth.RefreshStore {
+			w.RefreshStore = st
+			return w
+		}})
+		u := f.user()
+		c, _ := f.webSignIn(u)
+		first, err := f.exchange(f.ott(c))
+		require.NoError(t, err)
 
-	res, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: first.RefreshToken, ClientIP: "198.51.100.9"})
-	require.NoError(t, err, "the rotation committed: answer it")
-	assert.True(t, w.failed.Load(), "the re-check met the outage")
-	require.NoError(t, f.accepted(res.AccessToken, u.TenantID))
+		res, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: first.RefreshToken, ClientIP: "198.51.100.9"})
+		require.NoError(t, err, "the rotation committed: answer it")
+		assert.True(t, w.failed.Load(), "the re-check met the outage")
+		require.NoError(t, f.accepted(res.AccessToken, u.TenantID))
 
-	f.clock.Advance(time.Minute) // the outage outlasts the grace period
-	next, err := f.refresh(res.RefreshToken)
-	require.NoError(t, err, "the phone's token still refreshes")
-	require.NoError(t, f.accepted(next.AccessToken, u.TenantID))
+		f.clock.Advance(time.Minute) // the outage outlasts the grace period
+		next, err := f.refresh(res.RefreshToken)
+		require.NoError(t, err, "the phone's token still refreshes")
+		require.NoError(t, f.accepted(next.AccessToken, u.TenantID))
+	})
 }
 
 // TestRefreshWhoseMintFailsLeavesTheTokenLive: the key mint is AlgaPSA's
@@ -72,31 +73,32 @@ func TestRefreshCommittedBeforeAnOutageIsAnswered(t *testing.T) {
 // after an outage longer than the grace period reads as theft and signs it
 // out (the reliability outage/algapsa scenario found this).
 func TestRefreshWhoseMintFailsLeavesTheTokenLive(t *testing.T) {
-	f := newApplianceFixture(t)
-	mint := &failingMint{}
-	svc, _, _, _ := f.replicaWrapped(wrappers{
-		access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
+		mint := &failingMint{}
+		svc, _, _, _ := f.replicaWrapped(wrappers{
+			access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
+		})
+		u := f.user()
+		c, _ := f.webSignIn(u)
+		first, err := f.exchange(f.ott(c))
+		require.NoError(t, err)
+		fam := f.familyOf(first.AccessToken)
+
+		mint.fail = 1
+		_, err = svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: first.RefreshToken, ClientIP: "198.51.100.9"})
+		require.Error(t, err, "the mint failed")
+		assert.Equal(t, 0, mint.fail, "the mint was tried")
+		rt, err := f.store.GetRefreshToken(f.ctx, token.HashOf(first.RefreshToken))
+		require.NoError(t, err)
+		assert.Nil(t, rt.RotatedAt, "nothing rotated: the phone's token is still its current one")
+
+		f.clock.Advance(time.Minute) // AlgaPSA's outage outlasts the grace period
+		next, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: first.RefreshToken, ClientIP: "198.51.100.9"})
+		require.NoError(t, err, "the phone's retry after the outage")
+		require.NoError(t, f.accepted(next.AccessToken, u.TenantID))
+		assert.Equal(t, 1, f.activeKeys(fam), "the family keeps one active key")
+		assert.Empty(t, f.reuseAudits(fam), "no theft detected")
+		_, err = f.refresh(next.RefreshToken)
+		require.NoError(t, err, "the successor works")
 	})
-	u := f.user()
-	c, _ := f.webSignIn(u)
-	first, err := f.exchange(f.ott(c))
-	require.NoError(t, err)
-	fam := f.familyOf(first.AccessToken)
-
-	mint.fail = 1
-	_, err = svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: first.RefreshToken, ClientIP: "198.51.100.9"})
-	require.Error(t, err, "the mint failed")
-	assert.Equal(t, 0, mint.fail, "the mint was tried")
-	rt, err := f.store.GetRefreshToken(f.ctx, token.HashOf(first.RefreshToken))
-	require.NoError(t, err)
-	assert.Nil(t, rt.RotatedAt, "nothing rotated: the phone's token is still its current one")
-
-	f.clock.Advance(time.Minute) // AlgaPSA's outage outlasts the grace period
-	next, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: first.RefreshToken, ClientIP: "198.51.100.9"})
-	require.NoError(t, err, "the phone's retry after the outage")
-	require.NoError(t, f.accepted(next.AccessToken, u.TenantID))
-	assert.Equal(t, 1, f.activeKeys(fam), "the family keeps one active key")
-	assert.Empty(t, f.reuseAudits(fam), "no theft detected")
-	_, err = f.refresh(next.RefreshToken)
-	require.NoError(t, err, "the successor works")
 }

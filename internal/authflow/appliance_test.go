@@ -200,69 +200,68 @@ func TestApplianceExchangeMintsAPIKey(t *testing.T) {
 // detection and once the user is deactivated or made a client in AlgaPSA
 // (whose next refresh answers 401 and deactivates their keys).
 func TestApplianceKeyLifecycle(t *testing.T) {
-	f := newApplianceFixture(t)
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
 
-	t.Run("refresh", func(t *testing.T) {
-		s := f.session(f.user())
-		r, err := f.refresh(s.RefreshToken)
-		require.NoError(t, err)
-		assert.ErrorIs(t, f.accepted(s.AccessToken, s.TenantID), algapsatest.ErrKeyUnknown, "the previous key is deactivated")
-		require.NoError(t, f.accepted(r.AccessToken, s.TenantID))
-		assert.Equal(t, 1, f.activeKeys(f.familyOf(r.AccessToken)))
-		_, err = f.svc.Verify(f.ctx, s.AccessToken)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
-	})
-	t.Run("revoke", func(t *testing.T) {
-		s := f.session(f.user())
-		fam := f.familyOf(s.AccessToken)
-		require.NoError(t, f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: s.RefreshToken}))
-		assert.ErrorIs(t, f.accepted(s.AccessToken, s.TenantID), algapsatest.ErrKeyUnknown)
-		assert.Zero(t, f.activeKeys(fam))
-		_, err := f.svc.Verify(f.ctx, s.AccessToken)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
-	})
-	t.Run("theft detection", func(t *testing.T) {
-		s := f.session(f.user())
-		r, err := f.refresh(s.RefreshToken)
-		require.NoError(t, err)
-		f.clock.Advance(grace + time.Second)
-		_, err = f.refresh(s.RefreshToken)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
-		assert.ErrorIs(t, f.accepted(r.AccessToken, s.TenantID), algapsatest.ErrKeyUnknown, "the family's live key is deactivated")
-		_, err = f.refresh(r.RefreshToken)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
-	})
-	for _, tc := range []struct {
-		name   string
-		change func(u algapsatest.User)
-	}{
-		{"user deactivated", func(u algapsatest.User) { f.psa.SetUserInactive(t, u.TenantID, u.ID, true) }},
-		{"user made a client", func(u algapsatest.User) { f.psa.SetUserType(t, u.TenantID, u.ID, "client") }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			u := f.user()
-			s := f.session(u)
-			other := f.session(u) // a second phone of the same user
-			tc.change(u)
-			assert.Error(t, f.accepted(s.AccessToken, s.TenantID), "AlgaPSA refuses the owner at once")
-			_, err := f.refresh(s.RefreshToken)
-			assertCode(t, err, mobileauth.CodeUnauthorized)
-			for _, r := range f.psa.APIKeyRows(t, "user_id = $1", u.ID) {
-				assert.False(t, r.Active, "every key of the user is deactivated, the other phone's too")
-			}
-			_, err = f.refresh(other.RefreshToken)
-			assertCode(t, err, mobileauth.CodeUnauthorized)
-			_, err = f.svc.Verify(f.ctx, other.AccessToken)
+		t.Run("refresh", func(t *testing.T) {
+			s := f.session(f.user())
+			r, err := f.refresh(s.RefreshToken)
+			require.NoError(t, err)
+			assert.ErrorIs(t, f.accepted(s.AccessToken, s.TenantID), algapsatest.ErrKeyUnknown, "the previous key is deactivated")
+			require.NoError(t, f.accepted(r.AccessToken, s.TenantID))
+			assert.Equal(t, 1, f.activeKeys(f.familyOf(r.AccessToken)))
+			_, err = f.svc.Verify(f.ctx, s.AccessToken)
 			assertCode(t, err, mobileauth.CodeUnauthorized)
 		})
-	}
+		t.Run("revoke", func(t *testing.T) {
+			s := f.session(f.user())
+			fam := f.familyOf(s.AccessToken)
+			require.NoError(t, f.svc.Revoke(f.ctx, authflow.RevokeRequest{RefreshToken: s.RefreshToken}))
+			assert.ErrorIs(t, f.accepted(s.AccessToken, s.TenantID), algapsatest.ErrKeyUnknown)
+			assert.Zero(t, f.activeKeys(fam))
+			_, err := f.svc.Verify(f.ctx, s.AccessToken)
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+		})
+		t.Run("theft detection", func(t *testing.T) {
+			s := f.session(f.user())
+			r, err := f.refresh(s.RefreshToken)
+			require.NoError(t, err)
+			f.clock.Advance(grace + time.Second)
+			_, err = f.refresh(s.RefreshToken)
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+			assert.ErrorIs(t, f.accepted(r.AccessToken, s.TenantID), algapsatest.ErrKeyUnknown, "the family's live key is deactivated")
+			_, err = f.refresh(r.RefreshToken)
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+		})
+		for _, tc := range []struct {
+			name   string
+			change func(u algapsatest.User)
+		}{
+			{"user deactivated", func(u algapsatest.User) { f.psa.SetUserInactive(t, u.TenantID, u.ID, true) }},
+			{"user made a client", func(u algapsatest.User) { f.psa.SetUserType(t, u.TenantID, u.ID, "client") }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				u := f.user()
+				s := f.session(u)
+				other := f.session(u) // a second phone of the same user
+				tc.change(u)
+				assert.Error(t, f.accepted(s.AccessToken, s.TenantID), "AlgaPSA refuses the owner at once")
+				_, err := f.refresh(s.RefreshToken)
+				assertCode(t, err, mobileauth.CodeUnauthorized)
+				for _, r := range f.psa.APIKeyRows(t, "user_id = $1", u.ID) {
+					assert.False(t, r.Active, "every key of the user is deactivated, the other phone's too")
+				}
+				_, err = f.refresh(other.RefreshToken)
+				assertCode(t, err, mobileauth.CodeUnauthorized)
+				_, err = f.svc.Verify(f.ctx, other.AccessToken)
+				assertCode(t, err, mobileauth.CodeUnauthorized)
+			})
+		}
+	})
 }
 
 // TestApplianceDirectoryAndPlans: the sidecar's own sign-in maps e-mails to
 // AlgaPSA's users (inactive refused, an address in two tenants refused);
-// the tenant's plan decides under hosted licensing and a suspended tenant
-// gets no mobile access (403 with the plan sentence) at exchange and
-// refresh.
+// the tenant's plan decides under hosted licensing.
 func TestApplianceDirectoryAndPlans(t *testing.T) {
 	f := newApplianceFixture(t)
 
@@ -293,7 +292,13 @@ func TestApplianceDirectoryAndPlans(t *testing.T) {
 		_, err := f.exchange(ott)
 		assertError(t, err, mobileauth.CodeForbidden, "Mobile app access is not available on your plan")
 	})
-	t.Run("suspended tenant", func(t *testing.T) {
+}
+
+// TestApplianceSuspendedTenant: a tenant AlgaPSA suspended gets no mobile
+// access (403 with the plan sentence) at exchange and refresh, its keys are
+// refused, and its sessions live on once it is resumed.
+func TestApplianceSuspendedTenant(t *testing.T) {
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
 		u := f.user()
 		s := f.session(u)
 		c, _ := f.webSignIn(u)
@@ -311,6 +316,7 @@ func TestApplianceDirectoryAndPlans(t *testing.T) {
 		r, err := f.refresh(s.RefreshToken)
 		require.NoError(t, err, "the session lives on once the tenant is resumed")
 		require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
+		assert.Equal(t, 1, f.activeKeys(f.familyOf(r.AccessToken)))
 	})
 }
 
@@ -413,49 +419,50 @@ func TestApplianceLeavesAlgaPSASchemaAlone(t *testing.T) {
 // once, start one family and all answer 200 with its one successor (§3.5's
 // grace rules), leaving one active key.
 func TestApplianceConcurrency(t *testing.T) {
-	f := newApplianceFixture(t)
-	second, _, _, events2 := f.replica()
-	svcs := []*authflow.Service{f.svc, second}
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
+		second, _, _, events2 := f.replica()
+		svcs := []*authflow.Service{f.svc, second}
 
-	t.Run("refreshes of one token", func(t *testing.T) {
-		s := f.session(f.user())
-		fam := f.familyOf(s.AccessToken)
-		o := newOutcomes()
-		keys := make([]string, attempts)
-		race(attempts, func(i int) {
-			res, err := svcs[i%2].Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "203.0.113.1"})
-			keys[i] = res.AccessToken
-			o.add(res.RefreshToken, err)
-		})
-		rows := f.keyRows(fam)
-		t.Logf("%d concurrent refreshes of one token on 2 instances: %d succeeded with %d distinct refresh token(s), failures %v %v; family keys %d, active %d",
-			attempts, o.ok, len(o.tokens), o.byCode, o.errs, len(rows), f.activeKeys(fam))
-		assert.Equal(t, attempts, o.ok, "all inside the grace period")
-		require.Len(t, o.tokens, 1, "one successor")
-		assert.Empty(t, o.errs)
-		var successor string
-		for tok := range o.tokens {
-			successor = tok
-		}
-		old, err := f.store.GetRefreshToken(f.ctx, token.HashOf(s.RefreshToken))
-		require.NoError(t, err)
-		require.NotNil(t, old.ReplacedBy)
-		assert.Equal(t, token.HashOf(successor), *old.ReplacedBy)
-		assert.Len(t, rows, attempts+1, "one key per answer, plus the exchange's")
-		assert.Equal(t, 1, f.activeKeys(fam), "one active key per family")
-		accepted := 0
-		for _, k := range keys {
-			if f.accepted(k, s.TenantID) == nil {
-				accepted++
+		t.Run("refreshes of one token", func(t *testing.T) {
+			s := f.session(f.user())
+			fam := f.familyOf(s.AccessToken)
+			o := newOutcomes()
+			keys := make([]string, attempts)
+			race(attempts, func(i int) {
+				res, err := svcs[i%2].Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "203.0.113.1"})
+				keys[i] = res.AccessToken
+				o.add(res.RefreshToken, err)
+			})
+			rows := f.keyRows(fam)
+			t.Logf("%d concurrent refreshes of one token on 2 instances: %d succeeded with %d distinct refresh token(s), failures %v %v; family keys %d, active %d",
+				attempts, o.ok, len(o.tokens), o.byCode, o.errs, len(rows), f.activeKeys(fam))
+			assert.Equal(t, attempts, o.ok, "all inside the grace period")
+			require.Len(t, o.tokens, 1, "one successor")
+			assert.Empty(t, o.errs)
+			var successor string
+			for tok := range o.tokens {
+				successor = tok
 			}
-		}
-		assert.Equal(t, 1, accepted, "AlgaPSA accepts only the family's last key")
-		r, err := f.refresh(successor)
-		require.NoError(t, err)
-		require.NoError(t, f.accepted(r.AccessToken, s.TenantID))
-		assert.Equal(t, 1, f.activeKeys(fam))
-	})
-	t.Run("adoptions of one AlgaPSA token", func(t *testing.T) {
-		raceAdoption(t, f, svcs, []*eventLog{f.events, events2})
+			old, err := f.store.GetRefreshToken(f.ctx, token.HashOf(s.RefreshToken))
+			require.NoError(t, err)
+			require.NotNil(t, old.ReplacedBy)
+			assert.Equal(t, token.HashOf(successor), *old.ReplacedBy)
+			assert.Len(t, rows, attempts+1, "one key per answer, plus the exchange's")
+			assert.Equal(t, 1, f.activeKeys(fam), "one active key per family")
+			accepted := 0
+			for _, k := range keys {
+				if f.accepted(k, s.TenantID) == nil {
+					accepted++
+				}
+			}
+			assert.Equal(t, 1, accepted, "AlgaPSA accepts only the family's last key")
+			r, err := f.refresh(successor)
+			require.NoError(t, err)
+			require.NoError(t, f.accepted(r.AccessToken, s.TenantID))
+			assert.Equal(t, 1, f.activeKeys(fam))
+		})
+		t.Run("adoptions of one AlgaPSA token", func(t *testing.T) {
+			raceAdoption(t, f, svcs, []*eventLog{f.events, events2})
+		})
 	})
 }

@@ -17,58 +17,59 @@ import (
 // which keeps a session alive until the plan comes back, is for active
 // users only; a disabled user's family ends and stays ended.
 func TestApplianceUserLosesAccessWhateverTheTenant(t *testing.T) {
-	f := newApplianceFixture(t)
-	essentials := "essentials"
-	users := []struct {
-		name   string
-		change func(u algapsatest.User, off bool)
-	}{
-		{"user deactivated", func(u algapsatest.User, off bool) { f.psa.SetUserInactive(t, u.TenantID, u.ID, off) }},
-		{"user made a client", func(u algapsatest.User, off bool) {
-			typ := "internal"
-			if off {
-				typ = "client"
-			}
-			f.psa.SetUserType(t, u.TenantID, u.ID, typ)
-		}},
-	}
-	tenants := []struct {
-		name   string
-		change func(u algapsatest.User, off bool)
-	}{
-		{"tenant suspended", func(u algapsatest.User, off bool) { f.psa.SetSuspended(t, u.TenantID, off) }},
-		{"plan without mobile access", func(u algapsatest.User, off bool) {
-			if off {
-				f.psa.SetPlan(t, u.TenantID, &essentials)
-			} else {
-				f.psa.SetPlan(t, u.TenantID, nil)
-			}
-		}},
-	}
-	for _, uc := range users {
-		for _, tc := range tenants {
-			t.Run(uc.name+", "+tc.name, func(t *testing.T) {
-				u := f.user()
-				s := f.session(u)
-				other := f.session(u) // a second phone of the same user
-				uc.change(u, true)
-				tc.change(u, true)
-
-				_, err := f.refresh(s.RefreshToken)
-				assertCode(t, err, mobileauth.CodeUnauthorized)
-				keys := f.psa.APIKeyRows(t, "user_id = $1", u.ID)
-				require.NotEmpty(t, keys)
-				for _, k := range keys {
-					assert.False(t, k.Active, "every key of the user is deactivated, the other phone's too")
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
+		essentials := "essentials"
+		users := []struct {
+			name   string
+			change func(u algapsatest.User, off bool)
+		}{
+			{"user deactivated", func(u algapsatest.User, off bool) { f.psa.SetUserInactive(t, u.TenantID, u.ID, off) }},
+			{"user made a client", func(u algapsatest.User, off bool) {
+				typ := "internal"
+				if off {
+					typ = "client"
 				}
-				_, err = f.refresh(other.RefreshToken)
-				assertCode(t, err, mobileauth.CodeUnauthorized)
-
-				tc.change(u, false)
-				uc.change(u, false)
-				_, err = f.refresh(s.RefreshToken)
-				assertCode(t, err, mobileauth.CodeUnauthorized) // the session ended for good
-			})
+				f.psa.SetUserType(t, u.TenantID, u.ID, typ)
+			}},
 		}
-	}
+		tenants := []struct {
+			name   string
+			change func(u algapsatest.User, off bool)
+		}{
+			{"tenant suspended", func(u algapsatest.User, off bool) { f.psa.SetSuspended(t, u.TenantID, off) }},
+			{"plan without mobile access", func(u algapsatest.User, off bool) {
+				if off {
+					f.psa.SetPlan(t, u.TenantID, &essentials)
+				} else {
+					f.psa.SetPlan(t, u.TenantID, nil)
+				}
+			}},
+		}
+		for _, uc := range users {
+			for _, tc := range tenants {
+				t.Run(uc.name+", "+tc.name, func(t *testing.T) {
+					u := f.user()
+					s := f.session(u)
+					other := f.session(u) // a second phone of the same user
+					uc.change(u, true)
+					tc.change(u, true)
+
+					_, err := f.refresh(s.RefreshToken)
+					assertCode(t, err, mobileauth.CodeUnauthorized)
+					keys := f.psa.APIKeyRows(t, "user_id = $1", u.ID)
+					require.NotEmpty(t, keys)
+					for _, k := range keys {
+						assert.False(t, k.Active, "every key of the user is deactivated, the other phone's too")
+					}
+					_, err = f.refresh(other.RefreshToken)
+					assertCode(t, err, mobileauth.CodeUnauthorized)
+
+					tc.change(u, false)
+					uc.change(u, false)
+					_, err = f.refresh(s.RefreshToken)
+					assertCode(t, err, mobileauth.CodeUnauthorized) // the session ended for good
+				})
+			}
+		}
+	})
 }

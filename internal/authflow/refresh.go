@@ -110,40 +110,35 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 			return RefreshResult{}, err
 		}
 	}
-	// The owner's user and tenant plan are read once, here, for the checks
-	// on both sides of the rotation (a token's tenant and user never change).
-	// A `users disable` committed after this read revokes the family, so
-	// the rotation below then refuses the token.
-	m, err := s.loadMember(ctx, owner.TenantID, owner.UserID)
-	if err != nil {
-		return RefreshResult{}, err
-	}
-	// The plan too is checked before rotating a live token, for the same
-	// reason: a tenant whose plan lapses and comes back keeps its sessions.
-	// That is for active users only: a user disabled (or made a client
-	// user) is refused first, with the 401 that ends the session, whatever
-	// the tenant's plan (SPEC §8.2). A dead token (rotated, revoked,
-	// expired) is judged first, so that it still gets its 401 and a stolen
-	// one still triggers theft detection.
-	// A pending adoption is settled (and its grace period started) only
-	// when the refresh may be answered, so it is checked the same way.
-	var user mobileauth.User
-	if live || (owner.AdoptionPending && owner.RevokedAt == nil) {
-		if user, err = s.admit(ctx, m, owner); err != nil {
-			return RefreshResult{}, err
-		}
-	}
-	// A live token's access credential is issued before the rotation, so
-	// that the rotation is the last step that can fail: a mint that fails
-	// (AlgaPSA's database down while this store is up) then leaves the
-	// token live for the phone's retry, however long the outage, where
+	// The owner's user and tenant plan are read at most once, for the
+	// checks on both sides of the rotation (a token's tenant and user never
+	// change), and only when needed (admitIssue). A `users disable`
+	// committed before that read is refused there; one committed after it
+	// revokes the family, so the rotation below then refuses the token.
+	o := &tokenOwner{tenantID: owner.TenantID, userID: owner.UserID}
+	// The owner is admitted before rotating a live token: a tenant whose
+	// plan lapses and comes back keeps its sessions. A user disabled (or
+	// made a client user) is refused first, with the 401 that ends the
+	// session, whatever the tenant's plan (SPEC §8.2). A dead token
+	// (rotated, revoked, expired) is judged first, so that it still gets
+	// its 401 and a stolen one still triggers theft detection.
+	// A live token's access credential is issued before the rotation too,
+	// so that the rotation is the last step that can fail: a mint that
+	// fails (AlgaPSA's database down while this store is up) then leaves
+	// the token live for the phone's retry, however long the outage, where
 	// after the rotation it would leave a rotated token that reads as theft
 	// once the grace period is over. A credential issued for a rotation
 	// that then fails is never handed out, and the family's next mint ends
 	// it (API keys: one active key per family).
+	// A pending adoption is settled (and its grace period started) only
+	// when the refresh may be answered, so its owner is admitted first.
 	var access AccessToken
 	if live {
-		if access, err = s.issue(ctx, user, owner.FamilyID, req.Device); err != nil {
+		if access, err = s.admitIssue(ctx, o, owner, req.Device); err != nil {
+			return RefreshResult{}, err
+		}
+	} else if owner.AdoptionPending && owner.RevokedAt == nil {
+		if _, err := s.admitOwner(ctx, o, owner); err != nil {
 			return RefreshResult{}, err
 		}
 	}
@@ -166,10 +161,7 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 		event = "refresh_grace_replay"
 	}
 	if !live {
-		if user, err = s.admit(ctx, m, cur); err != nil {
-			return RefreshResult{}, err
-		}
-		if access, err = s.issue(ctx, user, cur.FamilyID, req.Device); err != nil {
+		if access, err = s.admitIssue(ctx, o, cur, req.Device); err != nil {
 			return RefreshResult{}, err
 		}
 	}
@@ -191,6 +183,68 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 			RecordID: cur.FamilyID, ClientIP: req.ClientIP, Details: deviceDetails(req.Device)})
 	}
 	return RefreshResult{AccessToken: access.Token, RefreshToken: successor, ExpiresInSec: int(access.TTL.Seconds())}, nil
+}
+
+// tokenOwner is a refresh token's owner, read from the Directory at most
+// once per refresh.
+type tokenOwner struct {
+	tenantID, userID string
+	m                *member // nil until read
+}
+
+// member reads o's user and tenant, once.
+func (s *Service) member(ctx context.Context, o *tokenOwner) (member, error) {
+	if o.m == nil {
+		m, err := s.loadMember(ctx, o.tenantID, o.userID)
+		if err != nil {
+			return member{}, err
+		}
+		o.m = &m
+	}
+	return *o.m, nil
+}
+
+// admitOwner reads o, the owner of token t, and admits them (admit).
+func (s *Service) admitOwner(ctx context.Context, o *tokenOwner, t mobileauth.RefreshToken) (mobileauth.User, error) {
+	m, err := s.member(ctx, o)
+	if err != nil {
+		return mobileauth.User{}, err
+	}
+	return s.admit(ctx, m, t)
+}
+
+// admitIssue admits o, the owner of token t, and issues the family's next
+// access credential. When the credentials apply the owner rule as they
+// issue (ownerRuleIssuer: AlgaPSA API keys) and the gate decides without
+// the tenant's row (any licensing but hosted), the owner is read only if
+// the issue is refused, to answer as admit would: an appliance refresh
+// then makes one round trip to AlgaPSA's database instead of two. The
+// refused mint has ended the family's previous key all the same: for a
+// user who lost mobile access admit ends every key anyway, and a
+// suspended tenant's key is refused by AlgaPSA (and /verify) until the
+// tenant is resumed, when the phone's next refresh mints one.
+func (s *Service) admitIssue(ctx context.Context, o *tokenOwner, t mobileauth.RefreshToken, dev mobileauth.Device) (AccessToken, error) {
+	if o.m == nil && s.ownerAtIssue && s.gate.ForTenant(t.TenantID, nil).Enabled {
+		access, err := s.access.Issue(ctx, mobileauth.User{ID: t.UserID, TenantID: t.TenantID}, t.FamilyID, dev)
+		if !errors.Is(err, mobileauth.ErrNotFound) {
+			return access, err
+		}
+		if _, aerr := s.admitOwner(ctx, o, t); aerr != nil {
+			return AccessToken{}, aerr
+		}
+		// Refused at the mint, admitted a moment later: the user was
+		// enabled again, or the tenant resumed, in between. The phone's
+		// retry mints: a live token is still unrotated, a replay's
+		// successor still unused.
+		s.events.AuthEvent("refresh_rejected", "owner_changed")
+		return AccessToken{}, mobileauth.WrapError(mobileauth.CodeServiceUnavailable,
+			"Service temporarily unavailable, please retry", err)
+	}
+	user, err := s.admitOwner(ctx, o, t)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return s.issue(ctx, user, t.FamilyID, dev)
 }
 
 // admit checks that m, the owner of token t, may still refresh: an active

@@ -22,6 +22,8 @@ import (
 type TenantGate interface {
 	Capabilities() license.Decision
 	ForTenant(tenantID string, tenantPlan *mobileauth.Tier) license.Decision
+	// PlanPerTenant is true when ForTenant needs the tenant's plan.
+	PlanPerTenant() bool
 }
 
 // Events counts token-lifecycle events (metrics.Metrics implements it).
@@ -120,8 +122,11 @@ type Service struct {
 	sources  []SessionSource
 	families *familyOwners
 	access   AccessCredentials
-	alga     AlgaRefreshTokens
-	signIn   SignInOptions
+	// ownerAtIssue: a refresh may leave the owner unread until its issue
+	// is refused (admitIssue).
+	ownerAtIssue bool
+	alga         AlgaRefreshTokens
+	signIn       SignInOptions
 	// unreleased are OTTs of failed exchanges still to give back.
 	unreleased unreleased
 }
@@ -180,6 +185,8 @@ func New(d Deps) (*Service, error) {
 	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate,
 		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set,
 		access: access, alga: d.AlgaTokens, signIn: d.SignIn}
+	_, ownerRule := access.(ownerRuleIssuer)
+	s.ownerAtIssue = ownerRule && !d.Gate.PlanPerTenant()
 	s.sources = append(append([]SessionSource{}, d.SessionSources...),
 		&ownSessions{cookie: set.SessionCookie, sessions: st.Sessions, users: st.Directory})
 	s.revoked = newRevocationView(st.Refresh, set.RevocationFreshness, set.AccessTTL, d.Now)

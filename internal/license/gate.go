@@ -185,6 +185,10 @@ func (g *Gate) ForTenant(tenantID string, tenantPlan *mobileauth.Tier) Decision 
 	return decide(g.selfHostTier(g.now(), &tenantID))
 }
 
+// PlanPerTenant reports whether ForTenant's decision depends on the
+// tenant's plan (hosted mode). In the other modes it needs no tenant row.
+func (g *Gate) PlanPerTenant() bool { return g.Mode() == ModeHosted }
+
 // selfHostTier resolves the tier at now: for the installation when tenantID
 // is nil, else for that tenant (which a license bound to another tenant
 // does not cover).

@@ -1,0 +1,129 @@
+package authflow_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
+	"github.com/nineminds/alga-mobile-auth/internal/testenv"
+	"github.com/nineminds/alga-mobile-auth/internal/token"
+)
+
+// countingDirectory counts the member reads a replica makes of AlgaPSA's
+// users and tenants.
+type countingDirectory struct {
+	authflow.Directory
+	members atomic.Int32
+}
+
+func (d *countingDirectory) GetMember(ctx context.Context, tenantID, userID string) (mobileauth.Member, error) {
+	d.members.Add(1)
+	return d.Directory.GetMember(ctx, tenantID, userID)
+}
+
+// TestApplianceRefreshReadsTheOwnerWhenNeeded: under self-host licensing
+// the key's mint applies AlgaPSA's owner rule itself, so a refresh reads
+// the owner's row only when the mint refuses them (then to answer as
+// always: 401 and every key of the user ended); under hosted licensing the
+// tenant's plan decides, and the owner is read before the mint.
+func TestApplianceRefreshReadsTheOwnerWhenNeeded(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		fixture      func(t *testing.T) *applianceFixture
+		readsOnMint  int32
+		readsRefused int32
+	}{
+		{"self-host", func(t *testing.T) *applianceFixture {
+			return newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), selfHostLicensing)
+		}, 0, 1},
+		{"hosted", newApplianceFixture, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.fixture(t)
+			dir := &countingDirectory{}
+			svc, _, _, _ := f.replicaWrapped(wrappers{dir: func(d authflow.Directory) authflow.Directory { dir.Directory = d; return dir }})
+			refresh := func(rt string) (authflow.RefreshResult, error) {
+				return svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: rt, ClientIP: "198.51.100.9"})
+			}
+			u := f.user()
+			s := f.session(u)
+
+			r, err := refresh(s.RefreshToken)
+			require.NoError(t, err)
+			assert.Equal(t, tc.readsOnMint, dir.members.Load(), "member reads of a refresh that mints")
+			require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
+			assert.Equal(t, 1, f.activeKeys(f.familyOf(r.AccessToken)))
+
+			f.psa.SetUserInactive(t, u.TenantID, u.ID, true)
+			dir.members.Store(0)
+			_, err = refresh(r.RefreshToken)
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+			assert.Equal(t, tc.readsRefused, dir.members.Load(), "member reads of a refused refresh")
+			for _, k := range f.psa.APIKeyRows(t, "user_id = $1", u.ID) {
+				assert.False(t, k.Active, "every key of the user is deactivated")
+			}
+			f.psa.SetUserInactive(t, u.TenantID, u.ID, false)
+			_, err = refresh(r.RefreshToken)
+			assertCode(t, err, mobileauth.CodeUnauthorized) // the session ended for good
+		})
+	}
+}
+
+// flipDuringMint is API-key access whose next mint runs while the owner is
+// briefly inactive in AlgaPSA: the mint refuses them, and by the time the
+// refresh reads the owner they are active again.
+type flipDuringMint struct {
+	authflow.AccessCredentials
+	flip func(inactive bool)
+	once atomic.Bool
+}
+
+func (m *flipDuringMint) Issue(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (authflow.AccessToken, error) {
+	if m.once.CompareAndSwap(false, true) {
+		m.flip(true)
+		defer m.flip(false)
+	}
+	return m.AccessCredentials.Issue(ctx, u, familyID, dev)
+}
+
+// AppliesOwnerRule: the wrapped credentials are API keys, which do.
+func (*flipDuringMint) AppliesOwnerRule() {}
+
+// TestApplianceOwnerBackBetweenMintAndRead: a refresh whose mint refuses the
+// owner, who is active again when the refresh reads them, answers 503 and
+// leaves the token live: the phone's retry, even after the grace period,
+// gets a key AlgaPSA accepts, and no theft is detected.
+func TestApplianceOwnerBackBetweenMintAndRead(t *testing.T) {
+	f := newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), selfHostLicensing)
+	u := f.user()
+	mint := &flipDuringMint{flip: func(inactive bool) { f.psa.SetUserInactive(t, u.TenantID, u.ID, inactive) }}
+	svc, _, _, events := f.replicaWrapped(wrappers{
+		access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
+	})
+	s := f.session(u)
+	fam := f.familyOf(s.AccessToken)
+
+	_, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.9"})
+	assertCode(t, err, mobileauth.CodeServiceUnavailable)
+	assert.Equal(t, 1, events.count("refresh_rejected/owner_changed"))
+	rt, err := f.store.GetRefreshToken(f.ctx, token.HashOf(s.RefreshToken))
+	require.NoError(t, err)
+	assert.Nil(t, rt.RotatedAt, "the phone's token is still its current one")
+	assert.Nil(t, rt.RevokedAt)
+	assert.Zero(t, f.activeKeys(fam), "the refused mint ended the previous key and made none")
+
+	f.clock.Advance(time.Minute)
+	r, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.9"})
+	require.NoError(t, err, "the phone's retry")
+	require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
+	assert.Equal(t, 1, f.activeKeys(fam))
+	assert.Empty(t, f.reuseAudits(fam), "no theft detected")
+	_, err = f.refresh(r.RefreshToken)
+	require.NoError(t, err, "the successor works")
+}
