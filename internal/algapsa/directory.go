@@ -109,8 +109,8 @@ func (d *DB) GetTenant(ctx context.Context, tenantID string) (mobileauth.Tenant,
 	return mobileauth.Tenant{ID: tenantID, Plan: planOf(plan), Suspended: suspended}, nil
 }
 
-// GetMember reads a user and their tenant in one query, as every exchange
-// and refresh needs both. A missing user is Member.User == nil, not an
+// GetMember reads a user and their tenant in one query, as the use cases
+// need both. A missing user is Member.User == nil, not an
 // error; a missing tenant reads as no plan, not suspended.
 func (d *DB) GetMember(ctx context.Context, tenantID, userID string) (mobileauth.Member, error) {
 	m := mobileauth.Member{Tenant: mobileauth.Tenant{ID: tenantID}}

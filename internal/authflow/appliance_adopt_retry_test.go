@@ -79,72 +79,73 @@ func (f *applianceFixture) reuseAudits(family string) []mobileauth.AuditEvent {
 // period gets the same successor and a fresh key (the family keeping one
 // active key), a replay after it, or after the successor was used, is theft.
 func TestApplianceAdoptionRetry(t *testing.T) {
-	f := newApplianceFixture(t)
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
 
-	t.Run("retries inside the grace period get the same successor, one key stays active", func(t *testing.T) {
-		u := f.user()
-		tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
-		first, err := f.refresh(tok.Token)
-		require.NoError(t, err)
-		fam := f.adoptedFamily(tok).ID
-		keys := []string{first.AccessToken}
-		for range 3 {
-			f.clock.Advance(grace / 4)
-			r, err := f.refresh(tok.Token)
+		t.Run("retries inside the grace period get the same successor, one key stays active", func(t *testing.T) {
+			u := f.user()
+			tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+			first, err := f.refresh(tok.Token)
 			require.NoError(t, err)
-			assert.Equal(t, first.RefreshToken, r.RefreshToken)
-			keys = append(keys, r.AccessToken)
-		}
-		assert.Len(t, f.keyRows(fam), 4, "one key per answer")
-		assert.Equal(t, 1, f.activeKeys(fam), "one active key per family (SPEC §8.4)")
-		for i, k := range keys {
-			if i == len(keys)-1 {
-				assert.NoError(t, f.accepted(k, u.TenantID), "the last key works")
-			} else {
-				assert.Error(t, f.accepted(k, u.TenantID), "key %d was deactivated by the next", i)
+			fam := f.adoptedFamily(tok).ID
+			keys := []string{first.AccessToken}
+			for range 3 {
+				f.clock.Advance(grace / 4)
+				r, err := f.refresh(tok.Token)
+				require.NoError(t, err)
+				assert.Equal(t, first.RefreshToken, r.RefreshToken)
+				keys = append(keys, r.AccessToken)
 			}
-		}
-		assert.Empty(t, f.reuseAudits(fam))
-		next, err := f.refresh(first.RefreshToken)
-		require.NoError(t, err)
-		require.NoError(t, f.accepted(next.AccessToken, u.TenantID))
-	})
-	t.Run("a retry after the grace period is theft", func(t *testing.T) {
-		u := f.user()
-		tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
-		first, err := f.refresh(tok.Token)
-		require.NoError(t, err)
-		fam := f.adoptedFamily(tok).ID
-		f.clock.Advance(grace + time.Second)
-		_, err = f.refresh(tok.Token)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
-		assert.NotNil(t, f.adoptedFamily(tok).RevokedAt, "the family is revoked")
-		assert.Zero(t, f.activeKeys(fam))
-		assert.Error(t, f.accepted(first.AccessToken, u.TenantID))
-		_, err = f.refresh(first.RefreshToken)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
-		audits := f.reuseAudits(fam)
-		require.Len(t, audits, 1)
-		assert.Equal(t, "after_grace", audits[0].Details["reason"])
-		assert.Equal(t, 1, f.events.count("refresh_reuse_detected/after_grace"))
-	})
-	t.Run("a retry after the successor was used is theft", func(t *testing.T) {
-		u := f.user()
-		tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
-		first, err := f.refresh(tok.Token)
-		require.NoError(t, err)
-		fam := f.adoptedFamily(tok).ID
-		next, err := f.refresh(first.RefreshToken)
-		require.NoError(t, err)
-		_, err = f.refresh(tok.Token)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
-		assert.NotNil(t, f.adoptedFamily(tok).RevokedAt)
-		assert.Zero(t, f.activeKeys(fam))
-		assert.Error(t, f.accepted(next.AccessToken, u.TenantID))
-		_, err = f.refresh(next.RefreshToken)
-		assertCode(t, err, mobileauth.CodeUnauthorized)
-		audits := f.reuseAudits(fam)
-		require.Len(t, audits, 1)
-		assert.Equal(t, "successor_used", audits[0].Details["reason"])
+			assert.Len(t, f.keyRows(fam), 4, "one key per answer")
+			assert.Equal(t, 1, f.activeKeys(fam), "one active key per family (SPEC §8.4)")
+			for i, k := range keys {
+				if i == len(keys)-1 {
+					assert.NoError(t, f.accepted(k, u.TenantID), "the last key works")
+				} else {
+					assert.Error(t, f.accepted(k, u.TenantID), "key %d was deactivated by the next", i)
+				}
+			}
+			assert.Empty(t, f.reuseAudits(fam))
+			next, err := f.refresh(first.RefreshToken)
+			require.NoError(t, err)
+			require.NoError(t, f.accepted(next.AccessToken, u.TenantID))
+		})
+		t.Run("a retry after the grace period is theft", func(t *testing.T) {
+			u := f.user()
+			tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+			first, err := f.refresh(tok.Token)
+			require.NoError(t, err)
+			fam := f.adoptedFamily(tok).ID
+			f.clock.Advance(grace + time.Second)
+			_, err = f.refresh(tok.Token)
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+			assert.NotNil(t, f.adoptedFamily(tok).RevokedAt, "the family is revoked")
+			assert.Zero(t, f.activeKeys(fam))
+			assert.Error(t, f.accepted(first.AccessToken, u.TenantID))
+			_, err = f.refresh(first.RefreshToken)
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+			audits := f.reuseAudits(fam)
+			require.Len(t, audits, 1)
+			assert.Equal(t, "after_grace", audits[0].Details["reason"])
+			assert.Equal(t, 1, f.events.count("refresh_reuse_detected/after_grace"))
+		})
+		t.Run("a retry after the successor was used is theft", func(t *testing.T) {
+			u := f.user()
+			tok := f.psa.IssueAlgaRefreshToken(t, u.TenantID, u.ID, time.Hour)
+			first, err := f.refresh(tok.Token)
+			require.NoError(t, err)
+			fam := f.adoptedFamily(tok).ID
+			next, err := f.refresh(first.RefreshToken)
+			require.NoError(t, err)
+			_, err = f.refresh(tok.Token)
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+			assert.NotNil(t, f.adoptedFamily(tok).RevokedAt)
+			assert.Zero(t, f.activeKeys(fam))
+			assert.Error(t, f.accepted(next.AccessToken, u.TenantID))
+			_, err = f.refresh(next.RefreshToken)
+			assertCode(t, err, mobileauth.CodeUnauthorized)
+			audits := f.reuseAudits(fam)
+			require.Len(t, audits, 1)
+			assert.Equal(t, "successor_used", audits[0].Details["reason"])
+		})
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
+	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
@@ -96,34 +97,109 @@ func (m *flipDuringMint) Issue(ctx context.Context, u mobileauth.User, familyID 
 func (*flipDuringMint) AppliesOwnerRule() {}
 
 // TestApplianceOwnerBackBetweenMintAndRead: a refresh whose mint refuses the
-// owner, who is active again when the refresh reads them, answers 503 and
-// leaves the token live: the phone's retry, even after the grace period,
-// gets a key AlgaPSA accepts, and no theft is detected.
+// owner, who is active again when the refresh reads them (afresh, under
+// hosted licensing, where they were read before the mint too), answers 503
+// and leaves the token live: the phone's retry, even after the grace
+// period, gets a key AlgaPSA accepts, and no theft is detected.
 func TestApplianceOwnerBackBetweenMintAndRead(t *testing.T) {
-	f := newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), selfHostLicensing)
-	u := f.user()
-	mint := &flipDuringMint{flip: func(inactive bool) { f.psa.SetUserInactive(t, u.TenantID, u.ID, inactive) }}
-	svc, _, _, events := f.replicaWrapped(wrappers{
-		access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
+		u := f.user()
+		mint := &flipDuringMint{flip: func(inactive bool) { f.psa.SetUserInactive(t, u.TenantID, u.ID, inactive) }}
+		svc, _, _, events := f.replicaWrapped(wrappers{
+			access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
+		})
+		s := f.session(u)
+		fam := f.familyOf(s.AccessToken)
+
+		_, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.9"})
+		assertCode(t, err, mobileauth.CodeServiceUnavailable)
+		assert.Equal(t, 1, events.count("refresh_rejected/owner_changed"))
+		rt, err := f.store.GetRefreshToken(f.ctx, token.HashOf(s.RefreshToken))
+		require.NoError(t, err)
+		assert.Nil(t, rt.RotatedAt, "the phone's token is still its current one")
+		assert.Nil(t, rt.RevokedAt)
+		assert.Zero(t, f.activeKeys(fam), "the refused mint ended the previous key and made none")
+
+		f.clock.Advance(time.Minute)
+		r, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.9"})
+		require.NoError(t, err, "the phone's retry")
+		require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
+		assert.Equal(t, 1, f.activeKeys(fam))
+		assert.Empty(t, f.reuseAudits(fam), "no theft detected")
+		_, err = f.refresh(r.RefreshToken)
+		require.NoError(t, err, "the successor works")
 	})
-	s := f.session(u)
-	fam := f.familyOf(s.AccessToken)
+}
 
-	_, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.9"})
-	assertCode(t, err, mobileauth.CodeServiceUnavailable)
-	assert.Equal(t, 1, events.count("refresh_rejected/owner_changed"))
-	rt, err := f.store.GetRefreshToken(f.ctx, token.HashOf(s.RefreshToken))
-	require.NoError(t, err)
-	assert.Nil(t, rt.RotatedAt, "the phone's token is still its current one")
-	assert.Nil(t, rt.RevokedAt)
-	assert.Zero(t, f.activeKeys(fam), "the refused mint ended the previous key and made none")
+// offDuringMint is API-key access whose mints run while the owner is
+// inactive in AlgaPSA (set just before the first one), as a user disabled
+// between a refresh's read of them and its mint.
+type offDuringMint struct {
+	authflow.AccessCredentials
+	off  func()
+	once atomic.Bool
+}
 
-	f.clock.Advance(time.Minute)
-	r, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.9"})
-	require.NoError(t, err, "the phone's retry")
-	require.NoError(t, f.accepted(r.AccessToken, u.TenantID))
-	assert.Equal(t, 1, f.activeKeys(fam))
-	assert.Empty(t, f.reuseAudits(fam), "no theft detected")
-	_, err = f.refresh(r.RefreshToken)
-	require.NoError(t, err, "the successor works")
+func (m *offDuringMint) Issue(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (authflow.AccessToken, error) {
+	if m.once.CompareAndSwap(false, true) {
+		m.off()
+	}
+	return m.AccessCredentials.Issue(ctx, u, familyID, dev)
+}
+
+// AppliesOwnerRule: the wrapped credentials are API keys, which do.
+func (*offDuringMint) AppliesOwnerRule() {}
+
+// TestApplianceUserDisabledBeforeTheMint: a user disabled in AlgaPSA just
+// before a refresh's mint (after its read of them, under hosted licensing)
+// is refused as one disabled earlier: 401, the family revoked and every key
+// of the user ended.
+func TestApplianceUserDisabledBeforeTheMint(t *testing.T) {
+	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
+		u := f.user()
+		mint := &offDuringMint{off: func() { f.psa.SetUserInactive(t, u.TenantID, u.ID, true) }}
+		svc, _, _, _ := f.replicaWrapped(wrappers{
+			access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
+		})
+		s := f.session(u)
+		other := f.session(u)
+
+		_, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.9"})
+		assertCode(t, err, mobileauth.CodeUnauthorized)
+		for _, k := range f.psa.APIKeyRows(t, "user_id = $1", u.ID) {
+			assert.False(t, k.Active, "every key of the user is deactivated, the other phone's too")
+		}
+		rt, err := f.store.GetRefreshToken(f.ctx, token.HashOf(s.RefreshToken))
+		require.NoError(t, err)
+		assert.NotNil(t, rt.RevokedAt, "the family is revoked")
+		f.psa.SetUserInactive(t, u.TenantID, u.ID, false)
+		_, err = f.refresh(s.RefreshToken)
+		assertCode(t, err, mobileauth.CodeUnauthorized) // the session ended for good
+		_, err = f.refresh(other.RefreshToken)
+		require.NoError(t, err, "the other phone's family was not revoked, and the user is back")
+	})
+}
+
+// TestApplianceLicenseEndedStillEndsADisabledUser: once the installation's
+// license (here its trial) no longer grants mobile access, a refresh reads
+// its owner before anything else again: a disabled user still gets 401 with
+// every key ended, whatever the license; an active one gets the license's
+// 403 and keeps the session.
+func TestApplianceLicenseEndedStillEndsADisabledUser(t *testing.T) {
+	start := t0.Add(-license.TrialDuration + time.Hour) // the trial ends an hour after t0
+	f := newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"),
+		license.Options{Edition: license.Enterprise, TrialStartedAt: &start})
+	gone, stays := f.user(), f.user()
+	s, kept := f.session(gone), f.session(stays)
+	f.clock.Advance(2 * time.Hour)
+	f.psa.SetUserInactive(t, gone.TenantID, gone.ID, true)
+
+	_, err := f.refresh(s.RefreshToken)
+	assertCode(t, err, mobileauth.CodeUnauthorized)
+	for _, k := range f.psa.APIKeyRows(t, "user_id = $1", gone.ID) {
+		assert.False(t, k.Active, "every key of the disabled user is deactivated")
+	}
+	_, err = f.refresh(kept.RefreshToken)
+	assertCode(t, err, mobileauth.CodeForbidden)
+	assert.Equal(t, 1, f.activeKeys(f.familyOf(kept.AccessToken)), "an active user's session is kept")
 }

@@ -110,11 +110,12 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 			return RefreshResult{}, err
 		}
 	}
-	// The owner's user and tenant plan are read at most once, for the
-	// checks on both sides of the rotation (a token's tenant and user never
-	// change), and only when needed (admitIssue). A `users disable`
-	// committed before that read is refused there; one committed after it
-	// revokes the family, so the rotation below then refuses the token.
+	// The owner's user and tenant plan are read when needed (admitIssue),
+	// once for the checks on both sides of the rotation (a token's tenant
+	// and user never change), and again only after a refused mint. In
+	// standalone mode a `users disable` committed before that read is
+	// refused there, and one committed after it revokes the family, so the
+	// rotation below then refuses the token.
 	o := &tokenOwner{tenantID: owner.TenantID, userID: owner.UserID}
 	// The owner is admitted before rotating a live token: a tenant whose
 	// plan lapses and comes back keeps its sessions. A user disabled (or
@@ -216,35 +217,37 @@ func (s *Service) admitOwner(ctx context.Context, o *tokenOwner, t mobileauth.Re
 // admitIssue admits o, the owner of token t, and issues the family's next
 // access credential. When the credentials apply the owner rule as they
 // issue (ownerRuleIssuer: AlgaPSA API keys) and the gate decides without
-// the tenant's row (any licensing but hosted), the owner is read only if
-// the issue is refused, to answer as admit would: an appliance refresh
-// then makes one round trip to AlgaPSA's database instead of two. The
-// refused mint has ended the family's previous key all the same: for a
-// user who lost mobile access admit ends every key anyway, and a
-// suspended tenant's key is refused by AlgaPSA (and /verify) until the
-// tenant is resumed, when the phone's next refresh mints one.
+// the tenant's row (any licensing but hosted), the owner is not read
+// first: an appliance refresh then makes one round trip to AlgaPSA's
+// database instead of two. Either way a refused issue reads the owner
+// afresh and answers as admit would. The refused mint has ended the
+// family's previous key all the same: for a user who lost mobile access
+// admit ends every key anyway, and a suspended tenant's key is refused by
+// AlgaPSA (and /verify) until the tenant is resumed, when the phone's next
+// refresh mints one.
 func (s *Service) admitIssue(ctx context.Context, o *tokenOwner, t mobileauth.RefreshToken, dev mobileauth.Device) (AccessToken, error) {
-	if o.m == nil && s.ownerAtIssue && s.gate.ForTenant(t.TenantID, nil).Enabled {
-		access, err := s.access.Issue(ctx, mobileauth.User{ID: t.UserID, TenantID: t.TenantID}, t.FamilyID, dev)
-		if !errors.Is(err, mobileauth.ErrNotFound) {
-			return access, err
+	user := mobileauth.User{ID: t.UserID, TenantID: t.TenantID}
+	if o.m != nil || !s.ownerAtIssue || !s.gate.ForTenant(t.TenantID, nil).Enabled {
+		var err error
+		if user, err = s.admitOwner(ctx, o, t); err != nil {
+			return AccessToken{}, err
 		}
-		if _, aerr := s.admitOwner(ctx, o, t); aerr != nil {
-			return AccessToken{}, aerr
-		}
-		// Refused at the mint, admitted a moment later: the user was
-		// enabled again, or the tenant resumed, in between. The phone's
-		// retry mints: a live token is still unrotated, a replay's
-		// successor still unused.
-		s.events.AuthEvent("refresh_rejected", "owner_changed")
-		return AccessToken{}, mobileauth.WrapError(mobileauth.CodeServiceUnavailable,
-			"Service temporarily unavailable, please retry", err)
 	}
-	user, err := s.admitOwner(ctx, o, t)
-	if err != nil {
-		return AccessToken{}, err
+	access, err := s.access.Issue(ctx, user, t.FamilyID, dev)
+	if !errors.Is(err, mobileauth.ErrNotFound) {
+		return access, err
 	}
-	return s.issue(ctx, user, t.FamilyID, dev)
+	o.m = nil // what was read before the mint is stale now
+	if _, aerr := s.admitOwner(ctx, o, t); aerr != nil {
+		return AccessToken{}, aerr
+	}
+	// Refused at the mint, admitted by a read a moment later: the user was
+	// enabled again, or the tenant resumed, in between. The phone's retry
+	// mints: a live token is still unrotated, and a replay's successor is
+	// still unused (a retry inside the grace period gets it).
+	s.events.AuthEvent("refresh_rejected", "owner_changed")
+	return AccessToken{}, mobileauth.WrapError(mobileauth.CodeServiceUnavailable,
+		"Service temporarily unavailable, please retry", err)
 }
 
 // admit checks that m, the owner of token t, may still refresh: an active
@@ -256,19 +259,6 @@ func (s *Service) admit(ctx context.Context, m member, t mobileauth.RefreshToken
 		return user, s.refuseUser(ctx, t.TenantID, t.UserID, t.FamilyID, err)
 	}
 	return user, s.refreshGate(m.gate)
-}
-
-// issue makes the family's next access credential for user, whose
-// activity and plan the caller has checked.
-func (s *Service) issue(ctx context.Context, user mobileauth.User, familyID string, dev mobileauth.Device) (AccessToken, error) {
-	access, err := s.access.Issue(ctx, user, familyID, dev)
-	if errors.Is(err, mobileauth.ErrNotFound) {
-		// The owner lost mobile access a moment ago (the key store checks
-		// the owner again as it mints).
-		s.events.AuthEvent("refresh_rejected", "user")
-		return AccessToken{}, unauthorized(err)
-	}
-	return access, err
 }
 
 // refuseUser ends a refresh whose user was disabled, or made a client

@@ -185,6 +185,8 @@ func New(d Deps) (*Service, error) {
 	s := &Service{st: st, limiter: d.Limiter, gate: d.Gate,
 		deriver: d.Deriver, events: d.Events, log: d.Log, now: d.Now, rand: d.Rand, set: set,
 		access: access, alga: d.AlgaTokens, signIn: d.SignIn}
+	// The key store's owner rule reads the same AlgaPSA rows as the
+	// Directory: app wires both to one algapsa.DB.
 	_, ownerRule := access.(ownerRuleIssuer)
 	s.ownerAtIssue = ownerRule && !d.Gate.PlanPerTenant()
 	s.sources = append(append([]SessionSource{}, d.SessionSources...),

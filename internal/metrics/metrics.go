@@ -23,7 +23,9 @@ type Metrics struct {
 	store    *prometheus.HistogramVec
 	// Auth counts token-lifecycle events by event and reason, e.g.
 	// ott_issued, ott_exchanged, ott_released, ott_rejected{reason}, refresh_rotated,
-	// refresh_grace_replay, refresh_reuse_detected, revoked, rate_limited{reason=limit}.
+	// refresh_grace_replay, refresh_reuse_detected, refresh_rejected{reason} (e.g. user,
+	// owner_changed: refused at the mint, eligible again a moment later), revoked,
+	// rate_limited{reason=limit}.
 	auth *prometheus.CounterVec
 }
 

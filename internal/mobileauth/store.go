@@ -126,9 +126,8 @@ type DirectoryStore interface {
 	// session of the user, so that enabling later revives none of them.
 	SetUserActive(ctx context.Context, tenantID, email string, active bool, now time.Time) error
 	GetTenant(ctx context.Context, tenantID string) (Tenant, error)
-	// GetMember reads a user and their tenant at once, as every exchange
-	// and refresh needs both; a missing user is Member.User == nil, not an
-	// error.
+	// GetMember reads a user and their tenant at once, as the use cases
+	// need both; a missing user is Member.User == nil, not an error.
 	GetMember(ctx context.Context, tenantID, userID string) (Member, error)
 	SetTenantPlan(ctx context.Context, tenantID string, plan Tier) error
 }
