@@ -253,6 +253,16 @@ func (f *applianceFixture) activeKeys(familyID string) int {
 	return n
 }
 
+// assertUserKeysEnded checks that the user has keys and none is active.
+func (f *applianceFixture) assertUserKeysEnded(t *testing.T, userID string) {
+	t.Helper()
+	keys := f.psa.APIKeyRows(t, "user_id = $1", userID)
+	require.NotEmpty(t, keys)
+	for _, k := range keys {
+		assert.False(t, k.Active, "every key of the user is deactivated, other phones' too")
+	}
+}
+
 // familyOf is the family an access key belongs to (via /verify).
 func (f *applianceFixture) familyOf(key string) string {
 	f.t.Helper()

@@ -66,9 +66,7 @@ func TestApplianceRefreshReadsTheOwnerWhenNeeded(t *testing.T) {
 			_, err = refresh(r.RefreshToken)
 			assertCode(t, err, mobileauth.CodeUnauthorized)
 			assert.Equal(t, tc.readsRefused, dir.members.Load(), "member reads of a refused refresh")
-			for _, k := range f.psa.APIKeyRows(t, "user_id = $1", u.ID) {
-				assert.False(t, k.Active, "every key of the user is deactivated")
-			}
+			f.assertUserKeysEnded(t, u.ID)
 			f.psa.SetUserInactive(t, u.TenantID, u.ID, false)
 			_, err = refresh(r.RefreshToken)
 			assertCode(t, err, mobileauth.CodeUnauthorized) // the session ended for good
@@ -166,9 +164,7 @@ func TestApplianceUserDisabledBeforeTheMint(t *testing.T) {
 
 		_, err := svc.Refresh(f.ctx, authflow.RefreshRequest{RefreshToken: s.RefreshToken, ClientIP: "198.51.100.9"})
 		assertCode(t, err, mobileauth.CodeUnauthorized)
-		for _, k := range f.psa.APIKeyRows(t, "user_id = $1", u.ID) {
-			assert.False(t, k.Active, "every key of the user is deactivated, the other phone's too")
-		}
+		f.assertUserKeysEnded(t, u.ID)
 		rt, err := f.store.GetRefreshToken(f.ctx, token.HashOf(s.RefreshToken))
 		require.NoError(t, err)
 		assert.NotNil(t, rt.RevokedAt, "the family is revoked")
@@ -196,9 +192,7 @@ func TestApplianceLicenseEndedStillEndsADisabledUser(t *testing.T) {
 
 	_, err := f.refresh(s.RefreshToken)
 	assertCode(t, err, mobileauth.CodeUnauthorized)
-	for _, k := range f.psa.APIKeyRows(t, "user_id = $1", gone.ID) {
-		assert.False(t, k.Active, "every key of the disabled user is deactivated")
-	}
+	f.assertUserKeysEnded(t, gone.ID)
 	_, err = f.refresh(kept.RefreshToken)
 	assertCode(t, err, mobileauth.CodeForbidden)
 	assert.Equal(t, 1, f.activeKeys(f.familyOf(kept.AccessToken)), "an active user's session is kept")

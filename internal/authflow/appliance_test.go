@@ -247,9 +247,7 @@ func TestApplianceKeyLifecycle(t *testing.T) {
 				assert.Error(t, f.accepted(s.AccessToken, s.TenantID), "AlgaPSA refuses the owner at once")
 				_, err := f.refresh(s.RefreshToken)
 				assertCode(t, err, mobileauth.CodeUnauthorized)
-				for _, r := range f.psa.APIKeyRows(t, "user_id = $1", u.ID) {
-					assert.False(t, r.Active, "every key of the user is deactivated, the other phone's too")
-				}
+				f.assertUserKeysEnded(t, u.ID)
 				_, err = f.refresh(other.RefreshToken)
 				assertCode(t, err, mobileauth.CodeUnauthorized)
 				_, err = f.svc.Verify(f.ctx, other.AccessToken)

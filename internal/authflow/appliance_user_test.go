@@ -3,9 +3,6 @@ package authflow_test
 import (
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/nineminds/alga-mobile-auth/internal/algapsa/algapsatest"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
 )
@@ -56,11 +53,7 @@ func TestApplianceUserLosesAccessWhateverTheTenant(t *testing.T) {
 
 					_, err := f.refresh(s.RefreshToken)
 					assertCode(t, err, mobileauth.CodeUnauthorized)
-					keys := f.psa.APIKeyRows(t, "user_id = $1", u.ID)
-					require.NotEmpty(t, keys)
-					for _, k := range keys {
-						assert.False(t, k.Active, "every key of the user is deactivated, the other phone's too")
-					}
+					f.assertUserKeysEnded(t, u.ID)
 					_, err = f.refresh(other.RefreshToken)
 					assertCode(t, err, mobileauth.CodeUnauthorized)
 
