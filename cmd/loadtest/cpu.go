@@ -34,7 +34,7 @@ type cpuUse struct {
 // generator, the PostgreSQL backends connected to any of dbs, and the machine.
 func snapCPU(pid int, dbs ...string) cpuSnap {
 	busy, total := machineCPU()
-	return cpuSnap{server: procCPU(strconv.Itoa(pid)), gen: procCPU("self"), db: backendsCPU(dbs), busy: busy, total: total}
+	return cpuSnap{server: procCPU(pid), gen: procCPU(os.Getpid()), db: backendsCPU(dbs), busy: busy, total: total}
 }
 
 func (a cpuSnap) until(b cpuSnap) cpuUse {
@@ -46,17 +46,9 @@ func (a cpuSnap) until(b cpuSnap) cpuUse {
 	return u
 }
 
-// procCPU is pid's CPU time so far in seconds ("self": this program);
-// 0 when unreadable.
-func procCPU(pid string) float64 {
-	n := os.Getpid()
-	if pid != "self" {
-		var err error
-		if n, err = strconv.Atoi(pid); err != nil {
-			return 0
-		}
-	}
-	d, _ := harness.ProcCPU(n)
+// procCPU is pid's CPU time so far in seconds; 0 when unreadable.
+func procCPU(pid int) float64 {
+	d, _ := harness.ProcCPU(pid)
 	return d.Seconds()
 }
 
@@ -75,11 +67,11 @@ func backendsCPU(dbs []string) float64 {
 	}
 	var sum float64
 	for _, e := range entries {
-		pid := e.Name()
-		if pid[0] < '0' || pid[0] > '9' {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + pid + "/cmdline") //nolint:gosec // G304: the path stays under /proc
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 		if err != nil {
 			continue
 		}

@@ -449,24 +449,6 @@ func (s cpuShares) minus(o cpuShares) cpuShares {
 // clockTick is USER_HZ, the unit of /proc's CPU times (100 on Linux).
 const clockTick = 10 * time.Millisecond
 
-// procPPID is pid's parent (0 when it cannot be read).
-func procPPID(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
-}
-
 // machineCPU is the CPU time every process of the machine has used
 // (user, nice, system, irq, softirq from the cpu line of /proc/stat).
 func machineCPU() time.Duration {
@@ -504,7 +486,7 @@ func (p *postgres) cpu() time.Duration {
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err == nil && procPPID(pid) == master {
+		if ppid, ok := harness.ProcPPID(pid); err == nil && ok && ppid == master {
 			t += procCPU(pid)
 		}
 	}

@@ -54,7 +54,13 @@ type applianceFixture struct {
 // of Alga's hosting), no rate limits.
 func newApplianceFixture(t *testing.T) *applianceFixture {
 	t.Helper()
-	return newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), hostedLicensing)
+	return newApplianceFixtureLicensed(t, hostedLicensing)
+}
+
+// newApplianceFixtureLicensed is newApplianceFixture under licensing gate.
+func newApplianceFixtureLicensed(t *testing.T, gate license.Options) *applianceFixture {
+	t.Helper()
+	return newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), gate)
 }
 
 // newApplianceFixtureOnSQLite is newApplianceFixture with the service's own
@@ -81,7 +87,7 @@ func eachLicensing(t *testing.T, test func(t *testing.T, f *applianceFixture)) {
 		gate license.Options
 	}{{"hosted", hostedLicensing}, {"self-host", selfHostLicensing}} {
 		t.Run(l.name, func(t *testing.T) {
-			test(t, newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), l.gate))
+			test(t, newApplianceFixtureLicensed(t, l.gate))
 		})
 	}
 }

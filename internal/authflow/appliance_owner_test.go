@@ -12,7 +12,6 @@ import (
 	"github.com/nineminds/alga-mobile-auth/internal/authflow"
 	"github.com/nineminds/alga-mobile-auth/internal/license"
 	"github.com/nineminds/alga-mobile-auth/internal/mobileauth"
-	"github.com/nineminds/alga-mobile-auth/internal/testenv"
 	"github.com/nineminds/alga-mobile-auth/internal/token"
 )
 
@@ -41,7 +40,7 @@ func TestApplianceRefreshReadsTheOwnerWhenNeeded(t *testing.T) {
 		readsRefused int32
 	}{
 		{"self-host", func(t *testing.T) *applianceFixture {
-			return newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"), selfHostLicensing)
+			return newApplianceFixtureLicensed(t, selfHostLicensing)
 		}, 0, 1},
 		{"hosted", newApplianceFixture, 1, 1},
 	} {
@@ -74,25 +73,35 @@ func TestApplianceRefreshReadsTheOwnerWhenNeeded(t *testing.T) {
 	}
 }
 
-// flipDuringMint is API-key access whose next mint runs while the owner is
-// briefly inactive in AlgaPSA: the mint refuses them, and by the time the
-// refresh reads the owner they are active again.
-type flipDuringMint struct {
+// aroundFirstMintOf is API-key access that calls before right ahead of its
+// first mint and, when set, after right after it: the owner changing in
+// AlgaPSA around the statement that applies the owner rule.
+type aroundFirstMintOf struct {
 	authflow.AccessCredentials
-	flip func(inactive bool)
-	once atomic.Bool
+	before, after func()
+	once          atomic.Bool
 }
 
-func (m *flipDuringMint) Issue(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (authflow.AccessToken, error) {
+func (m *aroundFirstMintOf) Issue(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (authflow.AccessToken, error) {
 	if m.once.CompareAndSwap(false, true) {
-		m.flip(true)
-		defer m.flip(false)
+		m.before()
+		if m.after != nil {
+			defer m.after()
+		}
 	}
 	return m.AccessCredentials.Issue(ctx, u, familyID, dev)
 }
 
 // AppliesOwnerRule: the wrapped credentials are API keys, which do.
-func (*flipDuringMint) AppliesOwnerRule() {}
+func (*aroundFirstMintOf) AppliesOwnerRule() {}
+
+// replicaAround is a replica whose first mint runs inside m.
+func (f *applianceFixture) replicaAround(m *aroundFirstMintOf) (*authflow.Service, *eventLog) {
+	svc, _, _, events := f.replicaWrapped(wrappers{
+		access: func(a authflow.AccessCredentials) authflow.AccessCredentials { m.AccessCredentials = a; return m },
+	})
+	return svc, events
+}
 
 // TestApplianceOwnerBackBetweenMintAndRead: a refresh whose mint refuses the
 // owner, who is active again when the refresh reads them (afresh, under
@@ -102,9 +111,9 @@ func (*flipDuringMint) AppliesOwnerRule() {}
 func TestApplianceOwnerBackBetweenMintAndRead(t *testing.T) {
 	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
 		u := f.user()
-		mint := &flipDuringMint{flip: func(inactive bool) { f.psa.SetUserInactive(t, u.TenantID, u.ID, inactive) }}
-		svc, _, _, events := f.replicaWrapped(wrappers{
-			access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
+		svc, events := f.replicaAround(&aroundFirstMintOf{
+			before: func() { f.psa.SetUserInactive(t, u.TenantID, u.ID, true) },
+			after:  func() { f.psa.SetUserInactive(t, u.TenantID, u.ID, false) },
 		})
 		s := f.session(u)
 		fam := f.familyOf(s.AccessToken)
@@ -129,25 +138,6 @@ func TestApplianceOwnerBackBetweenMintAndRead(t *testing.T) {
 	})
 }
 
-// offDuringMint is API-key access whose mints run while the owner is
-// inactive in AlgaPSA (set just before the first one), as a user disabled
-// between a refresh's read of them and its mint.
-type offDuringMint struct {
-	authflow.AccessCredentials
-	off  func()
-	once atomic.Bool
-}
-
-func (m *offDuringMint) Issue(ctx context.Context, u mobileauth.User, familyID string, dev mobileauth.Device) (authflow.AccessToken, error) {
-	if m.once.CompareAndSwap(false, true) {
-		m.off()
-	}
-	return m.AccessCredentials.Issue(ctx, u, familyID, dev)
-}
-
-// AppliesOwnerRule: the wrapped credentials are API keys, which do.
-func (*offDuringMint) AppliesOwnerRule() {}
-
 // TestApplianceUserDisabledBeforeTheMint: a user disabled in AlgaPSA just
 // before a refresh's mint (after its read of them, under hosted licensing)
 // is refused as one disabled earlier: 401, the family revoked and every key
@@ -155,10 +145,7 @@ func (*offDuringMint) AppliesOwnerRule() {}
 func TestApplianceUserDisabledBeforeTheMint(t *testing.T) {
 	eachLicensing(t, func(t *testing.T, f *applianceFixture) {
 		u := f.user()
-		mint := &offDuringMint{off: func() { f.psa.SetUserInactive(t, u.TenantID, u.ID, true) }}
-		svc, _, _, _ := f.replicaWrapped(wrappers{
-			access: func(a authflow.AccessCredentials) authflow.AccessCredentials { mint.AccessCredentials = a; return mint },
-		})
+		svc, _ := f.replicaAround(&aroundFirstMintOf{before: func() { f.psa.SetUserInactive(t, u.TenantID, u.ID, true) }})
 		s := f.session(u)
 		other := f.session(u)
 
@@ -183,8 +170,7 @@ func TestApplianceUserDisabledBeforeTheMint(t *testing.T) {
 // 403 and keeps the session.
 func TestApplianceLicenseEndedStillEndsADisabledUser(t *testing.T) {
 	start := t0.Add(-license.TrialDuration + time.Hour) // the trial ends an hour after t0
-	f := newApplianceFixtureOn(t, testenv.PostgresSchema(t, "authflow"),
-		license.Options{Edition: license.Enterprise, TrialStartedAt: &start})
+	f := newApplianceFixtureLicensed(t, license.Options{Edition: license.Enterprise, TrialStartedAt: &start})
 	gone, stays := f.user(), f.user()
 	s, kept := f.session(gone), f.session(stays)
 	f.clock.Advance(2 * time.Hour)

@@ -134,7 +134,7 @@ func community() option {
 // hosted runs the fixture as Enterprise without license or trial: the
 // tenants' plans decide.
 func hosted() option {
-	return func(c *config) { c.gate = license.Options{Edition: license.Enterprise} }
+	return func(c *config) { c.gate = hostedLicensing }
 }
 
 // expiredTrial runs the fixture as Enterprise self-host whose trial ended.

@@ -116,7 +116,7 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 	// standalone mode a `users disable` committed before that read is
 	// refused there, and one committed after it revokes the family, so the
 	// rotation below then refuses the token.
-	o := &tokenOwner{tenantID: owner.TenantID, userID: owner.UserID}
+	o := &tokenOwner{}
 	// The owner is admitted before rotating a live token: a tenant whose
 	// plan lapses and comes back keeps its sessions. A user disabled (or
 	// made a client user) is refused first, with the 401 that ends the
@@ -186,32 +186,23 @@ func (s *Service) refresh(ctx context.Context, req RefreshRequest, presented mob
 	return RefreshResult{AccessToken: access.Token, RefreshToken: successor, ExpiresInSec: int(access.TTL.Seconds())}, nil
 }
 
-// tokenOwner is a refresh token's owner, read from the Directory at most
-// once per refresh.
+// tokenOwner is a refresh's read of its token's owner (user and tenant),
+// kept for the checks on both sides of the rotation.
 type tokenOwner struct {
-	tenantID, userID string
-	m                *member // nil until read
+	m *member // nil until read
 }
 
-// member reads o's user and tenant, once.
-func (s *Service) member(ctx context.Context, o *tokenOwner) (member, error) {
+// admitOwner reads o, the owner of token t, unless already read, and
+// admits them (admit).
+func (s *Service) admitOwner(ctx context.Context, o *tokenOwner, t mobileauth.RefreshToken) (mobileauth.User, error) {
 	if o.m == nil {
-		m, err := s.loadMember(ctx, o.tenantID, o.userID)
+		m, err := s.loadMember(ctx, t.TenantID, t.UserID)
 		if err != nil {
-			return member{}, err
+			return mobileauth.User{}, err
 		}
 		o.m = &m
 	}
-	return *o.m, nil
-}
-
-// admitOwner reads o, the owner of token t, and admits them (admit).
-func (s *Service) admitOwner(ctx context.Context, o *tokenOwner, t mobileauth.RefreshToken) (mobileauth.User, error) {
-	m, err := s.member(ctx, o)
-	if err != nil {
-		return mobileauth.User{}, err
-	}
-	return s.admit(ctx, m, t)
+	return s.admit(ctx, *o.m, t)
 }
 
 // admitIssue admits o, the owner of token t, and issues the family's next

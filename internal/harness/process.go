@@ -301,17 +301,8 @@ const clockTick = 10 * time.Millisecond
 // ProcCPU is pid's user and system CPU time from /proc/<pid>/stat, at the
 // clock tick's resolution; false when /proc does not show the process.
 func ProcCPU(pid int) (time.Duration, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	// The fields after the command name, which may hold spaces, in parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
+	f, ok := procStat(pid)
+	if !ok || len(f) < 13 {
 		return 0, false
 	}
 	u, err1 := strconv.ParseInt(f[11], 10, 64) // field 14 overall
@@ -320,4 +311,29 @@ func ProcCPU(pid int) (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(u+s) * clockTick, true
+}
+
+// ProcPPID is pid's parent from /proc/<pid>/stat; false when /proc does
+// not show the process.
+func ProcPPID(pid int) (int, bool) {
+	f, ok := procStat(pid)
+	if !ok || len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1]) // field 4 overall
+	return ppid, err == nil
+}
+
+// procStat is the fields of /proc/<pid>/stat after the command name, which
+// may hold spaces, in parentheses (field 3 overall is the first).
+func procStat(pid int) ([]string, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, false
+	}
+	return strings.Fields(string(b[i+1:])), true
 }
